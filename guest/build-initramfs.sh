@@ -1,0 +1,187 @@
+#!/bin/bash
+# Build the virt-iommu demo guest: OUTDIR/vmlinuz and OUTDIR/initramfs.cpio.gz
+#
+# usage: guest/build-initramfs.sh [OUTDIR]      (default: <repo>/build/guest)
+#
+# The kernel is Debian's, from the versioned package that linux-image-amd64
+# depends on (e.g. linux-image-6.1.0-56-amd64).  It is fetched with
+# `apt-get download` into ${VIRT_IOMMU_CACHE:-~/.cache/virt-iommu}/guest and
+# unpacked with `dpkg-deb -x` into OUTDIR/kernel, never installed on the host;
+# the unpacked tree stays there because its modules (pci-pf-stub.ko for
+# SR-IOV) are meant to go into the initramfs.  The initramfs holds the static
+# busybox from busybox-static with its applets linked, guest/rootfs/ (/init
+# and friends) and the static virt-iommu-probe built from guest/tool/.
+#
+# Each step runs only when its inputs are newer than its output, so a re-run
+# with nothing changed does nothing.
+#
+# Environment:
+#   KERNEL_PKG        kernel package to use instead of the one apt resolves
+#   VIRT_IOMMU_CACHE  cache directory (default ~/.cache/virt-iommu)
+#   BUSYBOX           static busybox binary (default /bin/busybox)
+#   CC, CFLAGS        compiler and flags for the guest tool
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+set -euo pipefail
+
+GUEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$GUEST_DIR")
+SELF="$GUEST_DIR/$(basename "${BASH_SOURCE[0]}")"
+
+OUTDIR=${1:-$ROOT/build/guest}
+CACHE=${VIRT_IOMMU_CACHE:-$HOME/.cache/virt-iommu}/guest
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+CC=${CC:-gcc}
+CFLAGS=${CFLAGS:--O2 -Wall -Wextra}
+APT_LISTS=/var/lib/apt/lists
+
+log() { echo "build-initramfs: $*"; }
+die() { echo "build-initramfs: error: $*" >&2; exit 1; }
+
+# stale TARGET DEP...: true if TARGET is missing or any DEP is newer.
+# A DEP that is a directory is searched: any file or directory in it that is
+# newer counts (a directory's mtime also catches removed files).
+stale() {
+    local target=$1 dep
+    shift
+    [ -e "$target" ] || return 0
+    for dep; do
+        if [ -d "$dep" ]; then
+            [ -n "$(find "$dep" -newer "$target" -print -quit)" ] && return 0
+        elif [ "$dep" -nt "$target" ]; then
+            return 0
+        fi
+    done
+    return 1
+}
+
+mkdir -p "$OUTDIR" "$CACHE"
+OUTDIR=$(cd "$OUTDIR" && pwd)
+
+# Two builds into one OUTDIR (e.g. parallel make targets) take turns.
+exec 9>"$OUTDIR/.lock"
+flock 9
+
+# --- the kernel package ----------------------------------------------------
+
+# Resolving through apt-cache costs about a second (Debian containers keep no
+# package cache), so the answer is remembered until apt's lists change.
+resolve_kernel_pkg() {
+    local memo="$CACHE/kernel-package" pkg
+
+    if [ -n "${KERNEL_PKG:-}" ]; then
+        echo "$KERNEL_PKG"
+        return
+    fi
+    if [ -s "$memo" ] && ! stale "$memo" "$APT_LISTS"; then
+        cat "$memo"
+        return
+    fi
+    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+          sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' |
+          head -n 1) || true
+    if [ -z "$pkg" ]; then
+        die "cannot tell which kernel package linux-image-amd64 depends on:" \
+            "'apt-cache depends linux-image-amd64' named none" \
+            "(run 'apt-get update', or set KERNEL_PKG=linux-image-...-amd64)"
+    fi
+    echo "$pkg" >"$memo"
+    echo "$pkg"
+}
+
+KPKG=$(resolve_kernel_pkg)
+
+# The most recently downloaded .deb of that package, if any.
+find_deb() {
+    local deb newest=
+
+    for deb in "$CACHE/${KPKG}_"*_amd64.deb; do
+        if [ -e "$deb" ] && { [ -z "$newest" ] || [ "$deb" -nt "$newest" ]; }; then
+            newest=$deb
+        fi
+    done
+    [ -n "$newest" ] && echo "$newest"
+}
+
+DEB=$(find_deb) || true
+if [ -z "$DEB" ]; then
+    log "downloading $KPKG into $CACHE"
+    tmp=$(mktemp -d "$CACHE/download.XXXXXX")
+    # Downloading as root into a directory that user _apt cannot write makes
+    # apt warn about its sandbox; there is nothing to sandbox here.
+    if ! (cd "$tmp" && apt-get -q -o APT::Sandbox::User=root download "$KPKG"); then
+        rm -rf "$tmp"
+        die "could not download the kernel package $KPKG:" \
+            "'cd $CACHE && apt-get download $KPKG' failed" \
+            "(run 'apt-get update', or put ${KPKG}_*_amd64.deb into $CACHE)"
+    fi
+    mv "$tmp"/*.deb "$CACHE/"
+    rm -rf "$tmp"
+    DEB=$(find_deb) || die "apt-get download $KPKG left no ${KPKG}_*_amd64.deb"
+fi
+
+# OUTDIR/kernel is the package's tree; .deb names the package it came from.
+KDIR=$OUTDIR/kernel
+KSTAMP=$KDIR/.deb
+if stale "$KSTAMP" "$DEB" || [ "$(cat "$KSTAMP")" != "$(basename "$DEB")" ]; then
+    log "unpacking $(basename "$DEB") into $KDIR"
+    rm -rf "$KDIR"
+    mkdir -p "$KDIR"
+    dpkg-deb -x "$DEB" "$KDIR"
+    basename "$DEB" >"$KSTAMP"
+fi
+
+vmlinuz=("$KDIR"/boot/vmlinuz-*)
+VMLINUZ=${vmlinuz[0]}
+[ -f "$VMLINUZ" ] || die "$DEB holds no boot/vmlinuz-*"
+KREL=${VMLINUZ##*/vmlinuz-}
+if stale "$OUTDIR/vmlinuz" "$KSTAMP" || stale "$OUTDIR/kernel-release" "$KSTAMP"; then
+    cp "$VMLINUZ" "$OUTDIR/vmlinuz"
+    echo "$KREL" >"$OUTDIR/kernel-release"
+fi
+
+# --- the guest tool ----------------------------------------------------------
+
+TOOL=$OUTDIR/tool/virt-iommu-probe
+REGS_H=$ROOT/include/hw/iommu/virt-iommu-regs.h
+if stale "$TOOL" "$GUEST_DIR/tool" "$REGS_H" "$SELF"; then
+    log "compiling $TOOL"
+    mkdir -p "$OUTDIR/tool"
+    # shellcheck disable=SC2086  # CFLAGS is a list of words
+    $CC -static $CFLAGS -I"$ROOT/include" -o "$TOOL.tmp" "$GUEST_DIR"/tool/*.c
+    mv "$TOOL.tmp" "$TOOL"
+fi
+
+# --- the initramfs -----------------------------------------------------------
+
+# A dynamically linked busybox (package "busybox") would find no libc in the
+# guest and the kernel would panic with a confusing message; say it here.
+[ -x "$BUSYBOX" ] || die "$BUSYBOX not found: install busybox-static"
+if readelf -l "$BUSYBOX" | grep -q 'program interpreter'; then
+    die "$BUSYBOX is dynamically linked: install busybox-static or set BUSYBOX"
+fi
+
+INITRAMFS=$OUTDIR/initramfs.cpio.gz
+if stale "$INITRAMFS" "$TOOL" "$GUEST_DIR/rootfs" "$BUSYBOX" "$SELF"; then
+    log "packing $INITRAMFS"
+    stage=$OUTDIR/initramfs
+    rm -rf "$stage"
+    mkdir -p "$stage"/{bin,dev,proc,sys,tmp,root}
+    cp -R "$GUEST_DIR"/rootfs/. "$stage"/
+    cp "$BUSYBOX" "$stage/bin/busybox"
+    for applet in $("$BUSYBOX" --list); do
+        [ -e "$stage/bin/$applet" ] || ln -s busybox "$stage/bin/$applet"
+    done
+    ln -s bin "$stage/sbin"
+    cp "$TOOL" "$stage/bin/virt-iommu-probe"
+    # Sorted names, owner root and no device numbers: the same inputs give
+    # the same archive.
+    (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+        cpio --quiet -o -H newc -R 0:0 --reproducible) |
+        gzip -n -9 >"$INITRAMFS.tmp"
+    mv "$INITRAMFS.tmp" "$INITRAMFS"
+fi
+
+log "up to date: $OUTDIR/vmlinuz ($KREL), $INITRAMFS" \
+    "($(( $(stat -c %s "$INITRAMFS") / 1024 )) KiB)"
