@@ -1,0 +1,306 @@
+/*
+ * qtests for virt-iommu: PCI identity, register reset values, control,
+ * properties, realize errors, and DMA of another endpoint in bypass and
+ * with translation blocked.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "standard-headers/linux/pci_regs.h"
+#include "libqos/libqos-malloc.h"
+#include "libqos/malloc-pc.h"
+#include "libqos/pci-pc.h"
+#include "libqos/virt-iommu.h"
+
+#define IOMMU_DEVFN     QPCI_DEVFN(4, 0)
+#define EDU_DEVFN       QPCI_DEVFN(5, 0)
+#define MACHINE_ARGS    "-M q35 -m 256M -nodefaults "
+
+/* QEMU's edu device (hw/misc/edu.c): a DMA engine to test bypass with */
+#define EDU_REG_DMA_SRC     0x80
+#define EDU_REG_DMA_DST     0x88
+#define EDU_REG_DMA_CNT     0x90
+#define EDU_REG_DMA_CMD     0x98
+#define EDU_DMA_RUN         0x1
+#define EDU_DMA_TO_PCI      0x2     /* direction: edu buffer -> memory */
+#define EDU_BUF             0x40000 /* edu's internal buffer address */
+#define EDU_DMA_DELAY_NS    (100 * 1000 * 1000)
+
+typedef struct Fixture {
+    QTestState *qts;
+    QPCIBus *bus;
+    QVirtIOMMU iommu;
+} Fixture;
+
+/* Starts q35 with virt-iommu at 04.0 (@iommu_opts appended) and @more. */
+static void fixture_start(Fixture *f, const char *iommu_opts, const char *more)
+{
+    f->qts = qtest_initf(MACHINE_ARGS "-device virt-iommu,addr=04.0%s %s",
+                         iommu_opts, more);
+    f->bus = qpci_new_pc(f->qts, NULL);
+    qvirt_iommu_init(&f->iommu, f->bus, IOMMU_DEVFN);
+}
+
+static void fixture_stop(Fixture *f)
+{
+    qvirt_iommu_cleanup(&f->iommu);
+    qpci_free_pc(f->bus);
+    qtest_quit(f->qts);
+}
+
+static void test_pci_identity(void)
+{
+    Fixture f;
+    QPCIDevice *dev;
+
+    fixture_start(&f, "", "");
+    dev = f.iommu.dev;
+    g_assert_cmphex(qpci_config_readw(dev, PCI_VENDOR_ID), ==,
+                    VIRT_IOMMU_PCI_VENDOR_ID);
+    g_assert_cmphex(qpci_config_readw(dev, PCI_DEVICE_ID), ==,
+                    VIRT_IOMMU_PCI_DEVICE_ID);
+    g_assert_cmphex(qpci_config_readw(dev, PCI_CLASS_DEVICE), ==,
+                    VIRT_IOMMU_PCI_CLASS);
+    g_assert_cmphex(qpci_config_readb(dev, PCI_REVISION_ID), ==,
+                    VIRT_IOMMU_PCI_REVISION);
+    /* BAR0: 32-bit, non-prefetchable memory, 4 KiB */
+    g_assert_cmphex(qpci_config_readl(dev, PCI_BASE_ADDRESS_0) &
+                    ~PCI_BASE_ADDRESS_MEM_MASK, ==,
+                    PCI_BASE_ADDRESS_SPACE_MEMORY |
+                    PCI_BASE_ADDRESS_MEM_TYPE_32);
+    g_assert_cmphex(f.iommu.bar_size, ==, VIRT_IOMMU_BAR0_SIZE);
+    fixture_stop(&f);
+}
+
+static void test_reset_values(void)
+{
+    Fixture f;
+    QVirtIOMMU *v = &f.iommu;
+
+    fixture_start(&f, "", "");
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_MAGIC), ==,
+                    VIRT_IOMMU_MAGIC);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_VERSION), ==,
+                    VIRT_IOMMU_VERSION);
+    g_assert_cmphex(qvirt_iommu_readq(v, VIRT_IOMMU_REG_CAP), ==,
+                    VIRT_IOMMU_CAP_NONE);
+    g_assert_cmphex(qvirt_iommu_readq(v, VIRT_IOMMU_REG_PGSIZE_MASK), ==,
+                    4096);
+    g_assert_cmpuint(qvirt_iommu_readl(v, VIRT_IOMMU_REG_IOVA_BITS), ==, 48);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_DOMAIN_TYPES), ==, 0);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_CONTROL), ==,
+                    VIRT_IOMMU_CTRL_DEFAULT_BYPASS);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_STATUS), ==,
+                    VIRT_IOMMU_STS_BYPASS);
+    /* A reserved offset reads as zero. */
+    g_assert_cmphex(qvirt_iommu_readl(v, 0x100), ==, 0);
+    fixture_stop(&f);
+}
+
+static void test_control(void)
+{
+    Fixture f;
+    QVirtIOMMU *v = &f.iommu;
+
+    fixture_start(&f, "", "");
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CONTROL,
+                       VIRT_IOMMU_CTRL_ENABLE | VIRT_IOMMU_CTRL_DEFAULT_BYPASS);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_STATUS), ==,
+                    VIRT_IOMMU_STS_ENABLED | VIRT_IOMMU_STS_BYPASS);
+
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CONTROL, VIRT_IOMMU_CTRL_ENABLE);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_STATUS), ==,
+                    VIRT_IOMMU_STS_ENABLED);
+
+    /* Unknown bits are dropped, not stored. */
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CONTROL, 0xffffffff);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_CONTROL), ==,
+                    VIRT_IOMMU_CTRL_MASK);
+
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CONTROL, 0);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_STATUS), ==,
+                    VIRT_IOMMU_STS_BYPASS);
+
+    /* Read-only registers ignore writes. */
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_MAGIC, 0);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_STATUS, 0);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_MAGIC), ==,
+                    VIRT_IOMMU_MAGIC);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_STATUS), ==,
+                    VIRT_IOMMU_STS_BYPASS);
+    fixture_stop(&f);
+}
+
+static void test_properties(void)
+{
+    Fixture f;
+    QPCIDevice *dev;
+
+    fixture_start(&f, ",vendor-id=0x1b36,device-id=0x1234,"
+                  "page-size=65536,iova-bits=39", "");
+    dev = f.iommu.dev;
+    g_assert_cmphex(qpci_config_readw(dev, PCI_VENDOR_ID), ==, 0x1b36);
+    g_assert_cmphex(qpci_config_readw(dev, PCI_DEVICE_ID), ==, 0x1234);
+    g_assert_cmphex(qvirt_iommu_readq(&f.iommu, VIRT_IOMMU_REG_PGSIZE_MASK),
+                    ==, 65536);
+    g_assert_cmpuint(qvirt_iommu_readl(&f.iommu, VIRT_IOMMU_REG_IOVA_BITS),
+                     ==, 39);
+    fixture_stop(&f);
+}
+
+/* Each bad command line must stop QEMU with this message on stderr. */
+typedef struct BadConfig {
+    const char *name;
+    const char *args;
+    const char *error;
+} BadConfig;
+
+static const BadConfig bad_configs[] = {
+    { "page-size-not-pow2", "-device virt-iommu,page-size=12345",
+      "*page-size 12345 is not a usable IOVA granule*" },
+    { "page-size-too-small", "-device virt-iommu,page-size=2048",
+      "*page-size 2048 is not a usable IOVA granule*" },
+    { "page-size-too-big", "-device virt-iommu,page-size=2G",
+      "*page-size must be at most 1 GiB*" },
+    { "iova-bits-small", "-device virt-iommu,iova-bits=31",
+      "*iova-bits must be between 32 and 64, not 31*" },
+    { "iova-bits-large", "-device virt-iommu,iova-bits=65",
+      "*iova-bits must be between 32 and 64, not 65*" },
+    { "two-iommus", "-device virt-iommu -device virt-iommu",
+      "*already has an IOMMU*" },
+};
+
+static void test_bad_config(const void *data)
+{
+    const BadConfig *bad = data;
+
+    if (g_test_subprocess()) {
+        QTestState *qts = qtest_initf(MACHINE_ARGS "%s", bad->args);
+
+        /* Only reached if QEMU accepted the configuration. */
+        qtest_quit(qts);
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, 0);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr(bad->error);
+}
+
+/* DMA by the edu device from @src to its buffer and back out to @dst. */
+static void edu_dma(QTestState *qts, QPCIDevice *edu, QPCIBar bar,
+                    uint64_t src, uint64_t dst, uint32_t len)
+{
+    uint32_t dirs[2] = { 0, EDU_DMA_TO_PCI };
+    uint64_t from[2] = { src, EDU_BUF };
+    uint64_t to[2] = { EDU_BUF, dst };
+
+    for (int i = 0; i < 2; i++) {
+        qpci_io_writeq(edu, bar, EDU_REG_DMA_SRC, from[i]);
+        qpci_io_writeq(edu, bar, EDU_REG_DMA_DST, to[i]);
+        qpci_io_writeq(edu, bar, EDU_REG_DMA_CNT, len);
+        qpci_io_writeq(edu, bar, EDU_REG_DMA_CMD, EDU_DMA_RUN | dirs[i]);
+        qtest_clock_step(qts, EDU_DMA_DELAY_NS);
+        g_assert_cmphex(qpci_io_readq(edu, bar, EDU_REG_DMA_CMD) &
+                        EDU_DMA_RUN, ==, 0);
+    }
+}
+
+/* Copies a pattern from @src to @dst through edu; true if it arrived. */
+static bool edu_copy_arrives(QTestState *qts, QPCIDevice *edu, QPCIBar bar,
+                             uint64_t src, uint64_t dst, uint8_t seed)
+{
+    uint8_t pattern[256], got[256];
+
+    for (int i = 0; i < sizeof(pattern); i++) {
+        pattern[i] = seed + i * 7;
+    }
+    qtest_memwrite(qts, src, pattern, sizeof(pattern));
+    qtest_memset(qts, dst, 0, sizeof(got));
+    edu_dma(qts, edu, bar, src, dst, sizeof(pattern));
+    qtest_memread(qts, dst, got, sizeof(got));
+    if (memcmp(got, pattern, sizeof(got)) == 0) {
+        return true;
+    }
+    /* A blocked DMA must leave memory untouched, not half-written. */
+    for (int i = 0; i < sizeof(got); i++) {
+        g_assert_cmpuint(got[i], ==, 0);
+    }
+    return false;
+}
+
+static void test_bypass_dma(void)
+{
+    Fixture f;
+    QGuestAllocator alloc;
+    QPCIDevice *edu;
+    QPCIBar edu_bar;
+    uint64_t src, dst;
+
+    fixture_start(&f, "", "-device edu,addr=05.0");
+    pc_alloc_init(&alloc, f.qts, ALLOC_NO_FLAGS);
+    edu = qpci_device_find(f.bus, EDU_DEVFN);
+    g_assert_nonnull(edu);
+    qpci_device_enable(edu);
+    edu_bar = qpci_iomap(edu, 0, NULL);
+    src = guest_alloc(&alloc, 4096);
+    dst = guest_alloc(&alloc, 4096);
+
+    /* Reset state: default bypass, so DMA reaches guest memory as is. */
+    g_assert_true(edu_copy_arrives(f.qts, edu, edu_bar, src, dst, 1));
+
+    /* Enabled with bypass: still untranslated. */
+    qvirt_iommu_writel(&f.iommu, VIRT_IOMMU_REG_CONTROL,
+                       VIRT_IOMMU_CTRL_ENABLE | VIRT_IOMMU_CTRL_DEFAULT_BYPASS);
+    g_assert_true(edu_copy_arrives(f.qts, edu, edu_bar, src, dst, 2));
+
+    /* Enabled without bypass and no domain: every DMA is blocked. */
+    qvirt_iommu_writel(&f.iommu, VIRT_IOMMU_REG_CONTROL,
+                       VIRT_IOMMU_CTRL_ENABLE);
+    g_assert_false(edu_copy_arrives(f.qts, edu, edu_bar, src, dst, 3));
+
+    /* Disabled again: DMA flows. */
+    qvirt_iommu_writel(&f.iommu, VIRT_IOMMU_REG_CONTROL, 0);
+    g_assert_true(edu_copy_arrives(f.qts, edu, edu_bar, src, dst, 4));
+
+    qpci_iounmap(edu, edu_bar);
+    g_free(edu);
+    alloc_destroy(&alloc);
+    fixture_stop(&f);
+}
+
+static void test_system_reset(void)
+{
+    Fixture f;
+
+    fixture_start(&f, "", "");
+    qvirt_iommu_writel(&f.iommu, VIRT_IOMMU_REG_CONTROL,
+                       VIRT_IOMMU_CTRL_ENABLE);
+    qtest_system_reset(f.qts);
+    /* Reset cleared the BAR and the command register: map again. */
+    qvirt_iommu_cleanup(&f.iommu);
+    qvirt_iommu_init(&f.iommu, f.bus, IOMMU_DEVFN);
+    g_assert_cmphex(qvirt_iommu_readl(&f.iommu, VIRT_IOMMU_REG_CONTROL), ==,
+                    VIRT_IOMMU_CTRL_DEFAULT_BYPASS);
+    g_assert_cmphex(qvirt_iommu_readl(&f.iommu, VIRT_IOMMU_REG_STATUS), ==,
+                    VIRT_IOMMU_STS_BYPASS);
+    fixture_stop(&f);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/virt-iommu/pci-identity", test_pci_identity);
+    qtest_add_func("/virt-iommu/reset-values", test_reset_values);
+    qtest_add_func("/virt-iommu/control", test_control);
+    qtest_add_func("/virt-iommu/properties", test_properties);
+    qtest_add_func("/virt-iommu/bypass-dma", test_bypass_dma);
+    qtest_add_func("/virt-iommu/system-reset", test_system_reset);
+    for (int i = 0; i < ARRAY_SIZE(bad_configs); i++) {
+        g_autofree char *path = g_strdup_printf("/virt-iommu/bad-config/%s",
+                                                bad_configs[i].name);
+        qtest_add_data_func(path, &bad_configs[i], test_bad_config);
+    }
+    return g_test_run();
+}
