@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// avl_tree.hpp - an augmented AVL tree over an index-based node pool.
+//
+// Both search structures of the allocator (the range tree and the aligned
+// gap index) are ordered sets of nodes with a unique 64-bit key and a value
+// computed from each node's subtree (the "augmentation").  This template
+// holds what they share: the pool, insertion, erasure and rebalancing.
+//
+// Why AVL: the height of an AVL tree with n nodes is below 1.45 log2(n + 2),
+// a worst-case bound, so every walk from the root is O(log n) whatever the
+// order of operations.  Linux uses a red-black tree; AVL trees are a little
+// flatter, which favours our read-mostly descents.
+//
+// Why a pool of indices: nodes live in one std::vector, so there is no
+// per-node heap allocation, nodes are dense in memory, and ownership is
+// plain (the vector owns every node; a free list threads unused slots).
+// Callers may call reserve_room() first so that later inserts cannot throw:
+// the allocator uses this to make frees and flushes allocation-free.
+//
+// Traits must provide:
+//   using Node = ...;  with members `std::uint32_t left, right;
+//                      std::int8_t height;` plus payload and augmentation;
+//   static std::uint64_t key(const Node&);
+//   void pull(Node& n, const Node* left, const Node* right) const;
+//       recomputes n's augmentation from its payload and its children's
+//       augmentation (children may be null).
+//
+// Not thread-safe: the owner serialises access (the domain's tree lock).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace iova::detail {
+
+inline constexpr std::uint32_t kNil = UINT32_MAX;
+
+template <class Traits>
+class AvlTree {
+public:
+    using Node = typename Traits::Node;
+
+    explicit AvlTree(Traits traits = Traits{}) : traits_(traits) {}
+
+    const Node& at(std::uint32_t i) const noexcept { return nodes_[i]; }
+    const Node* get(std::uint32_t i) const noexcept
+    {
+        return i == kNil ? nullptr : &nodes_[i];
+    }
+    std::uint32_t root() const noexcept { return root_; }
+    std::size_t size() const noexcept { return live_; }
+    const Traits& traits() const noexcept { return traits_; }
+
+    // Makes sure `extra` further inserts need no memory allocation.
+    // Throws std::bad_alloc (leaving the tree unchanged) if it cannot.
+    void reserve_room(std::size_t extra)
+    {
+        if (free_count_ >= extra) {
+            return;
+        }
+        std::size_t want = nodes_.size() + (extra - free_count_);
+        if (want > nodes_.capacity()) {
+            nodes_.reserve(std::max(want, nodes_.capacity() * 2));
+        }
+    }
+
+    // Inserts a node whose key is not yet present; returns its index, or
+    // kNil if the key exists (nothing changes then).  Throws std::bad_alloc
+    // only if no room was reserved, with the tree unchanged.
+    std::uint32_t insert(const Node& payload)
+    {
+        const std::uint64_t k = Traits::key(payload);
+        Path path;
+        std::uint32_t cur = root_;
+        while (cur != kNil) {
+            const std::uint64_t ck = Traits::key(nodes_[cur]);
+            if (k == ck) {
+                return kNil;
+            }
+            const bool right = k > ck;
+            path.push(cur, right);
+            cur = right ? nodes_[cur].right : nodes_[cur].left;
+        }
+        const std::uint32_t idx = new_node(payload); // may throw: no change yet
+        fix_up(path, idx);
+        return idx;
+    }
+
+    // Removes the node with key `k`; false if there is none.  Never
+    // allocates.
+    bool erase(std::uint64_t k) noexcept
+    {
+        Path path;
+        std::uint32_t cur = root_;
+        while (cur != kNil) {
+            const std::uint64_t ck = Traits::key(nodes_[cur]);
+            if (k == ck) {
+                break;
+            }
+            const bool right = k > ck;
+            path.push(cur, right);
+            cur = right ? nodes_[cur].right : nodes_[cur].left;
+        }
+        if (cur == kNil) {
+            return false;
+        }
+        std::uint32_t victim = cur;
+        std::uint32_t replacement;
+        if (nodes_[cur].left != kNil && nodes_[cur].right != kNil) {
+            // Two children: the in-order successor (leftmost of the right
+            // subtree) has no left child; move its payload here and unlink
+            // the successor's slot instead.
+            path.push(cur, true);
+            std::uint32_t succ = nodes_[cur].right;
+            while (nodes_[succ].left != kNil) {
+                path.push(succ, false);
+                succ = nodes_[succ].left;
+            }
+            copy_payload(nodes_[cur], nodes_[succ]);
+            victim = succ;
+            replacement = nodes_[succ].right;
+        } else {
+            replacement = nodes_[cur].left != kNil ? nodes_[cur].left
+                                                   : nodes_[cur].right;
+        }
+        release_node(victim);
+        fix_up(path, replacement);
+        return true;
+    }
+
+    // Highest node with key <= k, or kNil.
+    std::uint32_t floor(std::uint64_t k) const noexcept
+    {
+        std::uint32_t best = kNil;
+        std::uint32_t cur = root_;
+        while (cur != kNil) {
+            if (Traits::key(nodes_[cur]) <= k) {
+                best = cur;
+                cur = nodes_[cur].right;
+            } else {
+                cur = nodes_[cur].left;
+            }
+        }
+        return best;
+    }
+
+    // Lowest node with key > k, or kNil.
+    std::uint32_t higher(std::uint64_t k) const noexcept
+    {
+        std::uint32_t best = kNil;
+        std::uint32_t cur = root_;
+        while (cur != kNil) {
+            if (Traits::key(nodes_[cur]) > k) {
+                best = cur;
+                cur = nodes_[cur].left;
+            } else {
+                cur = nodes_[cur].right;
+            }
+        }
+        return best;
+    }
+
+    // In-order visit of every node (iterative: no recursion depth issue).
+    template <class F>
+    void for_each(F&& f) const
+    {
+        std::uint32_t stack[kMaxDepth];
+        int depth = 0;
+        std::uint32_t cur = root_;
+        while (cur != kNil || depth > 0) {
+            while (cur != kNil) {
+                stack[depth++] = cur;
+                cur = nodes_[cur].left;
+            }
+            cur = stack[--depth];
+            f(cur, nodes_[cur]);
+            cur = nodes_[cur].right;
+        }
+    }
+
+    // Height of the subtree at i as stored (0 for kNil).
+    int height(std::uint32_t i) const noexcept
+    {
+        return i == kNil ? 0 : nodes_[i].height;
+    }
+
+    // Recomputes what pull() would store for node i, for invariant checks.
+    Node recomputed(std::uint32_t i) const
+    {
+        Node copy = nodes_[i];
+        traits_.pull(copy, get(copy.left), get(copy.right));
+        return copy;
+    }
+
+private:
+    // An AVL tree of 2^32 nodes is at most 46 levels high.
+    static constexpr int kMaxDepth = 64;
+
+    struct Path {
+        std::uint32_t node[kMaxDepth];
+        bool right[kMaxDepth];
+        int depth = 0;
+        void push(std::uint32_t n, bool r) noexcept
+        {
+            node[depth] = n;
+            right[depth] = r;
+            ++depth;
+        }
+    };
+
+    static void copy_payload(Node& dst, const Node& src) noexcept
+    {
+        const std::uint32_t l = dst.left, r = dst.right;
+        const std::int8_t h = dst.height;
+        dst = src;
+        dst.left = l;
+        dst.right = r;
+        dst.height = h;
+    }
+
+    std::uint32_t new_node(const Node& payload)
+    {
+        std::uint32_t idx;
+        if (free_ != kNil) {
+            idx = free_;
+            free_ = nodes_[idx].left;
+            --free_count_;
+            nodes_[idx] = payload;
+        } else {
+            nodes_.push_back(payload);
+            idx = static_cast<std::uint32_t>(nodes_.size() - 1);
+        }
+        Node& n = nodes_[idx];
+        n.left = n.right = kNil;
+        n.height = 1;
+        traits_.pull(n, nullptr, nullptr);
+        ++live_;
+        return idx;
+    }
+
+    void release_node(std::uint32_t idx) noexcept
+    {
+        nodes_[idx].left = free_;
+        nodes_[idx].right = kNil;
+        nodes_[idx].height = 0;
+        free_ = idx;
+        ++free_count_;
+        --live_;
+    }
+
+    void update(std::uint32_t i) noexcept
+    {
+        Node& n = nodes_[i];
+        n.height = static_cast<std::int8_t>(
+            1 + std::max(height(n.left), height(n.right)));
+        traits_.pull(n, get(n.left), get(n.right));
+    }
+
+    std::uint32_t rotate_right(std::uint32_t i) noexcept
+    {
+        const std::uint32_t l = nodes_[i].left;
+        nodes_[i].left = nodes_[l].right;
+        nodes_[l].right = i;
+        update(i);
+        update(l);
+        return l;
+    }
+
+    std::uint32_t rotate_left(std::uint32_t i) noexcept
+    {
+        const std::uint32_t r = nodes_[i].right;
+        nodes_[i].right = nodes_[r].left;
+        nodes_[r].left = i;
+        update(i);
+        update(r);
+        return r;
+    }
+
+    // Restores the AVL property at i (whose children are balanced and whose
+    // heights differ by at most 2) and returns the subtree's new root.
+    std::uint32_t rebalance(std::uint32_t i) noexcept
+    {
+        update(i);
+        Node& n = nodes_[i];
+        const int bf = height(n.left) - height(n.right);
+        if (bf > 1) {
+            const Node& l = nodes_[n.left];
+            if (height(l.left) < height(l.right)) {
+                nodes_[i].left = rotate_left(nodes_[i].left);
+            }
+            return rotate_right(i);
+        }
+        if (bf < -1) {
+            const Node& r = nodes_[n.right];
+            if (height(r.right) < height(r.left)) {
+                nodes_[i].right = rotate_right(nodes_[i].right);
+            }
+            return rotate_left(i);
+        }
+        return i;
+    }
+
+    // Hangs `child` where the walk recorded in `path` ended, then
+    // rebalances and re-augments every node on the path, bottom-up.  The
+    // augmentation of every ancestor may change, so the whole path is
+    // visited: O(log n).
+    void fix_up(const Path& path, std::uint32_t child) noexcept
+    {
+        for (int d = path.depth - 1; d >= 0; --d) {
+            const std::uint32_t n = path.node[d];
+            if (path.right[d]) {
+                nodes_[n].right = child;
+            } else {
+                nodes_[n].left = child;
+            }
+            child = rebalance(n);
+        }
+        root_ = child;
+    }
+
+    std::vector<Node> nodes_;
+    std::uint32_t root_ = kNil;
+    std::uint32_t free_ = kNil;
+    std::size_t live_ = 0;
+    std::size_t free_count_ = 0;
+    Traits traits_;
+};
+
+} // namespace iova::detail

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// gap_index.cpp - the aligned gap index (see gap_index.hpp for the why).
+#include "gap_index.hpp"
+
+#include "bits.hpp"
+
+#include <algorithm>
+
+namespace iova::detail {
+
+int AlignedGapIndex::bands_of(std::uint64_t len, unsigned out[2]) noexcept
+{
+    // Band k holds lengths 2^(k-1) + 1 .. 2^(k+1) - 2 (k >= 1).  A length in
+    // [2^m, 2^(m+1)) can only be in band m or m + 1.
+    int n = 0;
+    if (len < 2) {
+        return 0;
+    }
+    const unsigned m = order_floor(len);
+    for (unsigned k = m; k <= m + 1; ++k) {
+        if (k == 0 || k > 62) {
+            continue;
+        }
+        const std::uint64_t lo = (std::uint64_t{1} << (k - 1)) + 1;
+        const std::uint64_t hi = (std::uint64_t{1} << (k + 1)) - 2;
+        if (len >= lo && len <= hi) {
+            out[n++] = k;
+        }
+    }
+    return n;
+}
+
+std::uint64_t AlignedGapIndex::cap(const Gap& g, unsigned k) noexcept
+{
+    const std::uint64_t first = align_up(g.lo, std::uint64_t{1} << k);
+    return first <= g.hi ? g.hi + 1 - first : 0;
+}
+
+void AlignedGapIndex::Traits::pull(Node& n, const Node* l,
+                                   const Node* r) const noexcept
+{
+    std::uint64_t m = n.cap;
+    if (l) {
+        m = std::max(m, l->max_cap);
+    }
+    if (r) {
+        m = std::max(m, r->max_cap);
+    }
+    n.max_cap = m;
+}
+
+void AlignedGapIndex::reserve_total(std::size_t total)
+{
+    if (total > tree_.size()) {
+        tree_.reserve_room(total - tree_.size());
+    }
+}
+
+void AlignedGapIndex::add(const Gap& g)
+{
+    unsigned ks[2];
+    const int nb = bands_of(g.len(), ks);
+    for (int i = 0; i < nb; ++i) {
+        Node e{};
+        e.key = make_key(ks[i], g.lo);
+        e.hi = g.hi;
+        e.cap = cap(g, ks[i]);
+        tree_.insert(e);
+    }
+}
+
+void AlignedGapIndex::remove(const Gap& g) noexcept
+{
+    unsigned ks[2];
+    const int nb = bands_of(g.len(), ks);
+    for (int i = 0; i < nb; ++i) {
+        tree_.erase(make_key(ks[i], g.lo));
+    }
+}
+
+// Highest entry with key <= key_max and cap >= s, in subtree n.  Walks the
+// boundary path of key_max; subtrees wholly below it are handed to
+// highest_in(), which only enters a subtree whose max_cap proves a hit, so
+// at most one such descent runs to the bottom: O(height).
+std::uint32_t AlignedGapIndex::highest_upto(std::uint32_t n,
+                                            std::uint64_t key_max,
+                                            std::uint64_t s) const noexcept
+{
+    while (n != kNil) {
+        const Node& nd = tree_.at(n);
+        if (nd.key > key_max) {
+            n = nd.left;
+            continue;
+        }
+        if (nd.right != kNil && tree_.at(nd.right).max_cap >= s) {
+            const std::uint32_t r = highest_upto(nd.right, key_max, s);
+            if (r != kNil) {
+                return r;
+            }
+        }
+        if (nd.cap >= s) {
+            return n;
+        }
+        return highest_in(nd.left, s);
+    }
+    return kNil;
+}
+
+std::uint32_t AlignedGapIndex::highest_in(std::uint32_t n,
+                                          std::uint64_t s) const noexcept
+{
+    if (n == kNil || tree_.at(n).max_cap < s) {
+        return kNil;
+    }
+    for (;;) {
+        const Node& nd = tree_.at(n);
+        if (nd.right != kNil && tree_.at(nd.right).max_cap >= s) {
+            n = nd.right;
+        } else if (nd.cap >= s) {
+            return n;
+        } else {
+            n = nd.left; // max_cap >= s guarantees a hit on the left
+        }
+    }
+}
+
+std::optional<Gap> AlignedGapIndex::highest_fit(unsigned k, std::uint64_t s,
+                                                std::uint64_t below) const noexcept
+{
+    if (below == 0 || k == 0) {
+        return std::nullopt;
+    }
+    const std::uint32_t n = highest_upto(tree_.root(), make_key(k, below - 1), s);
+    if (n == kNil) {
+        return std::nullopt;
+    }
+    const Node& nd = tree_.at(n);
+    if ((nd.key >> kPosBits) != k) {
+        return std::nullopt; // the best hit belongs to a lower band
+    }
+    return Gap{nd.key & ((std::uint64_t{1} << kPosBits) - 1), nd.hi};
+}
+
+bool AlignedGapIndex::check_structure(std::string* why) const
+{
+    bool ok = true;
+    tree_.for_each([&](std::uint32_t i, const Node& n) {
+        if (!ok) {
+            return;
+        }
+        const int hl = tree_.height(n.left), hr = tree_.height(n.right);
+        if (n.height != 1 + std::max(hl, hr) || hl - hr > 1 || hr - hl > 1) {
+            ok = false;
+            if (why) {
+                *why = "gap index: AVL height/balance broken";
+            }
+            return;
+        }
+        if (tree_.recomputed(i).max_cap != n.max_cap) {
+            ok = false;
+            if (why) {
+                *why = "gap index: stale max_cap augmentation";
+            }
+        }
+    });
+    return ok;
+}
+
+} // namespace iova::detail

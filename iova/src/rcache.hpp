@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// rcache.hpp - per-CPU magazines and per-class depots (Linux's rcache).
+//
+// For each size class c (ranges of 2^c granules) each CPU has a `loaded`
+// and a `prev` magazine, and the class has one depot of full magazines:
+//   get: pop from loaded; if empty, swap in prev; if that is empty too,
+//        replace loaded by a full magazine from the depot.
+//   put: push onto loaded; if full, swap in prev; if both are full, move
+//        loaded to the depot and start a new magazine.
+// Two magazines per CPU give hysteresis: a CPU alternating allocs and frees
+// at a magazine boundary does not bounce magazines through the depot.
+//
+// Magazines are created lazily (on the first put that needs one), not for
+// every CPU and class up front as Linux does: a QEMU guest may create many
+// domains and most never use most classes.  A missing magazine behaves as
+// an empty one.
+//
+// Locks: each CPU's slots are guarded by that CPU's mutex; each class's
+// depot by its own mutex, taken inside a CPU mutex when needed.  Returning
+// pfns to the tree (PfnSink::release) takes the tree lock inside either.
+// So the order is CPU -> depot -> tree, and code that needs several CPU or
+// depot locks takes them in ascending index order (AllLocks).
+//
+// Accounting without shared atomics on the fast path: each CPU counts the
+// pfns it pushed minus those it popped or flushed (`cached`), each depot
+// counts (negatively) the pfns flushed or trimmed out of it; the sum is the
+// exact number of cached pfns, whichever CPU's magazine holds them.
+#pragma once
+
+#include "magazine.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace iova {
+struct Stats;
+}
+
+namespace iova::detail {
+
+class RangeTree;
+
+// Where flushed pfns go: the domain returns them to its tree.  Called with
+// a CPU or depot lock held; takes the tree lock itself.
+class PfnSink {
+public:
+    virtual void release(std::span<const std::uint64_t> pfns) noexcept = 0;
+
+protected:
+    ~PfnSink() = default;
+};
+
+class Rcache {
+public:
+    // Throws std::bad_alloc.
+    Rcache(unsigned ncpus, unsigned mag_size, unsigned nclasses, PfnSink& sink);
+    Rcache(const Rcache&) = delete;
+    Rcache& operator=(const Rcache&) = delete;
+    // Frees the magazines; the owner flushes them to the tree first if the
+    // pfns matter.
+    ~Rcache() = default;
+
+    // Pops a cached range of class cls starting at or below max_lo from
+    // CPU cpu's magazines (or the depot).  Counts a hit or a miss.
+    std::optional<std::uint64_t> get(unsigned cls, std::uint64_t max_lo,
+                                     unsigned cpu) noexcept;
+    // Counts a miss of a request that no cached range could satisfy.
+    void note_miss(unsigned cls, unsigned cpu) noexcept;
+
+    enum class PutResult {
+        cached,      // pfn is in a magazine
+        depot_over,  // cached, and the depot now exceeds ncpus magazines
+        no_memory,   // a magazine could not be allocated: pfn not cached
+    };
+    PutResult put(unsigned cls, std::uint64_t pfn, unsigned cpu) noexcept;
+
+    // Returns every pfn of CPU cpu's magazines to the sink and frees the
+    // magazines.  True if any pfn was returned.
+    bool flush_cpu(unsigned cpu) noexcept;
+    // Same for every magazine of every depot.
+    void flush_depots() noexcept;
+
+    struct TrimResult {
+        unsigned trimmed = 0;  // magazines freed
+        bool still_over = false; // some depot still exceeds ncpus
+    };
+    // Frees one magazine (pfns to the sink) from each depot longer than
+    // ncpus.
+    TrimResult trim() noexcept;
+
+    // Holds every CPU lock (ascending) then every depot lock (ascending):
+    // a consistent view for stats and checks.
+    class AllLocks {
+    public:
+        explicit AllLocks(const Rcache& r);
+        ~AllLocks();
+        AllLocks(const AllLocks&) = delete;
+        AllLocks& operator=(const AllLocks&) = delete;
+
+    private:
+        const Rcache& r_;
+    };
+
+    // Both require AllLocks held.  fill() adds the rcache counters to s;
+    // check() verifies magazines and counters and that every cached pfn is
+    // an allocated (not reserved) range of its class in `tree` (whose lock
+    // the caller also holds).
+    void fill(Stats& s) const;
+    bool check(const RangeTree& tree, std::string* why) const;
+
+    std::uint64_t mags_allocated() const noexcept
+    {
+        return mags_allocated_.load(std::memory_order_relaxed);
+    }
+    std::uint64_t mags_freed() const noexcept
+    {
+        return mags_freed_.load(std::memory_order_relaxed);
+    }
+
+private:
+    struct Slot {
+        std::unique_ptr<Magazine> loaded;
+        std::unique_ptr<Magazine> prev;
+        std::uint64_t hits = 0;
+        std::uint64_t misses = 0;
+    };
+    // One per CPU, on its own cache line(s) so CPUs do not false-share.
+    struct alignas(64) CpuCache {
+        std::mutex lock;
+        std::unique_ptr<Slot[]> slots; // nclasses
+        std::int64_t cached = 0;       // pushed - popped - flushed here
+    };
+    struct alignas(64) Depot {
+        std::mutex lock;
+        MagazineStack mags;
+        std::int64_t cached = 0; // minus pfns flushed or trimmed from here
+    };
+
+    std::unique_ptr<Magazine> new_magazine() noexcept;
+    void free_magazine(std::unique_ptr<Magazine> m) noexcept;
+    // Returns m's pfns to the sink and empties it; returns how many.
+    unsigned drain(Magazine& m) noexcept;
+
+    unsigned ncpus_;
+    unsigned mag_size_;
+    unsigned nclasses_;
+    PfnSink& sink_;
+    std::unique_ptr<CpuCache[]> cpus_;
+    std::unique_ptr<Depot[]> depots_;
+    // Rare events, updated under differing locks: atomics are simplest.
+    std::atomic<std::uint64_t> mags_allocated_{0};
+    std::atomic<std::uint64_t> mags_freed_{0};
+};
+
+} // namespace iova::detail
