@@ -1,0 +1,72 @@
+# virt-iommu: a thin wrapper over ./configure, QEMU's ninja build, the iova
+# Meson project and the guest scripts.  Each target does any missing setup
+# step first, so `make run` and `make check` work on a fresh clone.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+BUILD := build
+QEMU_BUILD := $(BUILD)/qemu
+IOVA_BUILD := $(BUILD)/iova
+GUEST_BUILD := $(BUILD)/guest
+QEMU := $(QEMU_BUILD)/qemu-system-x86_64
+# Our qtests, as listed for QEMU's build (patches/0003)
+QTESTS := $(shell cat tests/qtest/virt-iommu-qtests.txt)
+# Ninja's own default would use every core; the machines have two.
+NINJA := ninja -j$(shell nproc)
+
+.PHONY: all deps configure qemu iova guest run check check-iova check-qtest \
+        bench clean distclean
+
+all: qemu iova
+
+# Stamped so that every target does not re-check the packages.
+deps: $(BUILD)/.deps
+$(BUILD)/.deps: scripts/install-deps.sh
+	scripts/install-deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+# Cheap when nothing changed: configure keeps its own stamps.
+configure: deps
+	./configure
+
+qemu: configure
+	$(NINJA) -C $(QEMU_BUILD) qemu-system-x86_64
+
+$(IOVA_BUILD)/build.ninja: | deps
+	meson setup $(IOVA_BUILD)
+
+iova: $(IOVA_BUILD)/build.ninja
+	$(NINJA) -C $(IOVA_BUILD)
+
+guest: deps
+	guest/build-initramfs.sh $(GUEST_BUILD)
+
+# The main job: boot the demo guest with -device virt-iommu.
+run: qemu guest
+	guest/run-demo.sh
+
+check-iova: iova
+	meson test -C $(IOVA_BUILD) --print-errorlogs
+
+check-qtest: configure
+	$(NINJA) -C $(QEMU_BUILD) qemu-system-x86_64 \
+	    $(addprefix tests/qtest/,$(QTESTS))
+	cd $(QEMU_BUILD) && meson test --no-rebuild --print-errorlogs \
+	    $(addprefix qtest-x86_64/,$(QTESTS))
+
+check:
+	scripts/check.sh
+
+bench: $(IOVA_BUILD)/build.ninja
+	meson setup --reconfigure -Dbuildtype=release $(BUILD)/iova-release >/dev/null 2>&1 || \
+	    meson setup -Dbuildtype=release $(BUILD)/iova-release
+	$(NINJA) -C $(BUILD)/iova-release
+	meson test -C $(BUILD)/iova-release --benchmark --verbose
+
+clean:
+	-$(NINJA) -C $(QEMU_BUILD) clean
+	-$(NINJA) -C $(IOVA_BUILD) clean
+
+distclean:
+	rm -rf $(BUILD)

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `make check`: runs every test suite (each a make target), keeps going
+# after a failure, and ends with one summary line counting the individual
+# tests of every suite.  Exit status is non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+failed_suites=()
+
+# Adds the results of the last `meson test` run in build dir $1.
+count_meson() {
+    local log="$1/meson-logs/testlog.json" counts
+    [ -f "$log" ] || return 1
+    counts=$(python3 - "$log" <<'EOF'
+import json, sys
+ok = bad = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)["result"]
+    if r in ("OK", "EXPECTEDFAIL", "SKIP"):
+        ok += 1
+    else:
+        bad += 1
+print(ok, bad)
+EOF
+    ) || return 1
+    passed=$((passed + ${counts% *}))
+    failed=$((failed + ${counts#* }))
+}
+
+# suite NAME BUILD-DIR|- MAKE-TARGET: runs the target; counts its meson
+# tests, or the target itself as one test when it has no build dir.
+suite() {
+    local name=$1 dir=$2 target=$3 rc
+    echo "=== $name (make $target)"
+    [ "$dir" != - ] && rm -f "$dir/meson-logs/testlog.json"
+    make --no-print-directory "$target"
+    rc=$?
+    if [ "$dir" != - ] && count_meson "$dir"; then
+        # A build failure leaves no log; count it as a failure below.
+        [ $rc -eq 0 ] || failed_suites+=("$name")
+        return
+    fi
+    if [ $rc -eq 0 ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failed_suites+=("$name")
+    fi
+}
+
+suite iova build/iova check-iova
+suite qtest build/qemu check-qtest
+suite demo - run
+
+echo
+[ ${#failed_suites[@]} -eq 0 ] || echo "failing suites: ${failed_suites[*]}"
+echo "check: $passed passed, $failed failed"
+[ $failed -eq 0 ] && [ ${#failed_suites[@]} -eq 0 ]
