@@ -47,13 +47,17 @@ static bool check(bool ok, const char *fmt, ...)
     return ok;
 }
 
-static bool check_eq(const char *what, uint64_t got, uint64_t want)
+/* Check a value, printed in hex with at least @digits digits. */
+static bool check_eq(const char *what, uint64_t got, uint64_t want,
+                     int digits)
 {
     if (got == want) {
-        return check(true, "%s 0x%llx", what, (unsigned long long)got);
+        return check(true, "%s 0x%0*llx", what, digits,
+                     (unsigned long long)got);
     }
-    return check(false, "%s 0x%llx (expected 0x%llx)", what,
-                 (unsigned long long)got, (unsigned long long)want);
+    return check(false, "%s 0x%0*llx (expected 0x%0*llx)", what,
+                 digits, (unsigned long long)got,
+                 digits, (unsigned long long)want);
 }
 
 /* Registers are little-endian and accessed 32 bits at a time. */
@@ -138,7 +142,7 @@ static bool check_identification(void)
     char sizes[128];
     bool usable;
 
-    usable = check_eq("magic", magic, VIRT_IOMMU_MAGIC);
+    usable = check_eq("magic", magic, VIRT_IOMMU_MAGIC, 8);
     if (version == VIRT_IOMMU_VERSION) {
         check(true, "version %u.%u", version >> 16, version & 0xffff);
     } else {
@@ -147,8 +151,8 @@ static bool check_identification(void)
                        VIRT_IOMMU_VERSION_MAJOR, VIRT_IOMMU_VERSION_MINOR);
     }
     /* Version 0.1 has no command queue, so no capabilities and no domains. */
-    check_eq("cap", rd64(VIRT_IOMMU_REG_CAP), VIRT_IOMMU_CAP_NONE);
-    check_eq("domain types", rd32(VIRT_IOMMU_REG_DOMAIN_TYPES), 0);
+    check_eq("cap", rd64(VIRT_IOMMU_REG_CAP), VIRT_IOMMU_CAP_NONE, 1);
+    check_eq("domain types", rd32(VIRT_IOMMU_REG_DOMAIN_TYPES), 0, 1);
 
     format_pgsizes(pgsizes, sizes, sizeof(sizes));
     check(pgsizes & (1ull << 12), "page sizes 0x%llx (%s)%s",
@@ -166,7 +170,7 @@ static void check_control_status(void)
     const uint32_t sts_on = VIRT_IOMMU_STS_ENABLED | VIRT_IOMMU_STS_BYPASS;
     uint32_t sts;
 
-    check_eq("control at reset", rd32(VIRT_IOMMU_REG_CONTROL), ctrl_reset);
+    check_eq("control at reset", rd32(VIRT_IOMMU_REG_CONTROL), ctrl_reset, 1);
     sts = rd32(VIRT_IOMMU_REG_STATUS);
     check(sts == VIRT_IOMMU_STS_BYPASS, "status at reset 0x%x (%s)%s", sts,
           status_name(sts), sts == VIRT_IOMMU_STS_BYPASS ?
@@ -222,8 +226,8 @@ int main(int argc, char **argv)
     }
     printf("     at %s, class 0x%06x, revision 0x%02x\n",
            fn.addr, fn.class, fn.revision);
-    check_eq("class", fn.class >> 8, VIRT_IOMMU_PCI_CLASS);
-    check_eq("revision", fn.revision, VIRT_IOMMU_PCI_REVISION);
+    check_eq("class", fn.class >> 8, VIRT_IOMMU_PCI_CLASS, 4);
+    check_eq("revision", fn.revision, VIRT_IOMMU_PCI_REVISION, 2);
 
     if (pci_enable(&fn) < 0) {
         check(false, "enable %s: %s", fn.addr, strerror(errno));
