@@ -8,7 +8,21 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <ostream>
 #include <string>
+
+namespace iova {
+// Lets GoogleTest print statuses and ranges readably.
+inline void PrintTo(Status s, std::ostream* os)
+{
+    *os << to_string(s);
+}
+inline void PrintTo(const Range& r, std::ostream* os)
+{
+    *os << "[" << r.pfn_lo << ", " << r.pfn_hi << "]"
+        << (r.reserved ? " reserved" : "");
+}
+} // namespace iova
 
 namespace iova::test {
 
