@@ -5,7 +5,8 @@
 // agree, and every few hundred steps check_invariants() runs.
 //
 // Environment:
-//   IOVA_PROPERTY_OPS  operations in total (default 1,000,000)
+//   IOVA_PROPERTY_OPS  operations in total (default 1,000,000; 200,000
+//                      under ASan/TSan)
 //   IOVA_SEED          seed (default: random; printed on failure)
 #include "reference_model.hpp"
 #include "test_util.hpp"
@@ -328,7 +329,7 @@ private:
 TEST(Property, RandomOperationsMatchTheReferenceModel)
 {
     const std::uint64_t seed = env_u64("IOVA_SEED", std::random_device{}());
-    const std::uint64_t total = env_u64("IOVA_PROPERTY_OPS", 1'000'000);
+    const std::uint64_t total = env_u64("IOVA_PROPERTY_OPS", kSanitized ? 200'000 : 1'000'000);
     SCOPED_TRACE("IOVA_SEED=" + std::to_string(seed) +
                  " IOVA_PROPERTY_OPS=" + std::to_string(total));
     std::mt19937_64 rng(seed);

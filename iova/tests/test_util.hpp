@@ -32,6 +32,14 @@ inline constexpr std::uint64_t k4K = 4096;
 // tests can fill it.
 inline constexpr std::uint64_t k16M = std::uint64_t{1} << 24;
 
+// True in ASan/TSan builds, where every operation is several times slower:
+// long randomised tests default to fewer operations there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 // Asserts check_invariants() and shows why it failed.
 inline ::testing::AssertionResult Consistent(const Domain& d)
 {
