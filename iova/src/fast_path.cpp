@@ -44,8 +44,9 @@ Result<std::uint64_t> Domain::alloc_fast(std::uint64_t size,
         const unsigned cls = detail::order_ceil(size);
         // Only a cached range that ends at or below the limit will do.
         if (limit >= size - 1) {
-            if (auto pfn = d.rcache.get(cls, limit - (size - 1), cpu)) {
-                return *pfn;
+            const std::uint64_t pfn = d.rcache.get(cls, limit - (size - 1), cpu);
+            if (pfn != detail::Rcache::kMiss) {
+                return pfn;
             }
         } else {
             d.rcache.note_miss(cls, cpu);

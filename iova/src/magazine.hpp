@@ -20,7 +20,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <span>
 
 namespace iova::detail {
@@ -48,8 +47,9 @@ public:
     // first (hot in the IOTLB and likely to fit) and walking down only if
     // that one is above the caller's limit, as Linux does: falling back to
     // the tree while a usable pfn sits in the magazine would waste it.  The
-    // hole is filled with the top entry.  nullopt if none is <= max_lo.
-    std::optional<std::uint64_t> pop_at_most(std::uint64_t max_lo) noexcept
+    // hole is filled with the top entry.  Returns `none` if no pfn is
+    // <= max_lo.
+    std::uint64_t pop_at_most(std::uint64_t max_lo, std::uint64_t none) noexcept
     {
         for (unsigned i = count_; i-- > 0;) {
             const std::uint64_t pfn = pfns_[i];
@@ -58,7 +58,7 @@ public:
                 return pfn;
             }
         }
-        return std::nullopt;
+        return none;
     }
 
     void clear() noexcept { count_ = 0; }

@@ -18,9 +18,6 @@ Rcache::Rcache(unsigned ncpus, unsigned mag_size, unsigned nclasses,
       cpus_(std::make_unique<CpuCache[]>(ncpus)),
       depots_(std::make_unique<Depot[]>(nclasses))
 {
-    for (unsigned c = 0; c < ncpus; ++c) {
-        cpus_[c].slots = std::make_unique<Slot[]>(nclasses);
-    }
 }
 
 std::unique_ptr<Magazine> Rcache::new_magazine() noexcept
@@ -51,95 +48,11 @@ unsigned Rcache::drain(Magazine& m) noexcept
     return n;
 }
 
-std::optional<std::uint64_t> Rcache::get(unsigned cls, std::uint64_t max_lo,
-                                         unsigned cpu) noexcept
-{
-    CpuCache& c = cpus_[cpu];
-    std::unique_ptr<Magazine> spent; // freed after the lock is dropped
-    std::optional<std::uint64_t> pfn;
-    {
-        std::lock_guard<std::mutex> g(c.lock);
-        Slot& s = c.slots[cls];
-        Magazine* m = nullptr;
-        if (s.loaded && !s.loaded->empty()) {
-            m = s.loaded.get();
-        } else if (s.prev && !s.prev->empty()) {
-            std::swap(s.loaded, s.prev);
-            m = s.loaded.get();
-        } else {
-            Depot& d = depots_[cls];
-            std::lock_guard<std::mutex> dg(d.lock);
-            if (!d.mags.empty()) {
-                // The empty loaded magazine is dropped: the depot one
-                // replaces it (as Linux); prev stays.
-                spent = std::move(s.loaded);
-                s.loaded = d.mags.pop();
-                m = s.loaded.get();
-            }
-        }
-        if (m) {
-            pfn = m->pop_at_most(max_lo);
-        }
-        if (pfn) {
-            ++s.hits;
-            --c.cached;
-        } else {
-            ++s.misses;
-        }
-    }
-    free_magazine(std::move(spent));
-    return pfn;
-}
-
 void Rcache::note_miss(unsigned cls, unsigned cpu) noexcept
 {
     CpuCache& c = cpus_[cpu];
     std::lock_guard<std::mutex> g(c.lock);
     ++c.slots[cls].misses;
-}
-
-Rcache::PutResult Rcache::put(unsigned cls, std::uint64_t pfn,
-                              unsigned cpu) noexcept
-{
-    CpuCache& c = cpus_[cpu];
-    bool over = false;
-    std::lock_guard<std::mutex> g(c.lock);
-    Slot& s = c.slots[cls];
-    if (!s.loaded) {
-        s.loaded = new_magazine();
-        if (!s.loaded) {
-            return PutResult::no_memory;
-        }
-    }
-    if (s.loaded->full()) {
-        if (s.prev && !s.prev->full()) {
-            std::swap(s.loaded, s.prev);
-        } else if (!s.prev) {
-            s.prev = new_magazine();
-            if (!s.prev) {
-                return PutResult::no_memory;
-            }
-            std::swap(s.loaded, s.prev);
-        } else {
-            // Both full: the loaded one goes to the depot.  If no new
-            // magazine can be had, the pfn goes back to the tree instead
-            // (the caller does that), as Linux does.
-            std::unique_ptr<Magazine> fresh = new_magazine();
-            if (!fresh) {
-                return PutResult::no_memory;
-            }
-            Depot& d = depots_[cls];
-            {
-                std::lock_guard<std::mutex> dg(d.lock);
-                d.mags.push(std::move(s.loaded));
-                over = d.mags.size() > ncpus_;
-            }
-            s.loaded = std::move(fresh);
-        }
-    }
-    s.loaded->push(pfn);
-    ++c.cached;
-    return over ? PutResult::depot_over : PutResult::cached;
 }
 
 bool Rcache::flush_cpu(unsigned cpu) noexcept

@@ -58,6 +58,9 @@ protected:
 
 class Rcache {
 public:
+    // Size classes 2^0 .. 2^31 granules at most (max_cached_size <= 2^31).
+    static constexpr unsigned kMaxClasses = 32;
+
     // Throws std::bad_alloc.
     Rcache(unsigned ncpus, unsigned mag_size, unsigned nclasses, PfnSink& sink);
     Rcache(const Rcache&) = delete;
@@ -66,10 +69,14 @@ public:
     // pfns matter.
     ~Rcache() = default;
 
+    // Returned by get() on a miss.  pfn 0 is never cached: start_pfn >= 1
+    // (Linux uses 0 the same way).
+    static constexpr std::uint64_t kMiss = 0;
+
     // Pops a cached range of class cls starting at or below max_lo from
-    // CPU cpu's magazines (or the depot).  Counts a hit or a miss.
-    std::optional<std::uint64_t> get(unsigned cls, std::uint64_t max_lo,
-                                     unsigned cpu) noexcept;
+    // CPU cpu's magazines (or the depot), or returns kMiss.  Counts a hit
+    // or a miss.
+    std::uint64_t get(unsigned cls, std::uint64_t max_lo, unsigned cpu) noexcept;
     // Counts a miss of a request that no cached range could satisfy.
     void note_miss(unsigned cls, unsigned cpu) noexcept;
 
@@ -133,7 +140,7 @@ private:
     // One per CPU, on its own cache line(s) so CPUs do not false-share.
     struct alignas(64) CpuCache {
         std::mutex lock;
-        std::unique_ptr<Slot[]> slots; // nclasses
+        Slot slots[kMaxClasses]; // nclasses used; inline: one load less
         std::int64_t cached = 0;       // pushed - popped - flushed here
     };
     struct alignas(64) Depot {
@@ -157,5 +164,95 @@ private:
     std::atomic<std::uint64_t> mags_allocated_{0};
     std::atomic<std::uint64_t> mags_freed_{0};
 };
+
+// The fast path (get/put) is defined here so that the domain's
+// alloc_fast/free_fast inline it: around a mutex pair that costs ~7 ns, a
+// call and its register shuffling are a noticeable share.
+
+inline std::uint64_t Rcache::get(unsigned cls, std::uint64_t max_lo,
+                          unsigned cpu) noexcept
+{
+    CpuCache& c = cpus_[cpu];
+    std::unique_ptr<Magazine> spent; // freed after the lock is dropped
+    std::uint64_t pfn = kMiss;
+    {
+        std::lock_guard<std::mutex> g(c.lock);
+        Slot& s = c.slots[cls];
+        Magazine* m = nullptr;
+        if (s.loaded && !s.loaded->empty()) {
+            m = s.loaded.get();
+        } else if (s.prev && !s.prev->empty()) {
+            std::swap(s.loaded, s.prev);
+            m = s.loaded.get();
+        } else {
+            Depot& d = depots_[cls];
+            std::lock_guard<std::mutex> dg(d.lock);
+            if (!d.mags.empty()) {
+                // The empty loaded magazine is dropped: the depot one
+                // replaces it (as Linux); prev stays.
+                spent = std::move(s.loaded);
+                s.loaded = d.mags.pop();
+                m = s.loaded.get();
+            }
+        }
+        if (m) {
+            pfn = m->pop_at_most(max_lo, kMiss);
+        }
+        if (pfn != kMiss) {
+            ++s.hits;
+            --c.cached;
+        } else {
+            ++s.misses;
+        }
+    }
+    if (spent) {
+        free_magazine(std::move(spent));
+    }
+    return pfn;
+}
+
+inline Rcache::PutResult Rcache::put(unsigned cls, std::uint64_t pfn,
+                              unsigned cpu) noexcept
+{
+    CpuCache& c = cpus_[cpu];
+    bool over = false;
+    std::lock_guard<std::mutex> g(c.lock);
+    Slot& s = c.slots[cls];
+    if (!s.loaded) {
+        s.loaded = new_magazine();
+        if (!s.loaded) {
+            return PutResult::no_memory;
+        }
+    }
+    if (s.loaded->full()) {
+        if (s.prev && !s.prev->full()) {
+            std::swap(s.loaded, s.prev);
+        } else if (!s.prev) {
+            s.prev = new_magazine();
+            if (!s.prev) {
+                return PutResult::no_memory;
+            }
+            std::swap(s.loaded, s.prev);
+        } else {
+            // Both full: the loaded one goes to the depot.  If no new
+            // magazine can be had, the pfn goes back to the tree instead
+            // (the caller does that), as Linux does.
+            std::unique_ptr<Magazine> fresh = new_magazine();
+            if (!fresh) {
+                return PutResult::no_memory;
+            }
+            Depot& d = depots_[cls];
+            {
+                std::lock_guard<std::mutex> dg(d.lock);
+                d.mags.push(std::move(s.loaded));
+                over = d.mags.size() > ncpus_;
+            }
+            s.loaded = std::move(fresh);
+        }
+    }
+    s.loaded->push(pfn);
+    ++c.cached;
+    return over ? PutResult::depot_over : PutResult::cached;
+}
 
 } // namespace iova::detail
