@@ -150,9 +150,12 @@ static bool check_identification(void)
                        version >> 16, version & 0xffff,
                        VIRT_IOMMU_VERSION_MAJOR, VIRT_IOMMU_VERSION_MINOR);
     }
-    /* Version 0.1 has no command queue, so no capabilities and no domains. */
-    check_eq("cap", rd64(VIRT_IOMMU_REG_CAP), VIRT_IOMMU_CAP_NONE, 1);
-    check_eq("domain types", rd32(VIRT_IOMMU_REG_DOMAIN_TYPES), 0, 1);
+    /* Version 0.2: command and event queues, three domain types. */
+    check_eq("cap", rd64(VIRT_IOMMU_REG_CAP),
+             VIRT_IOMMU_CAP_CMDQ | VIRT_IOMMU_CAP_EVTQ | VIRT_IOMMU_CAP_MSIX, 1);
+    check_eq("domain types", rd32(VIRT_IOMMU_REG_DOMAIN_TYPES),
+             1u << VIRT_IOMMU_DOMAIN_BLOCKED | 1u << VIRT_IOMMU_DOMAIN_IDENTITY |
+             1u << VIRT_IOMMU_DOMAIN_DMA, 1);
 
     format_pgsizes(pgsizes, sizes, sizeof(sizes));
     check(pgsizes & (1ull << 12), "page sizes 0x%llx (%s)%s",
@@ -177,9 +180,15 @@ static void check_control_status(void)
           "" : ", expected 0x2 (BYPASS)");
 
     check_control("enable with bypass", on, on, sts_on);
-    /* Unknown bits are ignored; all ones still means enable with bypass. */
-    check_control("unknown control bits", 0xffffffffu,
-                  VIRT_IOMMU_CTRL_MASK, sts_on);
+    /*
+     * Unknown bits are ignored, and the queue enables do not take while no
+     * ring is programmed: all ones still means enable with bypass, and
+     * ERROR says why the queues stayed off (write-1-to-clear).
+     */
+    check_control("unknown control bits", 0xffffffffu, on, sts_on);
+    check_eq("queue config errors", rd32(VIRT_IOMMU_REG_ERROR),
+             VIRT_IOMMU_ERR_CMDQ_CONFIG | VIRT_IOMMU_ERR_EVTQ_CONFIG, 1);
+    wr32(VIRT_IOMMU_REG_ERROR, VIRT_IOMMU_ERR_MASK);
     check_control("restore reset value", ctrl_reset, ctrl_reset,
                   VIRT_IOMMU_STS_BYPASS);
 }

@@ -17,46 +17,118 @@
 #include "hw/iommu/virt-iommu-regs.h"
 #include "hw/pci/pci_bus.h"
 #include "qapi/error.h"
+#include "qemu/host-utils.h"
 #include "trace.h"
-
-/* x86's MSI window: writes here are interrupts, not memory */
-#define VIRT_IOMMU_MSI_BASE 0xfee00000ULL
-#define VIRT_IOMMU_MSI_SIZE 0x100000ULL
-
-bool virt_iommu_bypass(VirtIOMMUState *s)
-{
-    return !(s->control & VIRT_IOMMU_CTRL_ENABLE) ||
-           (s->control & VIRT_IOMMU_CTRL_DEFAULT_BYPASS);
-}
 
 static uint16_t virt_iommu_ep_rid(VirtIOMMUEndpoint *ep)
 {
     return PCI_BUILD_BDF(pci_bus_num(ep->bus), ep->devfn);
 }
 
-static void virt_iommu_ep_switch(VirtIOMMUEndpoint *ep, bool bypass)
+/*
+ * Bypass costs nothing per access, so it is used wherever translation is
+ * the identity: translation off, an IDENTITY domain, or no domain under
+ * DEFAULT_BYPASS.
+ */
+static bool virt_iommu_ep_bypass(VirtIOMMUEndpoint *ep)
 {
+    VirtIOMMUState *s = ep->s;
+    VirtIOMMUDomain *d;
+
+    if (!(s->control & VIRT_IOMMU_CTRL_ENABLE)) {
+        return true;
+    }
+    d = virt_iommu_domain_of(s, virt_iommu_ep_rid(ep));
+    if (!d) {
+        return s->control & VIRT_IOMMU_CTRL_DEFAULT_BYPASS;
+    }
+    return virt_iommu_domain_is_identity(d);
+}
+
+static void virt_iommu_ep_switch(VirtIOMMUEndpoint *ep)
+{
+    bool bypass = virt_iommu_ep_bypass(ep);
+
     memory_region_set_enabled(&ep->bypass_mr, bypass);
     memory_region_set_enabled(MEMORY_REGION(&ep->iommu_mr), !bypass);
 }
 
-void virt_iommu_as_update(VirtIOMMUState *s)
+/* Calls @fn on every endpoint the device has handed an address space. */
+static void virt_iommu_foreach_ep(VirtIOMMUState *s,
+                                  void (*fn)(VirtIOMMUEndpoint *, void *),
+                                  void *opaque)
 {
-    bool bypass = virt_iommu_bypass(s);
     GHashTableIter iter;
     VirtIOMMUEndpoint **eps;
 
-    trace_virt_iommu_as_update(bypass);
-    memory_region_transaction_begin();
     g_hash_table_iter_init(&iter, s->buses);
     while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&eps)) {
         for (int devfn = 0; devfn < PCI_DEVFN_MAX; devfn++) {
             if (eps[devfn]) {
-                virt_iommu_ep_switch(eps[devfn], bypass);
+                fn(eps[devfn], opaque);
             }
         }
     }
+}
+
+static void virt_iommu_ep_switch_cb(VirtIOMMUEndpoint *ep, void *opaque)
+{
+    virt_iommu_ep_switch(ep);
+}
+
+void virt_iommu_as_update(VirtIOMMUState *s)
+{
+    trace_virt_iommu_as_update(s->control);
+    memory_region_transaction_begin();
+    virt_iommu_foreach_ep(s, virt_iommu_ep_switch_cb, NULL);
     memory_region_transaction_commit();
+}
+
+typedef struct VirtIOMMUNotify {
+    VirtIOMMUDomain *d;
+    uint64_t iova;
+    uint64_t size;
+    uint64_t gpa;
+    uint32_t perms;
+    bool map;
+} VirtIOMMUNotify;
+
+static void virt_iommu_ep_notify_cb(VirtIOMMUEndpoint *ep, void *opaque)
+{
+    VirtIOMMUNotify *n = opaque;
+    uint64_t iova = n->iova, gpa = n->gpa, left = n->size;
+
+    if (virt_iommu_domain_of(ep->s, virt_iommu_ep_rid(ep)) != n->d) {
+        return;
+    }
+    /* Notifier entries are power-of-two sized and aligned. */
+    while (left) {
+        uint64_t len = MIN(pow2floor(left), 1ULL << ctz64(iova | gpa));
+        IOMMUTLBEvent event = {
+            .type = n->map ? IOMMU_NOTIFIER_MAP : IOMMU_NOTIFIER_UNMAP,
+            .entry = {
+                .target_as = &address_space_memory,
+                .iova = iova,
+                .translated_addr = gpa,
+                .addr_mask = len - 1,
+                .perm = n->map ? n->perms : IOMMU_NONE,
+            },
+        };
+
+        memory_region_notify_iommu(&ep->iommu_mr, 0, event);
+        iova += len;
+        gpa += len;
+        left -= len;
+    }
+}
+
+void virt_iommu_as_notify(VirtIOMMUState *s, VirtIOMMUDomain *d,
+                          uint64_t iova, uint64_t size, uint64_t gpa,
+                          uint32_t perms, bool map)
+{
+    VirtIOMMUNotify n = { d, iova, size, gpa, perms, map };
+
+    virt_iommu_foreach_ep(s, virt_iommu_ep_notify_cb, &n);
 }
 
 static VirtIOMMUEndpoint *virt_iommu_ep_new(VirtIOMMUState *s, PCIBus *bus,
@@ -87,7 +159,7 @@ static VirtIOMMUEndpoint *virt_iommu_ep_new(VirtIOMMUState *s, PCIBus *bus,
     memory_region_add_subregion_overlap(&ep->root, 0, &ep->bypass_mr, 0);
     memory_region_add_subregion_overlap(&ep->root, VIRT_IOMMU_MSI_BASE,
                                         &ep->msi_mr, 1);
-    virt_iommu_ep_switch(ep, virt_iommu_bypass(s));
+    virt_iommu_ep_switch(ep);
     address_space_init(&ep->as, &ep->root, name);
 
     trace_virt_iommu_ep_new(name, virt_iommu_ep_rid(ep));
@@ -132,27 +204,42 @@ bool virt_iommu_as_setup(VirtIOMMUState *s, PCIBus *bus, Error **errp)
     return true;
 }
 
-/*
- * No domain can be attached yet (the command queue arrives with ABI 1.0),
- * so with translation enabled and bypass off every DMA is blocked: the
- * access fails as on hardware whose IOMMU has no context for the device.
- */
 static IOMMUTLBEntry virt_iommu_translate(IOMMUMemoryRegion *iommu_mr,
                                          hwaddr addr, IOMMUAccessFlags flag,
                                          int iommu_idx)
 {
     VirtIOMMUEndpoint *ep = container_of(iommu_mr, VirtIOMMUEndpoint,
                                          iommu_mr);
-    uint64_t page_mask = ep->s->page_size - 1;
-
-    trace_virt_iommu_translate_blocked(virt_iommu_ep_rid(ep), addr, flag);
-    return (IOMMUTLBEntry) {
+    VirtIOMMUState *s = ep->s;
+    uint16_t rid = virt_iommu_ep_rid(ep);
+    VirtIOMMUDomain *d = virt_iommu_domain_of(s, rid);
+    uint64_t page_mask = s->page_size - 1;
+    uint64_t gpa = 0;
+    uint32_t perms = 0;
+    /* IOMMUAccessFlags and VIRT_IOMMU_PERM_* share their bit values. */
+    uint32_t access = flag & IOMMU_RW;
+    int fault;
+    IOMMUTLBEntry entry = {
         .target_as = &address_space_memory,
         .iova = addr & ~page_mask,
-        .translated_addr = 0,
         .addr_mask = page_mask,
         .perm = IOMMU_NONE,
     };
+
+    fault = d ? virt_iommu_domain_translate(s, d, addr, access, &gpa, &perms)
+              : VIRT_IOMMU_FAULT_BLOCKED;
+    if (fault) {
+        /* A lookup without an access (IOMMU_NONE) is no fault. */
+        if (access) {
+            virt_iommu_fault(s, rid, d ? virt_iommu_domain_id(d) : 0, addr,
+                             access, fault);
+        }
+        return entry;
+    }
+    entry.translated_addr = gpa & ~page_mask;
+    entry.perm = perms;
+    trace_virt_iommu_translate(rid, addr, gpa, perms);
+    return entry;
 }
 
 static void virt_iommu_memory_region_class_init(ObjectClass *klass,

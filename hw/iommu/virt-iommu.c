@@ -11,16 +11,24 @@
 #include "qemu/osdep.h"
 #include "hw/iommu/virt-iommu.h"
 #include "hw/iommu/virt-iommu-regs.h"
+#include "hw/pci/msix.h"
 #include "hw/pci/pci.h"
 #include "hw/qdev-properties.h"
 #include "iova/iova.h"
 #include "migration/vmstate.h"
 #include "qapi/error.h"
+#include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/module.h"
 #include "trace.h"
 
 #define VIRT_IOMMU_MAX_PAGE_SIZE (1ULL << 30)
+#define VIRT_IOMMU_MAX_DOMAINS 65535
+
+/* DMA_FQ is not implemented yet */
+#define VIRT_IOMMU_DOMAIN_TYPES_SUPPORTED \
+    (1u << VIRT_IOMMU_DOMAIN_BLOCKED | 1u << VIRT_IOMMU_DOMAIN_IDENTITY | \
+     1u << VIRT_IOMMU_DOMAIN_DMA)
 
 static uint32_t virt_iommu_status(VirtIOMMUState *s)
 {
@@ -29,8 +37,15 @@ static uint32_t virt_iommu_status(VirtIOMMUState *s)
     if (s->control & VIRT_IOMMU_CTRL_ENABLE) {
         status |= VIRT_IOMMU_STS_ENABLED;
     }
-    if (virt_iommu_bypass(s)) {
+    if (!(s->control & VIRT_IOMMU_CTRL_ENABLE) ||
+        (s->control & VIRT_IOMMU_CTRL_DEFAULT_BYPASS)) {
         status |= VIRT_IOMMU_STS_BYPASS;
+    }
+    if (s->control & VIRT_IOMMU_CTRL_CMDQ_EN) {
+        status |= VIRT_IOMMU_STS_CMDQ_ON;
+    }
+    if (s->control & VIRT_IOMMU_CTRL_EVTQ_EN) {
+        status |= VIRT_IOMMU_STS_EVTQ_ON;
     }
     return status;
 }
@@ -45,14 +60,31 @@ static uint64_t virt_iommu_reg_slot(VirtIOMMUState *s, hwaddr addr)
     case VIRT_IOMMU_REG_MAGIC:
         return VIRT_IOMMU_MAGIC | (uint64_t)VIRT_IOMMU_VERSION << 32;
     case VIRT_IOMMU_REG_CAP:
-        return VIRT_IOMMU_CAP_NONE;
+        return VIRT_IOMMU_CAP_CMDQ | VIRT_IOMMU_CAP_EVTQ | VIRT_IOMMU_CAP_MSIX;
     case VIRT_IOMMU_REG_PGSIZE_MASK:
         return s->page_size;
     case VIRT_IOMMU_REG_IOVA_BITS:
-        /* No domain type is usable before the command queue exists. */
-        return s->iova_bits;
+        return s->iova_bits | (uint64_t)VIRT_IOMMU_DOMAIN_TYPES_SUPPORTED << 32;
+    case VIRT_IOMMU_REG_COMMANDS:
+        return virt_iommu_supported_commands();
+    case VIRT_IOMMU_REG_MAX_DOMAINS:
+        return s->max_domains;
     case VIRT_IOMMU_REG_CONTROL:
         return s->control | (uint64_t)virt_iommu_status(s) << 32;
+    case VIRT_IOMMU_REG_ERROR:
+        return s->error;
+    case VIRT_IOMMU_REG_CMDQ_BASE:
+        return s->cmdq.base;
+    case VIRT_IOMMU_REG_CMDQ_SIZE:
+        return s->cmdq.log2size;
+    case VIRT_IOMMU_REG_CMDQ_HEAD:
+        return s->cmdq.head | (uint64_t)s->cmdq.tail << 32;
+    case VIRT_IOMMU_REG_EVTQ_BASE:
+        return s->evtq.base;
+    case VIRT_IOMMU_REG_EVTQ_SIZE:
+        return s->evtq.log2size;
+    case VIRT_IOMMU_REG_EVTQ_HEAD:
+        return s->evtq.head | (uint64_t)s->evtq.tail << 32;
     default:
         return 0;
     }
@@ -67,20 +99,95 @@ static uint64_t virt_iommu_reg_read(void *opaque, hwaddr addr, unsigned size)
     return val;
 }
 
+/* Replaces the 32-bit half of *@reg that @addr selects. */
+static void virt_iommu_set_half(uint64_t *reg, hwaddr addr, uint32_t val)
+{
+    unsigned shift = (addr & 4) * 8;
+
+    *reg = (*reg & ~(0xffffffffULL << shift)) | (uint64_t)val << shift;
+}
+
+static void virt_iommu_write_control(VirtIOMMUState *s, uint32_t val)
+{
+    uint32_t old = s->control;
+
+    s->control = val & VIRT_IOMMU_CTRL_MASK;
+    virt_iommu_queues_control(s, old);
+    virt_iommu_as_update(s);
+}
+
+static void virt_iommu_write_queue(VirtIOMMUState *s, VirtIOMMUQueue *q,
+                                   uint32_t enable, hwaddr reg, hwaddr addr,
+                                   uint32_t val)
+{
+    if (s->control & enable) {
+        qemu_log_mask(LOG_GUEST_ERROR, "virt-iommu: queue register 0x%"
+                      HWADDR_PRIx " written while the queue is enabled\n",
+                      addr);
+        return;
+    }
+    if (reg == addr || reg + 4 == addr) {
+        virt_iommu_set_half(&q->base, addr, val);
+    } else {
+        q->log2size = val;
+    }
+}
+
 static void virt_iommu_reg_write(void *opaque, hwaddr addr, uint64_t val,
                                  unsigned size)
 {
     VirtIOMMUState *s = opaque;
+    uint32_t mask;
 
     trace_virt_iommu_reg_write(addr, val);
-    if (addr != VIRT_IOMMU_REG_CONTROL) {
+    switch (addr) {
+    case VIRT_IOMMU_REG_CONTROL:
+        virt_iommu_write_control(s, val);
+        break;
+    case VIRT_IOMMU_REG_ERROR:
+        s->error &= ~val;
+        break;
+    case VIRT_IOMMU_REG_CMDQ_BASE:
+    case VIRT_IOMMU_REG_CMDQ_BASE + 4:
+    case VIRT_IOMMU_REG_CMDQ_SIZE:
+        virt_iommu_write_queue(s, &s->cmdq, VIRT_IOMMU_CTRL_CMDQ_EN,
+                               VIRT_IOMMU_REG_CMDQ_BASE, addr, val);
+        break;
+    case VIRT_IOMMU_REG_EVTQ_BASE:
+    case VIRT_IOMMU_REG_EVTQ_BASE + 4:
+    case VIRT_IOMMU_REG_EVTQ_SIZE:
+        virt_iommu_write_queue(s, &s->evtq, VIRT_IOMMU_CTRL_EVTQ_EN,
+                               VIRT_IOMMU_REG_EVTQ_BASE, addr, val);
+        break;
+    case VIRT_IOMMU_REG_CMDQ_TAIL:
+        if (!(s->control & VIRT_IOMMU_CTRL_CMDQ_EN)) {
+            break;
+        }
+        mask = (1u << s->cmdq.log2size) - 1;
+        if (val & ~mask) {
+            s->error |= VIRT_IOMMU_ERR_CMDQ_TAIL;
+            break;
+        }
+        s->cmdq.tail = val;
+        virt_iommu_cmdq_run(s);
+        break;
+    case VIRT_IOMMU_REG_EVTQ_HEAD:
+        if (!(s->control & VIRT_IOMMU_CTRL_EVTQ_EN)) {
+            break;
+        }
+        mask = (1u << s->evtq.log2size) - 1;
+        if (val & ~mask) {
+            s->error |= VIRT_IOMMU_ERR_EVTQ_HEAD;
+            break;
+        }
+        s->evtq.head = val;
+        virt_iommu_fault_consumed(s);
+        break;
+    default:
         qemu_log_mask(LOG_GUEST_ERROR, "virt-iommu: write 0x%" PRIx64
                       " to read-only or reserved offset 0x%" HWADDR_PRIx "\n",
                       val, addr);
-        return;
     }
-    s->control = val & VIRT_IOMMU_CTRL_MASK;
-    virt_iommu_as_update(s);
 }
 
 static const MemoryRegionOps virt_iommu_regs_ops = {
@@ -129,6 +236,17 @@ static bool virt_iommu_check_geometry(VirtIOMMUState *s, Error **errp)
     return true;
 }
 
+static void virt_iommu_reset_state(VirtIOMMUState *s)
+{
+    virt_iommu_domain_reset(s);
+    s->control = VIRT_IOMMU_CTRL_DEFAULT_BYPASS;
+    s->error = 0;
+    memset(&s->cmdq, 0, sizeof(s->cmdq));
+    memset(&s->evtq, 0, sizeof(s->evtq));
+    virt_iommu_fault_consumed(s);
+    virt_iommu_as_update(s);
+}
+
 static void virt_iommu_realize(PCIDevice *dev, Error **errp)
 {
     VirtIOMMUState *s = VIRT_IOMMU(dev);
@@ -136,13 +254,31 @@ static void virt_iommu_realize(PCIDevice *dev, Error **errp)
     if (!virt_iommu_check_geometry(s, errp)) {
         return;
     }
+    if (s->max_domains < 1 || s->max_domains > VIRT_IOMMU_MAX_DOMAINS) {
+        error_setg(errp, "max-domains must be between 1 and %u, not %u",
+                   VIRT_IOMMU_MAX_DOMAINS, s->max_domains);
+        return;
+    }
     pci_config_set_vendor_id(dev->config, s->vendor_id);
     pci_config_set_device_id(dev->config, s->device_id);
 
+    memory_region_init(&s->bar0, OBJECT(s), "virt-iommu-bar0",
+                       VIRT_IOMMU_BAR0_SIZE);
     memory_region_init_io(&s->regs, OBJECT(s), &virt_iommu_regs_ops, s,
-                          "virt-iommu-regs", VIRT_IOMMU_BAR0_SIZE);
-    pci_register_bar(dev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY, &s->regs);
+                          "virt-iommu-regs", VIRT_IOMMU_REGS_SIZE);
+    memory_region_add_subregion(&s->bar0, 0, &s->regs);
+    if (msix_init(dev, VIRT_IOMMU_MSIX_VECTORS, &s->bar0, 0,
+                  VIRT_IOMMU_MSIX_TABLE, &s->bar0, 0, VIRT_IOMMU_MSIX_PBA,
+                  0, errp) < 0) {
+        return;
+    }
+    for (int v = 0; v < VIRT_IOMMU_MSIX_VECTORS; v++) {
+        msix_vector_use(dev, v);
+    }
+    pci_register_bar(dev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY, &s->bar0);
 
+    s->domains = g_new0(VirtIOMMUDomain *, s->max_domains);
+    s->attached = g_hash_table_new(NULL, NULL);
     s->control = VIRT_IOMMU_CTRL_DEFAULT_BYPASS;
     if (!virt_iommu_as_setup(s, pci_device_root_bus(dev), errp)) {
         return;
@@ -152,10 +288,23 @@ static void virt_iommu_realize(PCIDevice *dev, Error **errp)
 
 static void virt_iommu_reset_hold(Object *obj, ResetType type)
 {
-    VirtIOMMUState *s = VIRT_IOMMU(obj);
+    virt_iommu_reset_state(VIRT_IOMMU(obj));
+}
 
-    s->control = VIRT_IOMMU_CTRL_DEFAULT_BYPASS;
-    virt_iommu_as_update(s);
+/*
+ * Domains and mappings are not in the stream yet: refuse to migrate them
+ * rather than lose them.
+ */
+static int virt_iommu_pre_save(void *opaque)
+{
+    VirtIOMMUState *s = opaque;
+
+    if (virt_iommu_domain_count(s)) {
+        error_report("virt-iommu: cannot migrate with %u domains allocated",
+                     virt_iommu_domain_count(s));
+        return -ENOTSUP;
+    }
+    return 0;
 }
 
 static int virt_iommu_post_load(void *opaque, int version_id)
@@ -163,19 +312,46 @@ static int virt_iommu_post_load(void *opaque, int version_id)
     VirtIOMMUState *s = opaque;
 
     s->control &= VIRT_IOMMU_CTRL_MASK;
+    s->error &= VIRT_IOMMU_ERR_MASK;
+    if (s->cmdq.log2size > VIRT_IOMMU_QUEUE_MAX_LOG2 ||
+        s->evtq.log2size > VIRT_IOMMU_QUEUE_MAX_LOG2 ||
+        s->cmdq.head >> s->cmdq.log2size || s->cmdq.tail >> s->cmdq.log2size ||
+        s->evtq.head >> s->evtq.log2size || s->evtq.tail >> s->evtq.log2size) {
+        return -EINVAL;
+    }
     virt_iommu_as_update(s);
     return 0;
 }
+
+static const VMStateDescription vmstate_virt_iommu_queue = {
+    .name = "virt-iommu-queue",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(base, VirtIOMMUQueue),
+        VMSTATE_UINT32(log2size, VirtIOMMUQueue),
+        VMSTATE_UINT32(head, VirtIOMMUQueue),
+        VMSTATE_UINT32(tail, VirtIOMMUQueue),
+        VMSTATE_END_OF_LIST()
+    },
+};
 
 static const VMStateDescription vmstate_virt_iommu = {
     .name = TYPE_VIRT_IOMMU,
     .version_id = 1,
     .minimum_version_id = 1,
     .priority = MIG_PRI_IOMMU,
+    .pre_save = virt_iommu_pre_save,
     .post_load = virt_iommu_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_PCI_DEVICE(parent_obj, VirtIOMMUState),
+        VMSTATE_MSIX(parent_obj, VirtIOMMUState),
         VMSTATE_UINT32(control, VirtIOMMUState),
+        VMSTATE_UINT32(error, VirtIOMMUState),
+        VMSTATE_STRUCT(cmdq, VirtIOMMUState, 1, vmstate_virt_iommu_queue,
+                       VirtIOMMUQueue),
+        VMSTATE_STRUCT(evtq, VirtIOMMUState, 1, vmstate_virt_iommu_queue,
+                       VirtIOMMUQueue),
         VMSTATE_END_OF_LIST()
     },
 };
@@ -187,6 +363,7 @@ static const Property virt_iommu_properties[] = {
                        VIRT_IOMMU_PCI_DEVICE_ID),
     DEFINE_PROP_SIZE("page-size", VirtIOMMUState, page_size, 4096),
     DEFINE_PROP_UINT8("iova-bits", VirtIOMMUState, iova_bits, 48),
+    DEFINE_PROP_UINT32("max-domains", VirtIOMMUState, max_domains, 256),
 };
 
 static void virt_iommu_class_init(ObjectClass *klass, void *data)
@@ -214,7 +391,7 @@ static const TypeInfo virt_iommu_info = {
     .parent = TYPE_PCI_DEVICE,
     .instance_size = sizeof(VirtIOMMUState),
     .class_init = virt_iommu_class_init,
-    .interfaces = (const InterfaceInfo[]) {
+    .interfaces = (InterfaceInfo[]) {
         { INTERFACE_CONVENTIONAL_PCI_DEVICE },
         { },
     },

@@ -1,7 +1,8 @@
 /*
  * qtests for virt-iommu: PCI identity, register reset values, control,
  * properties, realize errors, and DMA of another endpoint in bypass and
- * with translation blocked.
+ * with translation blocked.  Commands, domains and faults are in
+ * virt-iommu-cmd-test.c.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -11,22 +12,13 @@
 #include "standard-headers/linux/pci_regs.h"
 #include "libqos/libqos-malloc.h"
 #include "libqos/malloc-pc.h"
+#include "libqos/edu.h"
 #include "libqos/pci-pc.h"
 #include "libqos/virt-iommu.h"
 
 #define IOMMU_DEVFN     QPCI_DEVFN(4, 0)
 #define EDU_DEVFN       QPCI_DEVFN(5, 0)
 #define MACHINE_ARGS    "-M q35 -m 256M -nodefaults "
-
-/* QEMU's edu device (hw/misc/edu.c): a DMA engine to test bypass with */
-#define EDU_REG_DMA_SRC     0x80
-#define EDU_REG_DMA_DST     0x88
-#define EDU_REG_DMA_CNT     0x90
-#define EDU_REG_DMA_CMD     0x98
-#define EDU_DMA_RUN         0x1
-#define EDU_DMA_TO_PCI      0x2     /* direction: edu buffer -> memory */
-#define EDU_BUF             0x40000 /* edu's internal buffer address */
-#define EDU_DMA_DELAY_NS    (100 * 1000 * 1000)
 
 typedef struct Fixture {
     QTestState *qts;
@@ -85,11 +77,28 @@ static void test_reset_values(void)
     g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_VERSION), ==,
                     VIRT_IOMMU_VERSION);
     g_assert_cmphex(qvirt_iommu_readq(v, VIRT_IOMMU_REG_CAP), ==,
-                    VIRT_IOMMU_CAP_NONE);
+                    VIRT_IOMMU_CAP_CMDQ | VIRT_IOMMU_CAP_EVTQ |
+                    VIRT_IOMMU_CAP_MSIX);
     g_assert_cmphex(qvirt_iommu_readq(v, VIRT_IOMMU_REG_PGSIZE_MASK), ==,
                     4096);
     g_assert_cmpuint(qvirt_iommu_readl(v, VIRT_IOMMU_REG_IOVA_BITS), ==, 48);
-    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_DOMAIN_TYPES), ==, 0);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_DOMAIN_TYPES), ==,
+                    1 << VIRT_IOMMU_DOMAIN_BLOCKED |
+                    1 << VIRT_IOMMU_DOMAIN_IDENTITY |
+                    1 << VIRT_IOMMU_DOMAIN_DMA);
+    g_assert_cmphex(qvirt_iommu_readq(v, VIRT_IOMMU_REG_COMMANDS), ==,
+                    1 << VIRT_IOMMU_CMD_DOMAIN_ALLOC |
+                    1 << VIRT_IOMMU_CMD_DOMAIN_FREE |
+                    1 << VIRT_IOMMU_CMD_ATTACH | 1 << VIRT_IOMMU_CMD_DETACH |
+                    1 << VIRT_IOMMU_CMD_MAP | 1 << VIRT_IOMMU_CMD_MAP_FIXED |
+                    1 << VIRT_IOMMU_CMD_UNMAP | 1 << VIRT_IOMMU_CMD_SYNC);
+    g_assert_cmpuint(qvirt_iommu_readl(v, VIRT_IOMMU_REG_MAX_DOMAINS), ==,
+                     256);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_ERROR), ==, 0);
+    for (uint32_t r = VIRT_IOMMU_REG_CMDQ_BASE;
+         r <= VIRT_IOMMU_REG_EVTQ_TAIL; r += 4) {
+        g_assert_cmphex(qvirt_iommu_readl(v, r), ==, 0);
+    }
     g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_CONTROL), ==,
                     VIRT_IOMMU_CTRL_DEFAULT_BYPASS);
     g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_STATUS), ==,
@@ -114,10 +123,19 @@ static void test_control(void)
     g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_STATUS), ==,
                     VIRT_IOMMU_STS_ENABLED);
 
-    /* Unknown bits are dropped, not stored. */
+    /*
+     * Unknown bits are dropped, not stored; the queue enables do not take
+     * with the unprogrammed (size 0) rings, and say why in ERROR.
+     */
     qvirt_iommu_writel(v, VIRT_IOMMU_REG_CONTROL, 0xffffffff);
     g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_CONTROL), ==,
-                    VIRT_IOMMU_CTRL_MASK);
+                    VIRT_IOMMU_CTRL_ENABLE | VIRT_IOMMU_CTRL_DEFAULT_BYPASS);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_ERROR), ==,
+                    VIRT_IOMMU_ERR_CMDQ_CONFIG | VIRT_IOMMU_ERR_EVTQ_CONFIG);
+    /* ERROR is write-1-to-clear. */
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_ERROR, VIRT_IOMMU_ERR_CMDQ_CONFIG);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_ERROR), ==,
+                    VIRT_IOMMU_ERR_EVTQ_CONFIG);
 
     qvirt_iommu_writel(v, VIRT_IOMMU_REG_CONTROL, 0);
     g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_STATUS), ==,
@@ -170,6 +188,8 @@ static const BadConfig bad_configs[] = {
       "*iova-bits must be between 32 and 64, not 65*" },
     { "two-iommus", "-device virt-iommu -device virt-iommu",
       "*already has an IOMMU*" },
+    { "no-domains", "-device virt-iommu,max-domains=0",
+      "*max-domains must be between 1 and 65535, not 0*" },
 };
 
 static void test_bad_config(const void *data)
@@ -188,28 +208,9 @@ static void test_bad_config(const void *data)
     g_test_trap_assert_stderr(bad->error);
 }
 
-/* DMA by the edu device from @src to its buffer and back out to @dst. */
-static void edu_dma(QTestState *qts, QPCIDevice *edu, QPCIBar bar,
-                    uint64_t src, uint64_t dst, uint32_t len)
-{
-    uint32_t dirs[2] = { 0, EDU_DMA_TO_PCI };
-    uint64_t from[2] = { src, EDU_BUF };
-    uint64_t to[2] = { EDU_BUF, dst };
-
-    for (int i = 0; i < 2; i++) {
-        qpci_io_writeq(edu, bar, EDU_REG_DMA_SRC, from[i]);
-        qpci_io_writeq(edu, bar, EDU_REG_DMA_DST, to[i]);
-        qpci_io_writeq(edu, bar, EDU_REG_DMA_CNT, len);
-        qpci_io_writeq(edu, bar, EDU_REG_DMA_CMD, EDU_DMA_RUN | dirs[i]);
-        qtest_clock_step(qts, EDU_DMA_DELAY_NS);
-        g_assert_cmphex(qpci_io_readq(edu, bar, EDU_REG_DMA_CMD) &
-                        EDU_DMA_RUN, ==, 0);
-    }
-}
-
 /* Copies a pattern from @src to @dst through edu; true if it arrived. */
-static bool edu_copy_arrives(QTestState *qts, QPCIDevice *edu, QPCIBar bar,
-                             uint64_t src, uint64_t dst, uint8_t seed)
+static bool edu_copy_arrives(QTestState *qts, QEdu *edu, uint64_t src,
+                             uint64_t dst, uint8_t seed)
 {
     uint8_t pattern[256], got[256];
 
@@ -218,7 +219,7 @@ static bool edu_copy_arrives(QTestState *qts, QPCIDevice *edu, QPCIBar bar,
     }
     qtest_memwrite(qts, src, pattern, sizeof(pattern));
     qtest_memset(qts, dst, 0, sizeof(got));
-    edu_dma(qts, edu, bar, src, dst, sizeof(pattern));
+    qedu_copy(edu, src, dst, sizeof(pattern));
     qtest_memread(qts, dst, got, sizeof(got));
     if (memcmp(got, pattern, sizeof(got)) == 0) {
         return true;
@@ -234,38 +235,33 @@ static void test_bypass_dma(void)
 {
     Fixture f;
     QGuestAllocator alloc;
-    QPCIDevice *edu;
-    QPCIBar edu_bar;
+    QEdu edu;
     uint64_t src, dst;
 
     fixture_start(&f, "", "-device edu,addr=05.0");
     pc_alloc_init(&alloc, f.qts, ALLOC_NO_FLAGS);
-    edu = qpci_device_find(f.bus, EDU_DEVFN);
-    g_assert_nonnull(edu);
-    qpci_device_enable(edu);
-    edu_bar = qpci_iomap(edu, 0, NULL);
+    qedu_init(&edu, f.bus, EDU_DEVFN);
     src = guest_alloc(&alloc, 4096);
     dst = guest_alloc(&alloc, 4096);
 
     /* Reset state: default bypass, so DMA reaches guest memory as is. */
-    g_assert_true(edu_copy_arrives(f.qts, edu, edu_bar, src, dst, 1));
+    g_assert_true(edu_copy_arrives(f.qts, &edu, src, dst, 1));
 
     /* Enabled with bypass: still untranslated. */
     qvirt_iommu_writel(&f.iommu, VIRT_IOMMU_REG_CONTROL,
                        VIRT_IOMMU_CTRL_ENABLE | VIRT_IOMMU_CTRL_DEFAULT_BYPASS);
-    g_assert_true(edu_copy_arrives(f.qts, edu, edu_bar, src, dst, 2));
+    g_assert_true(edu_copy_arrives(f.qts, &edu, src, dst, 2));
 
     /* Enabled without bypass and no domain: every DMA is blocked. */
     qvirt_iommu_writel(&f.iommu, VIRT_IOMMU_REG_CONTROL,
                        VIRT_IOMMU_CTRL_ENABLE);
-    g_assert_false(edu_copy_arrives(f.qts, edu, edu_bar, src, dst, 3));
+    g_assert_false(edu_copy_arrives(f.qts, &edu, src, dst, 3));
 
     /* Disabled again: DMA flows. */
     qvirt_iommu_writel(&f.iommu, VIRT_IOMMU_REG_CONTROL, 0);
-    g_assert_true(edu_copy_arrives(f.qts, edu, edu_bar, src, dst, 4));
+    g_assert_true(edu_copy_arrives(f.qts, &edu, src, dst, 4));
 
-    qpci_iounmap(edu, edu_bar);
-    g_free(edu);
+    qedu_cleanup(&edu);
     alloc_destroy(&alloc);
     fixture_stop(&f);
 }

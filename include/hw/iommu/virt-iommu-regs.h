@@ -24,8 +24,17 @@
 #define VIRT_IOMMU_PCI_REVISION     0x01
 #define VIRT_IOMMU_PCI_CLASS        0x0806  /* base system periph., IOMMU */
 
-/* BAR0: 4 KiB of 32-bit non-prefetchable memory */
+/*
+ * BAR0: 4 KiB of 32-bit non-prefetchable memory: registers in the first
+ * half, the MSI-X table and PBA in the second.
+ */
 #define VIRT_IOMMU_BAR0_SIZE        0x1000
+#define VIRT_IOMMU_REGS_SIZE        0x800
+#define VIRT_IOMMU_MSIX_TABLE       0x800
+#define VIRT_IOMMU_MSIX_PBA         0xc00
+#define VIRT_IOMMU_MSIX_VECTORS     2
+#define VIRT_IOMMU_MSIX_EVENT       0   /* a record was added to the EVTQ */
+#define VIRT_IOMMU_MSIX_COMPLETION  1   /* a SYNC with CMD_F_INTERRUPT ran */
 
 /* Identification, read-only */
 #define VIRT_IOMMU_REG_MAGIC        0x000   /* 32: VIRT_IOMMU_MAGIC */
@@ -34,19 +43,40 @@
 #define VIRT_IOMMU_REG_PGSIZE_MASK  0x010   /* 64: bit n set: 2^n B pages */
 #define VIRT_IOMMU_REG_IOVA_BITS    0x018   /* 32: input address width */
 #define VIRT_IOMMU_REG_DOMAIN_TYPES 0x01c   /* 32: bit t: type t supported */
+#define VIRT_IOMMU_REG_COMMANDS     0x020   /* 64: bit op: opcode supported */
+#define VIRT_IOMMU_REG_MAX_DOMAINS  0x028   /* 32: domain IDs are 1..this */
 
 /* Control and status */
 #define VIRT_IOMMU_REG_CONTROL      0x040   /* 32: RW, VIRT_IOMMU_CTRL_* */
 #define VIRT_IOMMU_REG_STATUS       0x044   /* 32: RO, VIRT_IOMMU_STS_* */
+#define VIRT_IOMMU_REG_ERROR        0x048   /* 32: RW1C, VIRT_IOMMU_ERR_* */
+
+/*
+ * Queues: rings of 2^SIZE entries at BASE (guest-physical, aligned to the
+ * ring's size and to 4 KiB).  HEAD and TAIL are entry indexes below 2^SIZE;
+ * a ring is empty when HEAD == TAIL and full when TAIL + 1 == HEAD (mod
+ * 2^SIZE).  BASE and SIZE may change only while the queue is disabled.
+ */
+#define VIRT_IOMMU_REG_CMDQ_BASE    0x080   /* 64: RW */
+#define VIRT_IOMMU_REG_CMDQ_SIZE    0x088   /* 32: RW, log2 of entries */
+#define VIRT_IOMMU_REG_CMDQ_HEAD    0x090   /* 32: RO, next command to run */
+#define VIRT_IOMMU_REG_CMDQ_TAIL    0x094   /* 32: RW, doorbell */
+#define VIRT_IOMMU_REG_EVTQ_BASE    0x0a0   /* 64: RW */
+#define VIRT_IOMMU_REG_EVTQ_SIZE    0x0a8   /* 32: RW, log2 of entries */
+#define VIRT_IOMMU_REG_EVTQ_HEAD    0x0b0   /* 32: RW, next record to read */
+#define VIRT_IOMMU_REG_EVTQ_TAIL    0x0b4   /* 32: RO, next record to write */
+#define VIRT_IOMMU_QUEUE_MAX_LOG2   12      /* at most 4096 entries */
 
 #define VIRT_IOMMU_MAGIC            0x4d4f4956u /* "VIOM" in memory order */
 #define VIRT_IOMMU_VERSION_MAJOR    0
-#define VIRT_IOMMU_VERSION_MINOR    1
+#define VIRT_IOMMU_VERSION_MINOR    2
 #define VIRT_IOMMU_VERSION \
     ((VIRT_IOMMU_VERSION_MAJOR << 16) | VIRT_IOMMU_VERSION_MINOR)
 
-/* CAP bits (none defined in version 0.1: no command queue yet) */
-#define VIRT_IOMMU_CAP_NONE         0x0ull
+/* CAP bits */
+#define VIRT_IOMMU_CAP_CMDQ         (1ull << 0)
+#define VIRT_IOMMU_CAP_EVTQ         (1ull << 1)
+#define VIRT_IOMMU_CAP_MSIX         (1ull << 2)
 
 /* Domain types, numbered as the DOMAIN_TYPES bitmap's bit positions */
 #define VIRT_IOMMU_DOMAIN_BLOCKED   0
@@ -57,11 +87,99 @@
 /* CONTROL bits; reset value is VIRT_IOMMU_CTRL_DEFAULT_BYPASS */
 #define VIRT_IOMMU_CTRL_ENABLE          (1u << 0)
 #define VIRT_IOMMU_CTRL_DEFAULT_BYPASS  (1u << 1)
+#define VIRT_IOMMU_CTRL_CMDQ_EN         (1u << 2)
+#define VIRT_IOMMU_CTRL_EVTQ_EN         (1u << 3)
 #define VIRT_IOMMU_CTRL_MASK \
-    (VIRT_IOMMU_CTRL_ENABLE | VIRT_IOMMU_CTRL_DEFAULT_BYPASS)
+    (VIRT_IOMMU_CTRL_ENABLE | VIRT_IOMMU_CTRL_DEFAULT_BYPASS | \
+     VIRT_IOMMU_CTRL_CMDQ_EN | VIRT_IOMMU_CTRL_EVTQ_EN)
 
 /* STATUS bits */
 #define VIRT_IOMMU_STS_ENABLED          (1u << 0)  /* CONTROL.ENABLE took */
-#define VIRT_IOMMU_STS_BYPASS           (1u << 1)  /* endpoints bypass */
+#define VIRT_IOMMU_STS_BYPASS           (1u << 1)  /* no domain: bypass */
+#define VIRT_IOMMU_STS_CMDQ_ON          (1u << 2)  /* command queue runs */
+#define VIRT_IOMMU_STS_EVTQ_ON          (1u << 3)  /* event queue runs */
+
+/* ERROR bits: sticky until written back as 1 */
+#define VIRT_IOMMU_ERR_CMDQ_CONFIG      (1u << 0)  /* bad CMDQ BASE/SIZE */
+#define VIRT_IOMMU_ERR_CMDQ_TAIL        (1u << 1)  /* TAIL beyond the ring */
+#define VIRT_IOMMU_ERR_CMDQ_FETCH       (1u << 2)  /* ring not readable */
+#define VIRT_IOMMU_ERR_EVTQ_CONFIG      (1u << 3)  /* bad EVTQ BASE/SIZE */
+#define VIRT_IOMMU_ERR_EVTQ_HEAD        (1u << 4)  /* HEAD beyond the ring */
+#define VIRT_IOMMU_ERR_EVTQ_OVERFLOW    (1u << 5)  /* records were dropped */
+#define VIRT_IOMMU_ERR_EVTQ_WRITE       (1u << 6)  /* ring not writable */
+#define VIRT_IOMMU_ERR_MASK             0x7fu
+
+/*
+ * A command: 64 bytes, little-endian.  The guest writes it with status
+ * VIRT_IOMMU_S_PENDING; the device writes back status and result once it
+ * has run it, before HEAD moves past it.  Fields a command does not use
+ * must be zero (else VIRT_IOMMU_S_INVALID).
+ */
+typedef struct VirtIOMMUCmd {
+    uint8_t opcode;         /* VIRT_IOMMU_CMD_* */
+    uint8_t flags;          /* VIRT_IOMMU_CMD_F_* */
+    uint16_t status;        /* VIRT_IOMMU_S_*, written by the device */
+    uint32_t domain;        /* domain ID */
+    uint32_t endpoint;      /* requester ID: bus << 8 | devfn */
+    uint32_t arg;           /* domain type, or VIRT_IOMMU_PERM_* */
+    uint64_t iova;          /* bytes */
+    uint64_t addr;          /* guest-physical; SYNC: where to write */
+    uint64_t size;          /* bytes, a multiple of the page size */
+    uint64_t limit;         /* MAP: highest IOVA (0: aperture top) */
+                            /* SYNC: the 32-bit value to write */
+    uint64_t result;        /* written by the device */
+    uint64_t reserved;
+} VirtIOMMUCmd;
+
+#define VIRT_IOMMU_CMD_DOMAIN_ALLOC     0x01    /* arg: type -> result: ID */
+#define VIRT_IOMMU_CMD_DOMAIN_FREE      0x02    /* domain */
+#define VIRT_IOMMU_CMD_ATTACH           0x04    /* endpoint, domain */
+#define VIRT_IOMMU_CMD_DETACH           0x05    /* endpoint */
+/* MAP: domain, addr, size, arg, limit -> result: IOVA */
+#define VIRT_IOMMU_CMD_MAP              0x06
+/* MAP_FIXED: domain, iova, addr, size, arg */
+#define VIRT_IOMMU_CMD_MAP_FIXED        0x07
+#define VIRT_IOMMU_CMD_UNMAP            0x08    /* domain, iova, size */
+#define VIRT_IOMMU_CMD_SYNC             0x0a    /* addr, limit (value) */
+
+#define VIRT_IOMMU_CMD_F_INTERRUPT      (1u << 0)  /* SYNC: MSI-X vector 1 */
+
+#define VIRT_IOMMU_PERM_READ            (1u << 0)  /* device may read */
+#define VIRT_IOMMU_PERM_WRITE           (1u << 1)  /* device may write */
+
+/* Command status */
+#define VIRT_IOMMU_S_PENDING        0   /* not run yet (written by guest) */
+#define VIRT_IOMMU_S_OK             1
+#define VIRT_IOMMU_S_UNSUPPORTED    2   /* unknown opcode */
+/* INVALID: bad flags, field, type, perms, size or alignment */
+#define VIRT_IOMMU_S_INVALID        3
+#define VIRT_IOMMU_S_NO_DOMAIN      4   /* domain ID not allocated */
+#define VIRT_IOMMU_S_BUSY           5   /* domain still has endpoints */
+#define VIRT_IOMMU_S_NO_SPACE       6   /* no IOVA space or domain ID left */
+#define VIRT_IOMMU_S_EXISTS         7   /* overlaps an existing mapping */
+#define VIRT_IOMMU_S_NOT_MAPPED     8   /* UNMAP found no mapping */
+#define VIRT_IOMMU_S_PARTIAL        9   /* UNMAP would split a mapping */
+#define VIRT_IOMMU_S_RANGE          10  /* outside the IOVA space */
+#define VIRT_IOMMU_S_WRONG_TYPE     11  /* not valid for the domain type */
+#define VIRT_IOMMU_S_DMA_ERROR      12  /* SYNC's write failed */
+#define VIRT_IOMMU_S_NO_ENDPOINT    13  /* no PCI function has that RID */
+
+/* An event record: 32 bytes, little-endian, written by the device. */
+typedef struct VirtIOMMUEvent {
+    uint8_t type;           /* VIRT_IOMMU_EVT_* */
+    uint8_t reason;         /* VIRT_IOMMU_FAULT_* for EVT_FAULT */
+    uint16_t endpoint;      /* requester ID */
+    uint32_t domain;        /* 0: none */
+    uint64_t iova;          /* faulting address (bytes) */
+    uint32_t access;        /* VIRT_IOMMU_PERM_* of the access */
+    uint32_t reserved0;
+    uint64_t reserved1;
+} VirtIOMMUEvent;
+
+#define VIRT_IOMMU_EVT_FAULT            1
+
+#define VIRT_IOMMU_FAULT_BLOCKED        1   /* no domain, or a BLOCKED one */
+#define VIRT_IOMMU_FAULT_NOT_MAPPED     2   /* no mapping holds the IOVA */
+#define VIRT_IOMMU_FAULT_PERMISSION     3   /* mapping forbids the access */
 
 #endif /* HW_IOMMU_VIRT_IOMMU_REGS_H */

@@ -2,12 +2,16 @@
  * virt-iommu: a paravirtual PCI IOMMU whose IOVA space is managed by the
  * C++ allocator in iova/.  Device state shared by the files of hw/iommu/.
  *
+ * All functions here run with the BQL held (MMIO, DMA translation from
+ * device emulation, timers), which serialises them.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #ifndef HW_IOMMU_VIRT_IOMMU_H
 #define HW_IOMMU_VIRT_IOMMU_H
 
 #include "exec/memory.h"
+#include "hw/iommu/virt-iommu-regs.h"
 #include "hw/pci/pci_device.h"
 #include "qom/object.h"
 
@@ -15,6 +19,12 @@
 OBJECT_DECLARE_SIMPLE_TYPE(VirtIOMMUState, VIRT_IOMMU)
 
 #define TYPE_VIRT_IOMMU_MEMORY_REGION "virt-iommu-memory-region"
+
+/* x86's MSI window: writes here are interrupts, never translated */
+#define VIRT_IOMMU_MSI_BASE 0xfee00000ULL
+#define VIRT_IOMMU_MSI_SIZE 0x100000ULL
+
+typedef struct VirtIOMMUDomain VirtIOMMUDomain;
 
 /*
  * The DMA view of one endpoint (one bus/devfn pair as PCI presents it to
@@ -33,31 +43,110 @@ typedef struct VirtIOMMUEndpoint {
     MemoryRegion msi_mr;        /* MSI window, never translated */
 } VirtIOMMUEndpoint;
 
+/* A ring in guest memory (see VIRT_IOMMU_REG_CMDQ_BASE) */
+typedef struct VirtIOMMUQueue {
+    uint64_t base;              /* guest-physical, bytes */
+    uint32_t log2size;          /* log2 of entries */
+    uint32_t head;              /* entry index */
+    uint32_t tail;              /* entry index */
+} VirtIOMMUQueue;
+
+/* What makes two faults the same (see virt_iommu_fault()) */
+typedef struct VirtIOMMUFaultKey {
+    uint64_t page;              /* faulting IOVA, page-aligned */
+    uint32_t domain;
+    uint32_t access;
+    uint16_t rid;
+    uint8_t reason;
+    bool valid;
+} VirtIOMMUFaultKey;
+
 struct VirtIOMMUState {
     PCIDevice parent_obj;
 
-    MemoryRegion regs;          /* BAR0 */
+    MemoryRegion bar0;          /* registers + MSI-X */
+    MemoryRegion regs;
     GHashTable *buses;          /* PCIBus * -> VirtIOMMUEndpoint *[256] */
+    VirtIOMMUDomain **domains;  /* [max_domains]; ID n is domains[n - 1] */
+    GHashTable *attached;       /* requester ID -> VirtIOMMUDomain * */
 
     /* Guest-visible state */
     uint32_t control;           /* VIRT_IOMMU_REG_CONTROL */
+    uint32_t error;             /* VIRT_IOMMU_REG_ERROR */
+    VirtIOMMUQueue cmdq;
+    VirtIOMMUQueue evtq;
+    VirtIOMMUFaultKey last_fault; /* last record written, not consumed */
 
     /* Properties */
     uint16_t vendor_id;
     uint16_t device_id;
     uint64_t page_size;         /* bytes; the IOVA granule */
     uint8_t iova_bits;          /* input address width, 32..64 */
+    uint32_t max_domains;
 };
+
+static inline uint64_t virt_iommu_aperture_end(VirtIOMMUState *s)
+{
+    return s->iova_bits == 64 ? UINT64_MAX : (1ULL << s->iova_bits) - 1;
+}
 
 /* virt-iommu-as.c: per-endpoint address spaces */
 
 /* Makes @s the IOMMU of @bus; fails if that bus already has one. */
 bool virt_iommu_as_setup(VirtIOMMUState *s, PCIBus *bus, Error **errp);
 
-/* True when endpoints see untranslated system memory. */
-bool virt_iommu_bypass(VirtIOMMUState *s);
-
-/* Applies virt_iommu_bypass() to every endpoint's address space. */
+/* Re-derives every endpoint's view (bypass or translated) from the state. */
 void virt_iommu_as_update(VirtIOMMUState *s);
+
+/* Tells map/unmap notifiers of every endpoint attached to @d. */
+void virt_iommu_as_notify(VirtIOMMUState *s, VirtIOMMUDomain *d,
+                          uint64_t iova, uint64_t size, uint64_t gpa,
+                          uint32_t perms, bool map);
+
+/* virt-iommu-domain.c: domains, mappings and attachments */
+
+/* Runs one domain command; returns a VIRT_IOMMU_S_* status. */
+uint16_t virt_iommu_domain_cmd(VirtIOMMUState *s, const VirtIOMMUCmd *cmd,
+                               uint64_t *result);
+
+/* The domain @rid is attached to, or NULL. */
+VirtIOMMUDomain *virt_iommu_domain_of(VirtIOMMUState *s, uint16_t rid);
+
+/*
+ * Translates @iova for an access of @perms (VIRT_IOMMU_PERM_*, 0 for a
+ * lookup) by @rid attached to @d.  Returns VIRT_IOMMU_FAULT_* or 0, and on
+ * success the mapping's guest-physical address and permissions.
+ */
+int virt_iommu_domain_translate(VirtIOMMUState *s, VirtIOMMUDomain *d,
+                                uint64_t iova, uint32_t perms,
+                                uint64_t *gpa, uint32_t *map_perms);
+
+uint32_t virt_iommu_domain_id(VirtIOMMUDomain *d);
+bool virt_iommu_domain_is_identity(VirtIOMMUDomain *d);
+unsigned virt_iommu_domain_count(VirtIOMMUState *s);
+
+/* Detaches every endpoint and frees every domain (device reset). */
+void virt_iommu_domain_reset(VirtIOMMUState *s);
+
+/* virt-iommu-queue.c: command and event queues */
+
+/* Bitmap of the opcodes the device runs (VIRT_IOMMU_REG_COMMANDS). */
+uint64_t virt_iommu_supported_commands(void);
+
+/* Applies a CONTROL write's queue enable bits. */
+void virt_iommu_queues_control(VirtIOMMUState *s, uint32_t old_control);
+
+/* Runs the commands between CMDQ HEAD and TAIL. */
+void virt_iommu_cmdq_run(VirtIOMMUState *s);
+
+/*
+ * Records a fault in the event queue and raises the event vector; drops
+ * it and sets ERROR.EVTQ_OVERFLOW if the queue is full.
+ */
+void virt_iommu_fault(VirtIOMMUState *s, uint16_t rid, uint32_t domain,
+                      uint64_t iova, uint32_t access, uint8_t reason);
+
+/* The guest moved EVTQ_HEAD: a repeated fault is news again. */
+void virt_iommu_fault_consumed(VirtIOMMUState *s);
 
 #endif /* HW_IOMMU_VIRT_IOMMU_H */

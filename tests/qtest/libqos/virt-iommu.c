@@ -6,10 +6,12 @@
 
 #include "qemu/osdep.h"
 #include "../libqtest.h"
+#include "qemu/bswap.h"
 #include "virt-iommu.h"
 
 void qvirt_iommu_init(QVirtIOMMU *v, QPCIBus *bus, int devfn)
 {
+    memset(v, 0, sizeof(*v));
     v->dev = qpci_device_find(bus, devfn);
     g_assert_nonnull(v->dev);
     qpci_device_enable(v->dev);
@@ -36,4 +38,105 @@ uint64_t qvirt_iommu_readq(QVirtIOMMU *v, uint32_t offset)
 void qvirt_iommu_writel(QVirtIOMMU *v, uint32_t offset, uint32_t value)
 {
     qpci_io_writel(v->dev, v->bar, offset, value);
+}
+
+static uint64_t qvirt_iommu_ring(QGuestAllocator *alloc, size_t bytes)
+{
+    /* Rings must be aligned to their size and to 4 KiB. */
+    size_t align = MAX(bytes, 4096);
+    uint64_t raw = guest_alloc(alloc, bytes + align);
+
+    return ROUND_UP(raw, align);
+}
+
+void qvirt_iommu_start(QVirtIOMMU *v, QGuestAllocator *alloc,
+                       uint32_t cmdq_log2, uint32_t evtq_log2,
+                       uint32_t control)
+{
+    v->cmdq_log2 = cmdq_log2;
+    v->evtq_log2 = evtq_log2;
+    v->cmdq = qvirt_iommu_ring(alloc, sizeof(VirtIOMMUCmd) << cmdq_log2);
+    v->evtq = qvirt_iommu_ring(alloc, sizeof(VirtIOMMUEvent) << evtq_log2);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_BASE, v->cmdq);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_BASE + 4, v->cmdq >> 32);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_SIZE, cmdq_log2);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_EVTQ_BASE, v->evtq);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_EVTQ_BASE + 4, v->evtq >> 32);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_EVTQ_SIZE, evtq_log2);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CONTROL, control |
+                       VIRT_IOMMU_CTRL_CMDQ_EN | VIRT_IOMMU_CTRL_EVTQ_EN);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_ERROR), ==, 0);
+}
+
+uint16_t qvirt_iommu_submit(QVirtIOMMU *v, const VirtIOMMUCmd *cmd,
+                            uint64_t *result)
+{
+    QTestState *qts = v->dev->bus->qts;
+    uint32_t mask = (1u << v->cmdq_log2) - 1;
+    uint32_t tail = qvirt_iommu_readl(v, VIRT_IOMMU_REG_CMDQ_TAIL);
+    uint64_t slot = v->cmdq + tail * sizeof(VirtIOMMUCmd);
+    VirtIOMMUCmd le = {
+        .opcode = cmd->opcode,
+        .flags = cmd->flags,
+        .status = VIRT_IOMMU_S_PENDING,
+        .domain = cpu_to_le32(cmd->domain),
+        .endpoint = cpu_to_le32(cmd->endpoint),
+        .arg = cpu_to_le32(cmd->arg),
+        .iova = cpu_to_le64(cmd->iova),
+        .addr = cpu_to_le64(cmd->addr),
+        .size = cpu_to_le64(cmd->size),
+        .limit = cpu_to_le64(cmd->limit),
+        .result = cpu_to_le64(cmd->result),
+        .reserved = cpu_to_le64(cmd->reserved),
+    };
+
+    qtest_memwrite(qts, slot, &le, sizeof(le));
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_TAIL, (tail + 1) & mask);
+    /* Commands run synchronously with the doorbell write. */
+    g_assert_cmpuint(qvirt_iommu_readl(v, VIRT_IOMMU_REG_CMDQ_HEAD), ==,
+                     (tail + 1) & mask);
+    qtest_memread(qts, slot, &le, sizeof(le));
+    if (result) {
+        *result = le64_to_cpu(le.result);
+    }
+    return le16_to_cpu(le.status);
+}
+
+uint32_t qvirt_iommu_domain_alloc(QVirtIOMMU *v, uint8_t type)
+{
+    VirtIOMMUCmd cmd = { .opcode = VIRT_IOMMU_CMD_DOMAIN_ALLOC, .arg = type };
+    uint64_t id;
+
+    g_assert_cmpuint(qvirt_iommu_submit(v, &cmd, &id), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(id, >=, 1);
+    return id;
+}
+
+void qvirt_iommu_attach(QVirtIOMMU *v, uint16_t rid, uint32_t domain)
+{
+    VirtIOMMUCmd cmd = {
+        .opcode = VIRT_IOMMU_CMD_ATTACH,
+        .endpoint = rid,
+        .domain = domain,
+    };
+
+    g_assert_cmpuint(qvirt_iommu_submit(v, &cmd, NULL), ==, VIRT_IOMMU_S_OK);
+}
+
+bool qvirt_iommu_pop_event(QVirtIOMMU *v, VirtIOMMUEvent *evt)
+{
+    QTestState *qts = v->dev->bus->qts;
+    uint32_t head = qvirt_iommu_readl(v, VIRT_IOMMU_REG_EVTQ_HEAD);
+    uint32_t mask = (1u << v->evtq_log2) - 1;
+
+    if (head == qvirt_iommu_readl(v, VIRT_IOMMU_REG_EVTQ_TAIL)) {
+        return false;
+    }
+    qtest_memread(qts, v->evtq + head * sizeof(*evt), evt, sizeof(*evt));
+    evt->endpoint = le16_to_cpu(evt->endpoint);
+    evt->domain = le32_to_cpu(evt->domain);
+    evt->iova = le64_to_cpu(evt->iova);
+    evt->access = le32_to_cpu(evt->access);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_EVTQ_HEAD, (head + 1) & mask);
+    return true;
 }

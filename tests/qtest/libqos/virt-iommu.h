@@ -1,14 +1,16 @@
 /*
  * libqos driver for virt-iommu
  *
- * Finds the device on a PCI bus, enables it and maps BAR0; register
- * accessors use the offsets of hw/iommu/virt-iommu-regs.h.
+ * Finds the device on a PCI bus, enables it and maps BAR0; sets up the
+ * command and event queues in guest memory, submits commands and reads
+ * event records, using the ABI of hw/iommu/virt-iommu-regs.h.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #ifndef QOS_VIRT_IOMMU_H
 #define QOS_VIRT_IOMMU_H
 
+#include "libqos-malloc.h"
 #include "pci.h"
 #include "hw/iommu/virt-iommu-regs.h"
 
@@ -16,6 +18,10 @@ typedef struct QVirtIOMMU {
     QPCIDevice *dev;
     QPCIBar bar;
     uint64_t bar_size;      /* bytes, as sized by the BAR probe */
+    uint64_t cmdq;          /* guest-physical base of the command ring */
+    uint64_t evtq;          /* guest-physical base of the event ring */
+    uint32_t cmdq_log2;
+    uint32_t evtq_log2;
 } QVirtIOMMU;
 
 /*
@@ -29,5 +35,33 @@ void qvirt_iommu_cleanup(QVirtIOMMU *v);
 uint32_t qvirt_iommu_readl(QVirtIOMMU *v, uint32_t offset);
 uint64_t qvirt_iommu_readq(QVirtIOMMU *v, uint32_t offset);
 void qvirt_iommu_writel(QVirtIOMMU *v, uint32_t offset, uint32_t value);
+
+/*
+ * Allocates rings of 2^@cmdq_log2 commands and 2^@evtq_log2 events from
+ * @alloc, programs them and sets CONTROL to @control | CMDQ_EN | EVTQ_EN.
+ */
+void qvirt_iommu_start(QVirtIOMMU *v, QGuestAllocator *alloc,
+                       uint32_t cmdq_log2, uint32_t evtq_log2,
+                       uint32_t control);
+
+/*
+ * Writes @cmd at the command queue's tail, rings the doorbell and waits
+ * for HEAD to pass it.  Returns the status the device wrote back and
+ * stores the result in *@result if not NULL.
+ */
+uint16_t qvirt_iommu_submit(QVirtIOMMU *v, const VirtIOMMUCmd *cmd,
+                            uint64_t *result);
+
+/* Allocates a domain of @type; fails the test unless it succeeds. */
+uint32_t qvirt_iommu_domain_alloc(QVirtIOMMU *v, uint8_t type);
+
+/* Attaches requester ID @rid to @domain; fails the test on error. */
+void qvirt_iommu_attach(QVirtIOMMU *v, uint16_t rid, uint32_t domain);
+
+/*
+ * Pops the oldest event record into *@evt.  Returns false if the event
+ * queue is empty.
+ */
+bool qvirt_iommu_pop_event(QVirtIOMMU *v, VirtIOMMUEvent *evt);
 
 #endif /* QOS_VIRT_IOMMU_H */

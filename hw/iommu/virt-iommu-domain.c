@@ -1,0 +1,494 @@
+/*
+ * virt-iommu: domains, their mappings, and which endpoint uses which
+ *
+ * A DMA domain owns an IOVA allocator (iova/, as Linux's iova_domain) and
+ * a GTree of mappings keyed by IOVA interval, so that a lookup of any byte
+ * finds the mapping holding it (the interval-key trick of virtio-iommu).
+ * Device-allocated IOVAs (MAP) come from the allocator's per-CPU caches
+ * with the vCPU index as the CPU; guest-chosen ones (MAP_FIXED) are
+ * reserved in it, so the two never collide.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "hw/boards.h"
+#include "hw/core/cpu.h"
+#include "hw/iommu/virt-iommu.h"
+#include "hw/pci/pci.h"
+#include "iova/iova.h"
+#include "qemu/timer.h"
+#include "trace.h"
+
+/* [first, last] in bytes; two overlapping intervals compare equal. */
+typedef struct VirtIOMMUInterval {
+    uint64_t first;
+    uint64_t last;
+} VirtIOMMUInterval;
+
+typedef struct VirtIOMMUMapping {
+    VirtIOMMUInterval range;    /* also the GTree key */
+    uint64_t gpa;
+    uint32_t perms;             /* VIRT_IOMMU_PERM_* */
+    bool fixed;                 /* MAP_FIXED: reserved, not allocated */
+} VirtIOMMUMapping;
+
+struct VirtIOMMUDomain {
+    VirtIOMMUState *s;
+    uint32_t id;
+    uint8_t type;               /* VIRT_IOMMU_DOMAIN_* */
+    unsigned endpoints;         /* attached requester IDs */
+    IovaDomain *iova;           /* DMA domains only */
+    QEMUTimer *trim_timer;      /* runs the allocator's depot trim */
+    GTree *mappings;            /* VirtIOMMUInterval -> VirtIOMMUMapping */
+};
+
+static gint virt_iommu_interval_cmp(gconstpointer a, gconstpointer b,
+                                    gpointer unused)
+{
+    const VirtIOMMUInterval *x = a, *y = b;
+
+    if (x->last < y->first) {
+        return -1;
+    }
+    return y->last < x->first ? 1 : 0;
+}
+
+static unsigned virt_iommu_page_shift(VirtIOMMUState *s)
+{
+    return ctz64(s->page_size);
+}
+
+/* The vCPU that rang the doorbell picks the rcache, as a CPU does. */
+static unsigned virt_iommu_cpu(void)
+{
+    return current_cpu ? current_cpu->cpu_index : 0;
+}
+
+static void virt_iommu_trim_timer_cb(void *opaque)
+{
+    VirtIOMMUDomain *d = opaque;
+
+    trace_virt_iommu_depot_trim(d->id);
+    iova_trim_depot(d->iova);
+}
+
+/* The allocator asks for its depot trim work; the virtual clock runs it. */
+static void virt_iommu_schedule_trim(void *opaque, uint64_t delay_ns)
+{
+    VirtIOMMUDomain *d = opaque;
+
+    if (!timer_pending(d->trim_timer)) {
+        timer_mod(d->trim_timer,
+                  qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + delay_ns);
+    }
+}
+
+static bool virt_iommu_domain_init_iova(VirtIOMMUDomain *d)
+{
+    VirtIOMMUState *s = d->s;
+    unsigned shift = virt_iommu_page_shift(s);
+    IovaConfig cfg = {
+        .granule = s->page_size,
+        /* IOVA 0 is never handed out: a zero address is a likely bug. */
+        .start_pfn = 1,
+        .ncpus = MACHINE(qdev_get_machine())->smp.max_cpus,
+        .schedule_trim = virt_iommu_schedule_trim,
+        .opaque = d,
+    };
+
+    if (iova_domain_new(&cfg, &d->iova) != IOVA_OK) {
+        return false;
+    }
+    d->trim_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
+                                 virt_iommu_trim_timer_cb, d);
+    /* MSI writes are never translated: no IOVA may land there. */
+    if (VIRT_IOMMU_MSI_BASE <= virt_iommu_aperture_end(s)) {
+        iova_reserve(d->iova, VIRT_IOMMU_MSI_BASE >> shift,
+                     (VIRT_IOMMU_MSI_BASE + VIRT_IOMMU_MSI_SIZE - 1) >> shift);
+    }
+    return true;
+}
+
+static void virt_iommu_mapping_release(VirtIOMMUDomain *d,
+                                       VirtIOMMUMapping *m)
+{
+    unsigned shift = virt_iommu_page_shift(d->s);
+    uint64_t pfn = m->range.first >> shift;
+    uint64_t pages = (m->range.last - m->range.first + 1) >> shift;
+
+    if (m->fixed) {
+        iova_free(d->iova, pfn);
+    } else {
+        iova_free_fast(d->iova, pfn, pages, virt_iommu_cpu());
+    }
+}
+
+static void virt_iommu_domain_destroy(VirtIOMMUDomain *d)
+{
+    /* Mappings first: they hold IOVAs of the allocator freed below. */
+    g_tree_destroy(d->mappings);
+    if (d->iova) {
+        /* No trim may run on a freed allocator (cancel_delayed_work_sync) */
+        timer_free(d->trim_timer);
+        iova_domain_free(d->iova);
+    }
+    g_free(d);
+}
+
+static VirtIOMMUDomain *virt_iommu_domain_get(VirtIOMMUState *s, uint32_t id)
+{
+    return id >= 1 && id <= s->max_domains ? s->domains[id - 1] : NULL;
+}
+
+VirtIOMMUDomain *virt_iommu_domain_of(VirtIOMMUState *s, uint16_t rid)
+{
+    return g_hash_table_lookup(s->attached, GUINT_TO_POINTER(rid));
+}
+
+uint32_t virt_iommu_domain_id(VirtIOMMUDomain *d)
+{
+    return d->id;
+}
+
+bool virt_iommu_domain_is_identity(VirtIOMMUDomain *d)
+{
+    return d->type == VIRT_IOMMU_DOMAIN_IDENTITY;
+}
+
+unsigned virt_iommu_domain_count(VirtIOMMUState *s)
+{
+    unsigned n = 0;
+
+    for (uint32_t i = 0; i < s->max_domains; i++) {
+        n += s->domains[i] != NULL;
+    }
+    return n;
+}
+
+int virt_iommu_domain_translate(VirtIOMMUState *s, VirtIOMMUDomain *d,
+                                uint64_t iova, uint32_t perms,
+                                uint64_t *gpa, uint32_t *map_perms)
+{
+    VirtIOMMUInterval key = { iova, iova };
+    VirtIOMMUMapping *m;
+
+    if (d->type == VIRT_IOMMU_DOMAIN_BLOCKED) {
+        return VIRT_IOMMU_FAULT_BLOCKED;
+    }
+    m = g_tree_lookup(d->mappings, &key);
+    if (!m) {
+        return VIRT_IOMMU_FAULT_NOT_MAPPED;
+    }
+    if (perms & ~m->perms) {
+        return VIRT_IOMMU_FAULT_PERMISSION;
+    }
+    *gpa = m->gpa + (iova - m->range.first);
+    *map_perms = m->perms;
+    return 0;
+}
+
+static uint16_t virt_iommu_cmd_domain_alloc(VirtIOMMUState *s,
+                                            const VirtIOMMUCmd *cmd,
+                                            uint64_t *result)
+{
+    VirtIOMMUDomain *d;
+    uint32_t id;
+
+    switch (cmd->arg) {
+    case VIRT_IOMMU_DOMAIN_BLOCKED:
+    case VIRT_IOMMU_DOMAIN_IDENTITY:
+    case VIRT_IOMMU_DOMAIN_DMA:
+        break;
+    default:
+        return VIRT_IOMMU_S_INVALID;
+    }
+    for (id = 1; id <= s->max_domains && s->domains[id - 1]; id++) {
+        /* lowest free ID, so IDs are reused as Linux reuses them */
+    }
+    if (id > s->max_domains) {
+        return VIRT_IOMMU_S_NO_SPACE;
+    }
+    d = g_new0(VirtIOMMUDomain, 1);
+    d->s = s;
+    d->id = id;
+    d->type = cmd->arg;
+    d->mappings = g_tree_new_full(virt_iommu_interval_cmp, NULL, NULL,
+                                  g_free);
+    if (d->type == VIRT_IOMMU_DOMAIN_DMA && !virt_iommu_domain_init_iova(d)) {
+        virt_iommu_domain_destroy(d);
+        return VIRT_IOMMU_S_NO_SPACE;
+    }
+    s->domains[id - 1] = d;
+    *result = id;
+    trace_virt_iommu_domain_alloc(id, d->type);
+    return VIRT_IOMMU_S_OK;
+}
+
+static gboolean virt_iommu_mapping_release_cb(gpointer key, gpointer value,
+                                              gpointer opaque)
+{
+    virt_iommu_mapping_release(opaque, value);
+    return false;
+}
+
+static uint16_t virt_iommu_cmd_domain_free(VirtIOMMUState *s,
+                                           VirtIOMMUDomain *d)
+{
+    if (d->endpoints) {
+        return VIRT_IOMMU_S_BUSY;
+    }
+    trace_virt_iommu_domain_free(d->id, g_tree_nnodes(d->mappings));
+    /* Free the IOVAs through the allocator so its accounting stays exact */
+    g_tree_foreach(d->mappings, virt_iommu_mapping_release_cb, d);
+    s->domains[d->id - 1] = NULL;
+    virt_iommu_domain_destroy(d);
+    return VIRT_IOMMU_S_OK;
+}
+
+static void virt_iommu_detach(VirtIOMMUState *s, uint16_t rid)
+{
+    VirtIOMMUDomain *old = virt_iommu_domain_of(s, rid);
+
+    if (old) {
+        old->endpoints--;
+        g_hash_table_remove(s->attached, GUINT_TO_POINTER(rid));
+        trace_virt_iommu_detach(rid, old->id);
+    }
+}
+
+static uint16_t virt_iommu_cmd_attach(VirtIOMMUState *s,
+                                      const VirtIOMMUCmd *cmd,
+                                      VirtIOMMUDomain *d)
+{
+    PCIDevice *self = PCI_DEVICE(s);
+    uint16_t rid = cmd->endpoint;
+
+    if (cmd->endpoint > UINT16_MAX || rid == pci_requester_id(self)) {
+        return VIRT_IOMMU_S_INVALID;
+    }
+    if (!pci_find_device(pci_device_root_bus(self), PCI_BUS_NUM(rid),
+                         PCI_BDF_TO_DEVFN(rid))) {
+        return VIRT_IOMMU_S_NO_ENDPOINT;
+    }
+    virt_iommu_detach(s, rid);
+    g_hash_table_insert(s->attached, GUINT_TO_POINTER(rid), d);
+    d->endpoints++;
+    trace_virt_iommu_attach(rid, d->id);
+    virt_iommu_as_update(s);
+    return VIRT_IOMMU_S_OK;
+}
+
+static bool virt_iommu_range_ok(VirtIOMMUState *s, uint64_t iova,
+                                uint64_t size)
+{
+    uint64_t end = virt_iommu_aperture_end(s);
+
+    return size <= end && iova <= end - (size - 1);
+}
+
+static bool virt_iommu_overlaps_msi(uint64_t first, uint64_t last)
+{
+    return first < VIRT_IOMMU_MSI_BASE + VIRT_IOMMU_MSI_SIZE &&
+           last >= VIRT_IOMMU_MSI_BASE;
+}
+
+static VirtIOMMUMapping *virt_iommu_mapping_add(VirtIOMMUDomain *d,
+                                                uint64_t iova,
+                                                const VirtIOMMUCmd *cmd,
+                                                bool fixed)
+{
+    VirtIOMMUMapping *m = g_new0(VirtIOMMUMapping, 1);
+
+    m->range.first = iova;
+    m->range.last = iova + cmd->size - 1;
+    m->gpa = cmd->addr;
+    m->perms = cmd->arg;
+    m->fixed = fixed;
+    g_tree_insert(d->mappings, &m->range, m);
+    trace_virt_iommu_map(d->id, iova, cmd->addr, cmd->size, cmd->arg, fixed);
+    virt_iommu_as_notify(d->s, d, iova, cmd->size, cmd->addr, cmd->arg, true);
+    return m;
+}
+
+static uint16_t virt_iommu_cmd_map(VirtIOMMUState *s, const VirtIOMMUCmd *cmd,
+                                   VirtIOMMUDomain *d, uint64_t *result)
+{
+    unsigned shift = virt_iommu_page_shift(s);
+    uint64_t limit = cmd->limit ? cmd->limit : virt_iommu_aperture_end(s);
+    uint64_t pfn;
+
+    limit = MIN(limit, virt_iommu_aperture_end(s));
+    if (iova_alloc_fast(d->iova, cmd->size >> shift, limit >> shift,
+                        virt_iommu_cpu(), true, &pfn) != IOVA_OK) {
+        return VIRT_IOMMU_S_NO_SPACE;
+    }
+    *result = pfn << shift;
+    virt_iommu_mapping_add(d, *result, cmd, false);
+    return VIRT_IOMMU_S_OK;
+}
+
+static uint16_t virt_iommu_cmd_map_fixed(VirtIOMMUState *s,
+                                         const VirtIOMMUCmd *cmd,
+                                         VirtIOMMUDomain *d)
+{
+    unsigned shift = virt_iommu_page_shift(s);
+    uint64_t last = cmd->iova + cmd->size - 1;
+    VirtIOMMUInterval key = { cmd->iova, last };
+    IovaStatus st;
+
+    if (!virt_iommu_range_ok(s, cmd->iova, cmd->size) ||
+        virt_iommu_overlaps_msi(cmd->iova, last)) {
+        return VIRT_IOMMU_S_RANGE;
+    }
+    if (g_tree_lookup(d->mappings, &key)) {
+        return VIRT_IOMMU_S_EXISTS;
+    }
+    st = iova_reserve(d->iova, cmd->iova >> shift, last >> shift);
+    if (st == IOVA_ERR_EXIST) {
+        /* Only IOVAs parked in the rcache can be in the way: drain it. */
+        iova_flush_rcaches(d->iova);
+        st = iova_reserve(d->iova, cmd->iova >> shift, last >> shift);
+    }
+    if (st != IOVA_OK) {
+        return VIRT_IOMMU_S_NO_SPACE;
+    }
+    virt_iommu_mapping_add(d, cmd->iova, cmd, true);
+    return VIRT_IOMMU_S_OK;
+}
+
+typedef struct VirtIOMMUUnmapScan {
+    VirtIOMMUInterval range;
+    GPtrArray *hits;
+    bool partial;
+} VirtIOMMUUnmapScan;
+
+static gboolean virt_iommu_unmap_scan_cb(gpointer key, gpointer value,
+                                         gpointer opaque)
+{
+    VirtIOMMUUnmapScan *scan = opaque;
+    VirtIOMMUMapping *m = value;
+
+    if (m->range.first > scan->range.last) {
+        return true;
+    }
+    if (m->range.last >= scan->range.first) {
+        if (m->range.first < scan->range.first ||
+            m->range.last > scan->range.last) {
+            scan->partial = true;
+            return true;
+        }
+        g_ptr_array_add(scan->hits, m);
+    }
+    return false;
+}
+
+/*
+ * Unmaps every mapping inside [iova, iova + size); refuses to split one
+ * (as virtio-iommu does), so a partial overlap changes nothing.
+ */
+static uint16_t virt_iommu_cmd_unmap(VirtIOMMUState *s,
+                                     const VirtIOMMUCmd *cmd,
+                                     VirtIOMMUDomain *d)
+{
+    g_autoptr(GPtrArray) hits = g_ptr_array_new();
+    VirtIOMMUUnmapScan scan = {
+        .range = { cmd->iova, cmd->iova + cmd->size - 1 },
+        .hits = hits,
+    };
+
+    if (!virt_iommu_range_ok(s, cmd->iova, cmd->size)) {
+        return VIRT_IOMMU_S_RANGE;
+    }
+    g_tree_foreach(d->mappings, virt_iommu_unmap_scan_cb, &scan);
+    if (scan.partial) {
+        return VIRT_IOMMU_S_PARTIAL;
+    }
+    if (!hits->len) {
+        return VIRT_IOMMU_S_NOT_MAPPED;
+    }
+    for (guint i = 0; i < hits->len; i++) {
+        VirtIOMMUMapping *m = g_ptr_array_index(hits, i);
+        uint64_t size = m->range.last - m->range.first + 1;
+
+        trace_virt_iommu_unmap(d->id, m->range.first, size);
+        /* Strict DMA domain: nobody may use the IOVA once we return. */
+        virt_iommu_as_notify(s, d, m->range.first, size, m->gpa, m->perms,
+                             false);
+        virt_iommu_mapping_release(d, m);
+        g_tree_remove(d->mappings, &m->range);
+    }
+    return VIRT_IOMMU_S_OK;
+}
+
+static bool virt_iommu_map_args_ok(VirtIOMMUState *s, const VirtIOMMUCmd *cmd)
+{
+    uint64_t mask = s->page_size - 1;
+
+    return cmd->size && !(cmd->size & mask) && !(cmd->addr & mask) &&
+           !(cmd->iova & mask) && cmd->addr <= UINT64_MAX - (cmd->size - 1) &&
+           cmd->arg &&
+           !(cmd->arg & ~(VIRT_IOMMU_PERM_READ | VIRT_IOMMU_PERM_WRITE));
+}
+
+uint16_t virt_iommu_domain_cmd(VirtIOMMUState *s, const VirtIOMMUCmd *cmd,
+                               uint64_t *result)
+{
+    VirtIOMMUDomain *d;
+
+    if (cmd->opcode == VIRT_IOMMU_CMD_DOMAIN_ALLOC) {
+        return virt_iommu_cmd_domain_alloc(s, cmd, result);
+    }
+    if (cmd->opcode == VIRT_IOMMU_CMD_DETACH) {
+        if (cmd->endpoint > UINT16_MAX) {
+            return VIRT_IOMMU_S_INVALID;
+        }
+        /* Also accepted after the device detached a vanished endpoint. */
+        virt_iommu_detach(s, cmd->endpoint);
+        virt_iommu_as_update(s);
+        return VIRT_IOMMU_S_OK;
+    }
+    d = virt_iommu_domain_get(s, cmd->domain);
+    if (!d) {
+        return VIRT_IOMMU_S_NO_DOMAIN;
+    }
+    switch (cmd->opcode) {
+    case VIRT_IOMMU_CMD_DOMAIN_FREE:
+        return virt_iommu_cmd_domain_free(s, d);
+    case VIRT_IOMMU_CMD_ATTACH:
+        return virt_iommu_cmd_attach(s, cmd, d);
+    case VIRT_IOMMU_CMD_MAP:
+    case VIRT_IOMMU_CMD_MAP_FIXED:
+    case VIRT_IOMMU_CMD_UNMAP:
+        if (d->type != VIRT_IOMMU_DOMAIN_DMA) {
+            return VIRT_IOMMU_S_WRONG_TYPE;
+        }
+        break;
+    default:
+        g_assert_not_reached();
+    }
+    if (cmd->opcode == VIRT_IOMMU_CMD_UNMAP) {
+        if (!cmd->size || ((cmd->size | cmd->iova) & (s->page_size - 1))) {
+            return VIRT_IOMMU_S_INVALID;
+        }
+        return virt_iommu_cmd_unmap(s, cmd, d);
+    }
+    if (!virt_iommu_map_args_ok(s, cmd)) {
+        return VIRT_IOMMU_S_INVALID;
+    }
+    if (cmd->opcode == VIRT_IOMMU_CMD_MAP) {
+        return virt_iommu_cmd_map(s, cmd, d, result);
+    }
+    return virt_iommu_cmd_map_fixed(s, cmd, d);
+}
+
+void virt_iommu_domain_reset(VirtIOMMUState *s)
+{
+    g_hash_table_remove_all(s->attached);
+    for (uint32_t i = 0; i < s->max_domains; i++) {
+        if (s->domains[i]) {
+            s->domains[i]->endpoints = 0;
+            virt_iommu_cmd_domain_free(s, s->domains[i]);
+        }
+    }
+}

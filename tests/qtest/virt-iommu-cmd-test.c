@@ -1,0 +1,493 @@
+/*
+ * qtests for virt-iommu's command and event queues: every command and
+ * status, DMA by edu through each domain type with the data checked, and
+ * the exact fault record of every refused DMA.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "libqos/edu.h"
+#include "libqos/libqos-malloc.h"
+#include "libqos/malloc-pc.h"
+#include "libqos/pci-pc.h"
+#include "libqos/virt-iommu.h"
+
+#define IOMMU_DEVFN     QPCI_DEVFN(4, 0)
+#define EDU_DEVFN       QPCI_DEVFN(5, 0)
+#define EDU_RID         EDU_DEVFN           /* bus 0 */
+#define EDU_DMA_LIMIT   0x0fffffffULL       /* edu's 28-bit DMA mask */
+#define PAGE            4096ULL
+#define LEN             256
+
+typedef struct Fixture {
+    QTestState *qts;
+    QPCIBus *bus;
+    QGuestAllocator alloc;
+    QVirtIOMMU iommu;
+    QEdu edu;
+    uint64_t src, dst;      /* guest-physical buffers, a page each */
+} Fixture;
+
+static void fixture_start(Fixture *f, const char *iommu_opts,
+                          uint32_t evtq_log2)
+{
+    f->qts = qtest_initf("-M q35 -m 256M -nodefaults "
+                         "-device virt-iommu,addr=04.0%s "
+                         "-device edu,addr=05.0", iommu_opts);
+    f->bus = qpci_new_pc(f->qts, NULL);
+    pc_alloc_init(&f->alloc, f->qts, ALLOC_NO_FLAGS);
+    qvirt_iommu_init(&f->iommu, f->bus, IOMMU_DEVFN);
+    qedu_init(&f->edu, f->bus, EDU_DEVFN);
+    /* Translation on, no default bypass: only domains let DMA through. */
+    qvirt_iommu_start(&f->iommu, &f->alloc, 4, evtq_log2,
+                      VIRT_IOMMU_CTRL_ENABLE);
+    f->src = guest_alloc(&f->alloc, PAGE);
+    f->dst = guest_alloc(&f->alloc, PAGE);
+}
+
+static void fixture_stop(Fixture *f)
+{
+    VirtIOMMUEvent evt;
+
+    /* Every test consumes the faults it caused; none may be left over. */
+    g_assert_false(qvirt_iommu_pop_event(&f->iommu, &evt));
+    g_assert_cmphex(qvirt_iommu_readl(&f->iommu, VIRT_IOMMU_REG_ERROR), ==,
+                    0);
+    qedu_cleanup(&f->edu);
+    qvirt_iommu_cleanup(&f->iommu);
+    alloc_destroy(&f->alloc);
+    qpci_free_pc(f->bus);
+    qtest_quit(f->qts);
+}
+
+static uint16_t submit(Fixture *f, VirtIOMMUCmd cmd, uint64_t *result)
+{
+    return qvirt_iommu_submit(&f->iommu, &cmd, result);
+}
+
+static uint64_t map(Fixture *f, uint32_t domain, uint64_t gpa, uint64_t size,
+                    uint32_t perms, uint64_t limit)
+{
+    uint64_t iova;
+
+    g_assert_cmpuint(submit(f, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_MAP, .domain = domain, .addr = gpa,
+        .size = size, .arg = perms, .limit = limit,
+    }, &iova), ==, VIRT_IOMMU_S_OK);
+    return iova;
+}
+
+static uint16_t map_fixed(Fixture *f, uint32_t domain, uint64_t iova,
+                          uint64_t gpa, uint64_t size, uint32_t perms)
+{
+    return submit(f, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_MAP_FIXED, .domain = domain, .iova = iova,
+        .addr = gpa, .size = size, .arg = perms,
+    }, NULL);
+}
+
+static uint16_t unmap(Fixture *f, uint32_t domain, uint64_t iova,
+                      uint64_t size)
+{
+    return submit(f, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_UNMAP, .domain = domain, .iova = iova,
+        .size = size,
+    }, NULL);
+}
+
+/*
+ * edu copies LEN bytes from bus address @from to @to; returns whether the
+ * pattern written at guest-physical f->src reached guest-physical f->dst.
+ */
+static bool dma_arrives(Fixture *f, uint64_t from, uint64_t to, uint8_t seed)
+{
+    uint8_t pattern[LEN], got[LEN];
+
+    for (int i = 0; i < LEN; i++) {
+        pattern[i] = seed ^ (i * 13);
+    }
+    qtest_memwrite(f->qts, f->src, pattern, LEN);
+    qtest_memset(f->qts, f->dst, 0, LEN);
+    qedu_copy(&f->edu, from, to, LEN);
+    qtest_memread(f->qts, f->dst, got, LEN);
+    return memcmp(got, pattern, LEN) == 0;
+}
+
+/* Pops one event and checks it is exactly this fault record. */
+static void expect_fault(Fixture *f, uint8_t reason, uint32_t domain,
+                         uint64_t iova, uint32_t access)
+{
+    VirtIOMMUEvent evt;
+
+    g_assert_true(qvirt_iommu_pop_event(&f->iommu, &evt));
+    g_assert_cmpuint(evt.type, ==, VIRT_IOMMU_EVT_FAULT);
+    g_assert_cmpuint(evt.reason, ==, reason);
+    g_assert_cmphex(evt.endpoint, ==, EDU_RID);
+    g_assert_cmpuint(evt.domain, ==, domain);
+    g_assert_cmphex(evt.iova, ==, iova);
+    g_assert_cmphex(evt.access, ==, access);
+}
+
+static void test_dma_domain(void)
+{
+    Fixture f;
+    uint32_t dom;
+    uint64_t in, out;
+
+    fixture_start(&f, "", 4);
+    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    g_assert_cmpuint(dom, ==, 1);
+    qvirt_iommu_attach(&f.iommu, EDU_RID, dom);
+
+    /* Device-allocated IOVAs: top-down below the endpoint's DMA limit. */
+    in = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
+    out = map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE, EDU_DMA_LIMIT);
+    g_assert_cmphex(in, ==, EDU_DMA_LIMIT + 1 - PAGE);
+    g_assert_cmphex(out, ==, EDU_DMA_LIMIT + 1 - 2 * PAGE);
+    g_assert_true(dma_arrives(&f, in, out, 1));
+
+    /* The guest-physical addresses themselves are not mapped. */
+    g_assert_false(dma_arrives(&f, f.src, out, 2));
+    expect_fault(&f, VIRT_IOMMU_FAULT_NOT_MAPPED, dom, f.src,
+                 VIRT_IOMMU_PERM_READ);
+
+    /* Writing through a read-only mapping is a permission fault. */
+    g_assert_false(dma_arrives(&f, in, in, 3));
+    expect_fault(&f, VIRT_IOMMU_FAULT_PERMISSION, dom, in,
+                 VIRT_IOMMU_PERM_WRITE);
+
+    /* Strict: once UNMAP completes the IOVA no longer translates... */
+    g_assert_cmpuint(unmap(&f, dom, out, PAGE), ==, VIRT_IOMMU_S_OK);
+    g_assert_false(dma_arrives(&f, in, out, 4));
+    expect_fault(&f, VIRT_IOMMU_FAULT_NOT_MAPPED, dom, out,
+                 VIRT_IOMMU_PERM_WRITE);
+    /* ...and is reusable at once (the rcache hands it back first). */
+    g_assert_cmphex(map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE,
+                        EDU_DMA_LIMIT), ==, out);
+    g_assert_true(dma_arrives(&f, in, out, 5));
+
+    /* Guest-chosen IOVAs. */
+    g_assert_cmpuint(map_fixed(&f, dom, 0x100000, f.dst, PAGE,
+                               VIRT_IOMMU_PERM_WRITE), ==, VIRT_IOMMU_S_OK);
+    g_assert_true(dma_arrives(&f, in, 0x100000, 6));
+    fixture_stop(&f);
+}
+
+static void test_identity_and_blocked(void)
+{
+    Fixture f;
+    uint32_t ident, blocked;
+
+    fixture_start(&f, "", 4);
+    /*
+     * Unattached, translation on, no default bypass: blocked, domain 0.
+     * edu reads, then writes (ignoring the failed read): two faults.
+     */
+    g_assert_false(dma_arrives(&f, f.src, f.dst, 1));
+    expect_fault(&f, VIRT_IOMMU_FAULT_BLOCKED, 0, f.src,
+                 VIRT_IOMMU_PERM_READ);
+    expect_fault(&f, VIRT_IOMMU_FAULT_BLOCKED, 0, f.dst,
+                 VIRT_IOMMU_PERM_WRITE);
+
+    ident = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_IDENTITY);
+    qvirt_iommu_attach(&f.iommu, EDU_RID, ident);
+    g_assert_true(dma_arrives(&f, f.src, f.dst, 2));
+
+    /* ATTACH moves the endpoint: the old domain lets go of it. */
+    blocked = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_BLOCKED);
+    qvirt_iommu_attach(&f.iommu, EDU_RID, blocked);
+    g_assert_false(dma_arrives(&f, f.src, f.dst, 3));
+    expect_fault(&f, VIRT_IOMMU_FAULT_BLOCKED, blocked, f.src,
+                 VIRT_IOMMU_PERM_READ);
+    expect_fault(&f, VIRT_IOMMU_FAULT_BLOCKED, blocked, f.dst,
+                 VIRT_IOMMU_PERM_WRITE);
+    g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_DOMAIN_FREE, .domain = ident,
+    }, NULL), ==, VIRT_IOMMU_S_OK);
+
+    /* DETACH returns the endpoint to the default policy. */
+    g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_DETACH, .endpoint = EDU_RID,
+    }, NULL), ==, VIRT_IOMMU_S_OK);
+    qvirt_iommu_writel(&f.iommu, VIRT_IOMMU_REG_CONTROL,
+                       VIRT_IOMMU_CTRL_ENABLE | VIRT_IOMMU_CTRL_DEFAULT_BYPASS |
+                       VIRT_IOMMU_CTRL_CMDQ_EN | VIRT_IOMMU_CTRL_EVTQ_EN);
+    g_assert_true(dma_arrives(&f, f.src, f.dst, 4));
+    fixture_stop(&f);
+}
+
+/* Each row: a command, and the status it must get in a fresh fixture. */
+typedef struct StatusCase {
+    const char *name;
+    VirtIOMMUCmd cmd;
+    uint16_t status;
+} StatusCase;
+
+/* Domain 1 is DMA with edu attached, 2 IDENTITY; 0x200000 is mapped. */
+static const StatusCase status_cases[] = {
+    { "unknown-opcode", { .opcode = 0x3f }, VIRT_IOMMU_S_UNSUPPORTED },
+    { "opcode-zero", { .opcode = 0 }, VIRT_IOMMU_S_UNSUPPORTED },
+    { "reserved-field", { .opcode = VIRT_IOMMU_CMD_DOMAIN_ALLOC,
+      .arg = VIRT_IOMMU_DOMAIN_DMA, .reserved = 1 }, VIRT_IOMMU_S_INVALID },
+    { "unused-field", { .opcode = VIRT_IOMMU_CMD_DOMAIN_FREE, .domain = 2,
+      .iova = 0x1000 }, VIRT_IOMMU_S_INVALID },
+    { "bad-flags", { .opcode = VIRT_IOMMU_CMD_DOMAIN_FREE, .domain = 2,
+      .flags = VIRT_IOMMU_CMD_F_INTERRUPT }, VIRT_IOMMU_S_INVALID },
+    { "bad-type", { .opcode = VIRT_IOMMU_CMD_DOMAIN_ALLOC, .arg = 9 },
+      VIRT_IOMMU_S_INVALID },
+    { "free-unknown", { .opcode = VIRT_IOMMU_CMD_DOMAIN_FREE, .domain = 7 },
+      VIRT_IOMMU_S_NO_DOMAIN },
+    { "free-id-zero", { .opcode = VIRT_IOMMU_CMD_DOMAIN_FREE, .domain = 0 },
+      VIRT_IOMMU_S_NO_DOMAIN },
+    { "free-id-huge", { .opcode = VIRT_IOMMU_CMD_DOMAIN_FREE,
+      .domain = UINT32_MAX }, VIRT_IOMMU_S_NO_DOMAIN },
+    { "free-busy", { .opcode = VIRT_IOMMU_CMD_DOMAIN_FREE, .domain = 1 },
+      VIRT_IOMMU_S_BUSY },
+    { "attach-no-function", { .opcode = VIRT_IOMMU_CMD_ATTACH, .domain = 2,
+      .endpoint = 0x0100 }, VIRT_IOMMU_S_NO_ENDPOINT },
+    { "attach-rid-huge", { .opcode = VIRT_IOMMU_CMD_ATTACH, .domain = 2,
+      .endpoint = 0x10000 }, VIRT_IOMMU_S_INVALID },
+    { "attach-iommu-itself", { .opcode = VIRT_IOMMU_CMD_ATTACH, .domain = 2,
+      .endpoint = IOMMU_DEVFN }, VIRT_IOMMU_S_INVALID },
+    { "attach-no-domain", { .opcode = VIRT_IOMMU_CMD_ATTACH, .domain = 9,
+      .endpoint = EDU_RID }, VIRT_IOMMU_S_NO_DOMAIN },
+    { "detach-unattached", { .opcode = VIRT_IOMMU_CMD_DETACH,
+      .endpoint = 0x0100 }, VIRT_IOMMU_S_OK },
+    { "map-identity", { .opcode = VIRT_IOMMU_CMD_MAP, .domain = 2,
+      .addr = 0x1000, .size = PAGE, .arg = VIRT_IOMMU_PERM_READ },
+      VIRT_IOMMU_S_WRONG_TYPE },
+    { "map-size-zero", { .opcode = VIRT_IOMMU_CMD_MAP, .domain = 1,
+      .addr = 0x1000, .arg = VIRT_IOMMU_PERM_READ }, VIRT_IOMMU_S_INVALID },
+    { "map-size-unaligned", { .opcode = VIRT_IOMMU_CMD_MAP, .domain = 1,
+      .addr = 0x1000, .size = 100, .arg = VIRT_IOMMU_PERM_READ },
+      VIRT_IOMMU_S_INVALID },
+    { "map-gpa-unaligned", { .opcode = VIRT_IOMMU_CMD_MAP, .domain = 1,
+      .addr = 0x1010, .size = PAGE, .arg = VIRT_IOMMU_PERM_READ },
+      VIRT_IOMMU_S_INVALID },
+    { "map-no-perms", { .opcode = VIRT_IOMMU_CMD_MAP, .domain = 1,
+      .addr = 0x1000, .size = PAGE }, VIRT_IOMMU_S_INVALID },
+    { "map-bad-perms", { .opcode = VIRT_IOMMU_CMD_MAP, .domain = 1,
+      .addr = 0x1000, .size = PAGE, .arg = 4 }, VIRT_IOMMU_S_INVALID },
+    { "map-gpa-wraps", { .opcode = VIRT_IOMMU_CMD_MAP, .domain = 1,
+      .addr = UINT64_MAX - 0xfff, .size = 2 * PAGE,
+      .arg = VIRT_IOMMU_PERM_READ }, VIRT_IOMMU_S_INVALID },
+    { "map-iova-given", { .opcode = VIRT_IOMMU_CMD_MAP, .domain = 1,
+      .iova = 0x1000, .addr = 0x1000, .size = PAGE,
+      .arg = VIRT_IOMMU_PERM_READ }, VIRT_IOMMU_S_INVALID },
+    { "map-too-big", { .opcode = VIRT_IOMMU_CMD_MAP, .domain = 1,
+      .addr = 0, .size = 1ULL << 49, .arg = VIRT_IOMMU_PERM_READ },
+      VIRT_IOMMU_S_NO_SPACE },
+    { "fixed-overlap", { .opcode = VIRT_IOMMU_CMD_MAP_FIXED, .domain = 1,
+      .iova = 0x1ff000, .addr = 0x1000, .size = 2 * PAGE,
+      .arg = VIRT_IOMMU_PERM_READ }, VIRT_IOMMU_S_EXISTS },
+    { "fixed-msi-window", { .opcode = VIRT_IOMMU_CMD_MAP_FIXED, .domain = 1,
+      .iova = 0xfee00000, .addr = 0x1000, .size = PAGE,
+      .arg = VIRT_IOMMU_PERM_WRITE }, VIRT_IOMMU_S_RANGE },
+    { "fixed-beyond-aperture", { .opcode = VIRT_IOMMU_CMD_MAP_FIXED,
+      .domain = 1, .iova = 1ULL << 48, .addr = 0x1000, .size = PAGE,
+      .arg = VIRT_IOMMU_PERM_READ }, VIRT_IOMMU_S_RANGE },
+    { "fixed-wraps", { .opcode = VIRT_IOMMU_CMD_MAP_FIXED, .domain = 1,
+      .iova = UINT64_MAX - 0xfff, .addr = 0x1000, .size = 2 * PAGE,
+      .arg = VIRT_IOMMU_PERM_READ }, VIRT_IOMMU_S_RANGE },
+    { "unmap-nothing", { .opcode = VIRT_IOMMU_CMD_UNMAP, .domain = 1,
+      .iova = 0x400000, .size = PAGE }, VIRT_IOMMU_S_NOT_MAPPED },
+    { "unmap-partial", { .opcode = VIRT_IOMMU_CMD_UNMAP, .domain = 1,
+      .iova = 0x201000, .size = PAGE }, VIRT_IOMMU_S_PARTIAL },
+    { "unmap-unaligned", { .opcode = VIRT_IOMMU_CMD_UNMAP, .domain = 1,
+      .iova = 0x200010, .size = PAGE }, VIRT_IOMMU_S_INVALID },
+    { "unmap-wrong-type", { .opcode = VIRT_IOMMU_CMD_UNMAP, .domain = 2,
+      .iova = 0x200000, .size = PAGE }, VIRT_IOMMU_S_WRONG_TYPE },
+    { "sync-value-huge", { .opcode = VIRT_IOMMU_CMD_SYNC,
+      .limit = 1ULL << 32 }, VIRT_IOMMU_S_INVALID },
+    { "sync-unwritable", { .opcode = VIRT_IOMMU_CMD_SYNC,
+      .addr = 1ULL << 50, .limit = 1 }, VIRT_IOMMU_S_DMA_ERROR },
+};
+
+static void test_status(const void *data)
+{
+    const StatusCase *c = data;
+    Fixture f;
+    uint32_t dma, ident;
+
+    fixture_start(&f, "", 4);
+    dma = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    ident = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_IDENTITY);
+    g_assert_cmpuint(dma, ==, 1);
+    g_assert_cmpuint(ident, ==, 2);
+    qvirt_iommu_attach(&f.iommu, EDU_RID, dma);
+    g_assert_cmpuint(map_fixed(&f, dma, 0x200000, f.src, 2 * PAGE,
+                               VIRT_IOMMU_PERM_READ), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(map_fixed(&f, dma, 0x300000, f.dst, PAGE,
+                               VIRT_IOMMU_PERM_WRITE), ==, VIRT_IOMMU_S_OK);
+
+    g_assert_cmpuint(qvirt_iommu_submit(&f.iommu, &c->cmd, NULL), ==,
+                     c->status);
+
+    /* Every case is refused or a no-op: what was mapped still works. */
+    g_assert_true(dma_arrives(&f, 0x200000, 0x300000, 7));
+    fixture_stop(&f);
+}
+
+static void test_unmap_all_or_nothing(void)
+{
+    Fixture f;
+    uint32_t dom;
+
+    fixture_start(&f, "", 4);
+    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    qvirt_iommu_attach(&f.iommu, EDU_RID, dom);
+    g_assert_cmpuint(map_fixed(&f, dom, 0x200000, f.src, 2 * PAGE,
+                               VIRT_IOMMU_PERM_READ), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(map_fixed(&f, dom, 0x300000, f.dst, PAGE,
+                               VIRT_IOMMU_PERM_WRITE), ==, VIRT_IOMMU_S_OK);
+    /* A range that covers one mapping and splits another does nothing. */
+    g_assert_cmpuint(unmap(&f, dom, 0x201000, 0x100000), ==,
+                     VIRT_IOMMU_S_PARTIAL);
+    g_assert_true(dma_arrives(&f, 0x200000, 0x300000, 1));
+    /* One range covering both removes both. */
+    g_assert_cmpuint(unmap(&f, dom, 0x200000, 0x101000), ==,
+                     VIRT_IOMMU_S_OK);
+    g_assert_false(dma_arrives(&f, 0x200000, 0x300000, 2));
+    expect_fault(&f, VIRT_IOMMU_FAULT_NOT_MAPPED, dom, 0x200000,
+                 VIRT_IOMMU_PERM_READ);
+    expect_fault(&f, VIRT_IOMMU_FAULT_NOT_MAPPED, dom, 0x300000,
+                 VIRT_IOMMU_PERM_WRITE);
+    fixture_stop(&f);
+}
+
+static void test_sync(void)
+{
+    Fixture f;
+    uint64_t flag;
+
+    fixture_start(&f, "", 4);
+    flag = guest_alloc(&f.alloc, 8);
+    qtest_writel(f.qts, flag, 0);
+    g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_SYNC, .addr = flag, .limit = 0xc0ffee,
+    }, NULL), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmphex(qtest_readl(f.qts, flag), ==, 0xc0ffee);
+    fixture_stop(&f);
+}
+
+static void test_domain_ids(void)
+{
+    Fixture f;
+
+    fixture_start(&f, ",max-domains=2", 4);
+    g_assert_cmpuint(qvirt_iommu_domain_alloc(&f.iommu,
+                     VIRT_IOMMU_DOMAIN_DMA), ==, 1);
+    g_assert_cmpuint(qvirt_iommu_domain_alloc(&f.iommu,
+                     VIRT_IOMMU_DOMAIN_BLOCKED), ==, 2);
+    g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_DOMAIN_ALLOC, .arg = VIRT_IOMMU_DOMAIN_DMA,
+    }, NULL), ==, VIRT_IOMMU_S_NO_SPACE);
+    /* The lowest free ID is reused. */
+    g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_DOMAIN_FREE, .domain = 1,
+    }, NULL), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_domain_alloc(&f.iommu,
+                     VIRT_IOMMU_DOMAIN_IDENTITY), ==, 1);
+    fixture_stop(&f);
+}
+
+static void test_iova_exhaustion(void)
+{
+    Fixture f;
+    uint32_t dom;
+    uint64_t iova[3];
+
+    fixture_start(&f, "", 4);
+    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    /* Below limit 0x3fff only pfns 1..3 exist (IOVA 0 is never used). */
+    for (int i = 0; i < 3; i++) {
+        iova[i] = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0x3fff);
+        g_assert_cmphex(iova[i], ==, 0x3000 - i * PAGE);
+    }
+    g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_MAP, .domain = dom, .addr = f.src,
+        .size = PAGE, .arg = VIRT_IOMMU_PERM_READ, .limit = 0x3fff,
+    }, NULL), ==, VIRT_IOMMU_S_NO_SPACE);
+    /* Free one and the space is back. */
+    g_assert_cmpuint(unmap(&f, dom, iova[1], PAGE), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmphex(map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0x3fff),
+                    ==, iova[1]);
+    fixture_stop(&f);
+}
+
+static void test_event_overflow(void)
+{
+    Fixture f;
+
+    /*
+     * Two slots hold one record: edu's blocked read is recorded, its
+     * blocked write finds the queue full and is dropped, and the DMA
+     * still completes (the device never waits for the guest).
+     */
+    fixture_start(&f, "", 1);
+    for (int round = 0; round < 2; round++) {
+        uint64_t src = f.src + round * 16;
+
+        g_assert_false(dma_arrives(&f, src, f.dst, round));
+        g_assert_cmphex(qvirt_iommu_readl(&f.iommu, VIRT_IOMMU_REG_ERROR), ==,
+                        VIRT_IOMMU_ERR_EVTQ_OVERFLOW);
+        expect_fault(&f, VIRT_IOMMU_FAULT_BLOCKED, 0, src,
+                     VIRT_IOMMU_PERM_READ);
+        qvirt_iommu_writel(&f.iommu, VIRT_IOMMU_REG_ERROR,
+                           VIRT_IOMMU_ERR_EVTQ_OVERFLOW);
+    }
+    fixture_stop(&f);
+}
+
+static void test_reset_frees_domains(void)
+{
+    Fixture f;
+    uint32_t dom;
+
+    fixture_start(&f, "", 4);
+    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    qvirt_iommu_attach(&f.iommu, EDU_RID, dom);
+    map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+    qtest_system_reset(f.qts);
+    qvirt_iommu_cleanup(&f.iommu);
+    qvirt_iommu_init(&f.iommu, f.bus, IOMMU_DEVFN);
+    g_assert_cmphex(qvirt_iommu_readl(&f.iommu, VIRT_IOMMU_REG_CONTROL), ==,
+                    VIRT_IOMMU_CTRL_DEFAULT_BYPASS);
+    qvirt_iommu_start(&f.iommu, &f.alloc, 4, 4, VIRT_IOMMU_CTRL_ENABLE);
+    /* The domain is gone, so its ID is free again and edu is unattached. */
+    g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_DOMAIN_FREE, .domain = dom,
+    }, NULL), ==, VIRT_IOMMU_S_NO_DOMAIN);
+    qedu_cleanup(&f.edu);
+    qedu_init(&f.edu, f.bus, EDU_DEVFN);
+    g_assert_false(dma_arrives(&f, f.src, f.dst, 1));
+    expect_fault(&f, VIRT_IOMMU_FAULT_BLOCKED, 0, f.src,
+                 VIRT_IOMMU_PERM_READ);
+    expect_fault(&f, VIRT_IOMMU_FAULT_BLOCKED, 0, f.dst,
+                 VIRT_IOMMU_PERM_WRITE);
+    fixture_stop(&f);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/virt-iommu/cmd/dma-domain", test_dma_domain);
+    qtest_add_func("/virt-iommu/cmd/identity-and-blocked",
+                   test_identity_and_blocked);
+    qtest_add_func("/virt-iommu/cmd/sync", test_sync);
+    qtest_add_func("/virt-iommu/cmd/domain-ids", test_domain_ids);
+    qtest_add_func("/virt-iommu/cmd/iova-exhaustion", test_iova_exhaustion);
+    qtest_add_func("/virt-iommu/cmd/event-overflow", test_event_overflow);
+    qtest_add_func("/virt-iommu/cmd/reset-frees-domains",
+                   test_reset_frees_domains);
+    qtest_add_func("/virt-iommu/cmd/unmap-all-or-nothing",
+                   test_unmap_all_or_nothing);
+    for (int i = 0; i < ARRAY_SIZE(status_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/virt-iommu/cmd/status/%s",
+                                                status_cases[i].name);
+        qtest_add_data_func(path, &status_cases[i], test_status);
+    }
+    return g_test_run();
+}
