@@ -115,6 +115,28 @@ static bool dma_arrives(Fixture *f, uint64_t from, uint64_t to, uint8_t seed)
     return memcmp(got, pattern, LEN) == 0;
 }
 
+/*
+ * Starts the fixture with a DMA domain that edu is attached to; with
+ * @two_mappings, IOVA 0x200000 reads f->src (two pages) and 0x300000
+ * writes f->dst.  Returns the domain.
+ */
+static uint32_t start_with_dma_domain(Fixture *f, bool two_mappings)
+{
+    uint32_t dom;
+
+    fixture_start(f, "", 4);
+    dom = qvirt_iommu_domain_alloc(&f->iommu, VIRT_IOMMU_DOMAIN_DMA);
+    qvirt_iommu_attach(&f->iommu, EDU_RID, dom);
+    if (two_mappings) {
+        g_assert_cmpuint(map_fixed(f, dom, 0x200000, f->src, 2 * PAGE,
+                                   VIRT_IOMMU_PERM_READ), ==, VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(map_fixed(f, dom, 0x300000, f->dst, PAGE,
+                                   VIRT_IOMMU_PERM_WRITE), ==,
+                         VIRT_IOMMU_S_OK);
+    }
+    return dom;
+}
+
 /* Pops one event and checks it is exactly this fault record. */
 static void expect_fault(Fixture *f, uint8_t reason, uint32_t domain,
                          uint64_t iova, uint32_t access)
@@ -133,13 +155,10 @@ static void expect_fault(Fixture *f, uint8_t reason, uint32_t domain,
 static void test_dma_domain(void)
 {
     Fixture f;
-    uint32_t dom;
+    uint32_t dom = start_with_dma_domain(&f, false);
     uint64_t in, out;
 
-    fixture_start(&f, "", 4);
-    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
     g_assert_cmpuint(dom, ==, 1);
-    qvirt_iommu_attach(&f.iommu, EDU_RID, dom);
 
     /* Device-allocated IOVAs: top-down below the endpoint's DMA limit. */
     in = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
@@ -309,18 +328,10 @@ static void test_status(const void *data)
 {
     const StatusCase *c = data;
     Fixture f;
-    uint32_t dma, ident;
 
-    fixture_start(&f, "", 4);
-    dma = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
-    ident = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_IDENTITY);
-    g_assert_cmpuint(dma, ==, 1);
-    g_assert_cmpuint(ident, ==, 2);
-    qvirt_iommu_attach(&f.iommu, EDU_RID, dma);
-    g_assert_cmpuint(map_fixed(&f, dma, 0x200000, f.src, 2 * PAGE,
-                               VIRT_IOMMU_PERM_READ), ==, VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(map_fixed(&f, dma, 0x300000, f.dst, PAGE,
-                               VIRT_IOMMU_PERM_WRITE), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(start_with_dma_domain(&f, true), ==, 1);
+    g_assert_cmpuint(qvirt_iommu_domain_alloc(&f.iommu,
+                     VIRT_IOMMU_DOMAIN_IDENTITY), ==, 2);
 
     g_assert_cmpuint(qvirt_iommu_submit(&f.iommu, &c->cmd, NULL), ==,
                      c->status);
@@ -333,15 +344,8 @@ static void test_status(const void *data)
 static void test_unmap_all_or_nothing(void)
 {
     Fixture f;
-    uint32_t dom;
+    uint32_t dom = start_with_dma_domain(&f, true);
 
-    fixture_start(&f, "", 4);
-    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
-    qvirt_iommu_attach(&f.iommu, EDU_RID, dom);
-    g_assert_cmpuint(map_fixed(&f, dom, 0x200000, f.src, 2 * PAGE,
-                               VIRT_IOMMU_PERM_READ), ==, VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(map_fixed(&f, dom, 0x300000, f.dst, PAGE,
-                               VIRT_IOMMU_PERM_WRITE), ==, VIRT_IOMMU_S_OK);
     /* A range that covers one mapping and splits another does nothing. */
     g_assert_cmpuint(unmap(&f, dom, 0x201000, 0x100000), ==,
                      VIRT_IOMMU_S_PARTIAL);
@@ -444,11 +448,8 @@ static void test_event_overflow(void)
 static void test_reset_frees_domains(void)
 {
     Fixture f;
-    uint32_t dom;
+    uint32_t dom = start_with_dma_domain(&f, false);
 
-    fixture_start(&f, "", 4);
-    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
-    qvirt_iommu_attach(&f.iommu, EDU_RID, dom);
     map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
     qtest_system_reset(f.qts);
     qvirt_iommu_cleanup(&f.iommu);
