@@ -1,0 +1,692 @@
+/*
+ * qtests for dma-testdev: PF identity and reset values, DMA operations
+ * with data verified, bad programming, SR-IOV enable/disable and the
+ * corner cases of NumVFs and VF Enable, VF DMA, descriptor rings,
+ * MSI-X completion, and DMA through virt-iommu (bypass and blocked).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/crc32c.h"
+#include "libqtest.h"
+#include "standard-headers/linux/pci_regs.h"
+#include "libqos/libqos-malloc.h"
+#include "libqos/malloc-pc.h"
+#include "libqos/pci-pc.h"
+#include "libqos/pcie-ecam.h"
+#include "libqos/dma-testdev.h"
+#include "hw/iommu/virt-iommu-regs.h"
+
+#define PF_DEVFN        QPCI_DEVFN(6, 0)
+#define IOMMU_DEVFN     QPCI_DEVFN(4, 0)
+#define MACHINE_ARGS    "-M q35 -m 256M -nodefaults "
+#define TOTAL_VFS       7
+/* Far above the 256 MiB of RAM and any PCI window libqos uses */
+#define HOLE_ADDR       0x4000000000ULL
+
+typedef struct Fixture {
+    QTestState *qts;
+    QPCIBus *bus;
+    QGuestAllocator alloc;
+    QDmaTestdevPF pf;
+} Fixture;
+
+static void fixture_start(Fixture *f, const char *more)
+{
+    f->qts = qtest_initf(MACHINE_ARGS "-device dma-testdev,addr=06.0 %s",
+                         more);
+    pc_alloc_init(&f->alloc, f->qts, ALLOC_NO_FLAGS);
+    f->bus = qpci_new_pc(f->qts, NULL);
+    qdma_testdev_pf_init(&f->pf, f->bus, PF_DEVFN);
+}
+
+static void fixture_stop(Fixture *f)
+{
+    qdma_testdev_pf_cleanup(&f->pf);
+    qpci_free_pc(f->bus);
+    alloc_destroy(&f->alloc);
+    qtest_quit(f->qts);
+}
+
+static uint32_t crc32c_ref(const uint8_t *buf, size_t len)
+{
+    return crc32c(0xffffffff, buf, len);
+}
+
+static void fill_random(uint8_t *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        buf[i] = g_test_rand_int();
+    }
+}
+
+/*
+ * COPY, FILL and CRC32C on @d with data checked in guest memory, and
+ * the counters advanced by exactly what was done.
+ */
+static void check_dma_ops(Fixture *f, QDmaTestdev *d, uint32_t len)
+{
+    g_autofree uint8_t *in = g_malloc(len);
+    g_autofree uint8_t *out = g_malloc(len);
+    uint64_t src = guest_alloc(&f->alloc, len);
+    uint64_t dst = guest_alloc(&f->alloc, len);
+    uint64_t ops = qdma_testdev_readq(d, DMA_TESTDEV_REG_COMPLETED_OPS);
+    uint64_t bytes = qdma_testdev_readq(d, DMA_TESTDEV_REG_COMPLETED_BYTES);
+    const uint32_t pattern = 0xa1b2c3d4;
+
+    fill_random(in, len);
+    qtest_memwrite(f->qts, src, in, len);
+    qtest_memset(f->qts, dst, 0, len);
+    g_assert_cmpuint(qdma_testdev_run(d, DMA_TESTDEV_OP_COPY, src, dst, len,
+                                      0), ==, DMA_TESTDEV_ERR_NONE);
+    qtest_memread(f->qts, dst, out, len);
+    g_assert_cmpmem(in, len, out, len);
+
+    /* FILL at an odd offset: the pattern starts at dst, not aligned. */
+    g_assert_cmpuint(qdma_testdev_run(d, DMA_TESTDEV_OP_FILL, 0, dst + 1,
+                                      len - 1, pattern), ==,
+                     DMA_TESTDEV_ERR_NONE);
+    qtest_memread(f->qts, dst, out, len);
+    g_assert_cmphex(out[0], ==, in[0]);
+    for (uint32_t i = 0; i < len - 1; i++) {
+        g_assert_cmphex(out[i + 1], ==, (pattern >> (8 * (i % 4))) & 0xff);
+    }
+
+    g_assert_cmpuint(qdma_testdev_run(d, DMA_TESTDEV_OP_CRC32C, src, 0, len,
+                                      0), ==, DMA_TESTDEV_ERR_NONE);
+    g_assert_cmphex(qdma_testdev_readq(d, DMA_TESTDEV_REG_RESULT), ==,
+                    crc32c_ref(in, len));
+
+    g_assert_cmpuint(qdma_testdev_readq(d, DMA_TESTDEV_REG_COMPLETED_OPS),
+                     ==, ops + 3);
+    g_assert_cmpuint(qdma_testdev_readq(d, DMA_TESTDEV_REG_COMPLETED_BYTES),
+                     ==, bytes + 3 * (uint64_t)len - 1);
+    guest_free(&f->alloc, src);
+    guest_free(&f->alloc, dst);
+}
+
+static void test_crc32c_vector(void)
+{
+    /* The check value of CRC-32C (Castagnoli) */
+    g_assert_cmphex(crc32c_ref((const uint8_t *)"123456789", 9), ==,
+                    0xe3069283);
+}
+
+static void test_pf_identity(void)
+{
+    Fixture f;
+    QDmaTestdev *d = &f.pf.fn;
+    uint8_t exp;
+
+    fixture_start(&f, "");
+    g_assert_cmphex(qpci_config_readw(d->dev, PCI_VENDOR_ID), ==,
+                    DMA_TESTDEV_PCI_VENDOR_ID);
+    g_assert_cmphex(qpci_config_readw(d->dev, PCI_DEVICE_ID), ==,
+                    DMA_TESTDEV_PCI_DEVICE_ID);
+    g_assert_cmphex(qpci_config_readw(d->dev, PCI_CLASS_DEVICE), ==,
+                    DMA_TESTDEV_PCI_CLASS);
+    /*
+     * One PF: VFs do not make a device multi-function.  (QEMU sets the
+     * PF's "multifunction" property in pcie_sriov_pf_init(), after the
+     * header was built, so it does not show here either.)
+     */
+    g_assert_cmphex(qpci_config_readb(d->dev, PCI_HEADER_TYPE), ==,
+                    PCI_HEADER_TYPE_NORMAL);
+    g_assert_cmphex(qpci_config_readl(d->dev, PCI_BASE_ADDRESS_0) &
+                    ~PCI_BASE_ADDRESS_MEM_MASK, ==,
+                    PCI_BASE_ADDRESS_SPACE_MEMORY |
+                    PCI_BASE_ADDRESS_MEM_TYPE_32);
+    /* On pcie.0 the PF is a root complex integrated endpoint. */
+    exp = qpci_find_capability(d->dev, PCI_CAP_ID_EXP, 0);
+    g_assert_cmphex(exp, ==, DMA_TESTDEV_PCIE_CAP_OFFSET);
+    g_assert_cmphex((qpci_config_readw(d->dev, exp + PCI_EXP_FLAGS) &
+                     PCI_EXP_FLAGS_TYPE) >> 4, ==, PCI_EXP_TYPE_RC_END);
+
+    g_assert_cmphex(f.pf.sriov, ==, DMA_TESTDEV_SRIOV_CAP_OFFSET);
+    g_assert_cmpuint(f.pf.total_vfs, ==, TOTAL_VFS);
+    g_assert_cmpuint(qdma_testdev_sriov_readw(&f.pf, PCI_SRIOV_INITIAL_VF),
+                     ==, TOTAL_VFS);
+    g_assert_cmpuint(f.pf.vf_offset, ==, 1);
+    g_assert_cmpuint(f.pf.vf_stride, ==, 1);
+    g_assert_cmphex(qdma_testdev_sriov_readw(&f.pf, PCI_SRIOV_VF_DID), ==,
+                    DMA_TESTDEV_PCI_VF_DEVICE_ID);
+    g_assert_cmpuint(qdma_testdev_sriov_readw(&f.pf, PCI_SRIOV_NUM_VF), ==,
+                     0);
+    g_assert_cmphex(qdma_testdev_sriov_readw(&f.pf, PCI_SRIOV_CTRL), ==, 0);
+    g_assert_cmphex(qpcie_ecam_readl(f.bus, PF_DEVFN,
+                                     f.pf.sriov + PCI_SRIOV_BAR), ==,
+                    PCI_BASE_ADDRESS_SPACE_MEMORY |
+                    PCI_BASE_ADDRESS_MEM_TYPE_32);
+    /* ECAM and the legacy ports agree on the first 256 bytes. */
+    g_assert_cmphex(qpcie_ecam_readl(f.bus, PF_DEVFN, PCI_VENDOR_ID), ==,
+                    qpci_config_readl(d->dev, PCI_VENDOR_ID));
+
+    g_assert_cmphex(qdma_testdev_readl(d, DMA_TESTDEV_REG_MAGIC), ==,
+                    DMA_TESTDEV_MAGIC);
+    g_assert_cmphex(qdma_testdev_readl(d, DMA_TESTDEV_REG_VERSION), ==,
+                    DMA_TESTDEV_VERSION);
+    g_assert_cmphex(qdma_testdev_readl(d, DMA_TESTDEV_REG_FUNC), ==, 0);
+    g_assert_cmphex(qdma_testdev_readl(d, DMA_TESTDEV_REG_MAX_LEN), ==,
+                    DMA_TESTDEV_MAX_LEN);
+    for (uint32_t r = DMA_TESTDEV_REG_SRC; r < DMA_TESTDEV_REG_END; r += 4) {
+        g_assert_cmphex(qdma_testdev_readl(d, r), ==, 0);
+    }
+    fixture_stop(&f);
+}
+
+static void test_pf_dma(void)
+{
+    Fixture f;
+
+    fixture_start(&f, "");
+    check_dma_ops(&f, &f.pf.fn, 4096);
+    check_dma_ops(&f, &f.pf.fn, 3 * 4096 + 123);
+    check_dma_ops(&f, &f.pf.fn, DMA_TESTDEV_MAX_LEN);
+    fixture_stop(&f);
+}
+
+static void check_vfs_present(Fixture *f, uint16_t num_vfs);
+
+static void test_reset(void)
+{
+    Fixture f;
+    QDmaTestdev *d = &f.pf.fn;
+
+    fixture_start(&f, "");
+    check_dma_ops(&f, d, 64);
+    qdma_testdev_writeq(d, DMA_TESTDEV_REG_RING_BASE, 0x1000);
+    qdma_testdev_writel(d, DMA_TESTDEV_REG_CONTROL, DMA_TESTDEV_CTRL_IRQ_EN);
+    qdma_testdev_vfs_enable(&f.pf, 2);
+
+    qtest_system_reset(f.qts);
+    /* Reset cleared BARs, command registers and PCIEXBAR: map again. */
+    qdma_testdev_pf_cleanup(&f.pf);
+    qdma_testdev_pf_init(&f.pf, f.bus, PF_DEVFN);
+    g_assert_cmphex(qdma_testdev_sriov_readw(&f.pf, PCI_SRIOV_CTRL), ==, 0);
+    g_assert_cmphex(qdma_testdev_sriov_readw(&f.pf, PCI_SRIOV_NUM_VF), ==, 0);
+    check_vfs_present(&f, 0);
+    for (uint32_t r = DMA_TESTDEV_REG_SRC; r < DMA_TESTDEV_REG_END; r += 4) {
+        g_assert_cmphex(qdma_testdev_readl(d, r), ==, 0);
+    }
+    fixture_stop(&f);
+}
+
+static void test_bad_programming(void)
+{
+    Fixture f;
+    QDmaTestdev *d = &f.pf.fn;
+    uint64_t buf;
+
+    fixture_start(&f, "");
+    buf = guest_alloc(&f.alloc, 8192);
+
+    g_assert_cmpuint(qdma_testdev_run(d, DMA_TESTDEV_OP_COPY, buf, buf, 0, 0),
+                     ==, DMA_TESTDEV_ERR_BAD_LEN);
+    g_assert_cmpuint(qdma_testdev_run(d, DMA_TESTDEV_OP_FILL, 0, buf,
+                                      DMA_TESTDEV_MAX_LEN + 1, 0), ==,
+                     DMA_TESTDEV_ERR_BAD_LEN);
+    g_assert_cmpuint(qdma_testdev_run(d, DMA_TESTDEV_OP_COPY, buf, buf,
+                                      0xffffffff, 0), ==,
+                     DMA_TESTDEV_ERR_BAD_LEN);
+    g_assert_cmpuint(qdma_testdev_run(d, 0, buf, buf, 16, 0), ==,
+                     DMA_TESTDEV_ERR_BAD_OP);
+    g_assert_cmpuint(qdma_testdev_run(d, 99, buf, buf, 16, 0), ==,
+                     DMA_TESTDEV_ERR_BAD_OP);
+    g_assert_cmpuint(qdma_testdev_run(d, DMA_TESTDEV_OP_CRC32C,
+                                      UINT64_MAX - 7, 0, 16, 0), ==,
+                     DMA_TESTDEV_ERR_BAD_ADDR);
+    g_assert_cmphex(qdma_testdev_readq(d, DMA_TESTDEV_REG_FAULT_ADDR), ==, 0);
+
+    /* The first piece of the destination that is not RAM is reported. */
+    g_assert_cmpuint(qdma_testdev_run(d, DMA_TESTDEV_OP_COPY, buf,
+                                      HOLE_ADDR + 0x10, 64, 0), ==,
+                     DMA_TESTDEV_ERR_DMA_FAULT);
+    g_assert_cmphex(qdma_testdev_readq(d, DMA_TESTDEV_REG_FAULT_ADDR), ==,
+                    HOLE_ADDR + 0x10);
+    g_assert_cmpuint(qdma_testdev_run(d, DMA_TESTDEV_OP_CRC32C,
+                                      HOLE_ADDR - 4096, 0, 8192, 0), ==,
+                     DMA_TESTDEV_ERR_DMA_FAULT);
+    g_assert_cmphex(qdma_testdev_readq(d, DMA_TESTDEV_REG_FAULT_ADDR), ==,
+                    HOLE_ADDR - 4096);
+    /* The end of RAM: the fault is at the first page past it. */
+    g_assert_cmpuint(qdma_testdev_run(d, DMA_TESTDEV_OP_FILL, 0,
+                                      256 * 1024 * 1024 - 4096, 8192, 0),
+                     ==, DMA_TESTDEV_ERR_DMA_FAULT);
+    g_assert_cmphex(qdma_testdev_readq(d, DMA_TESTDEV_REG_FAULT_ADDR), ==,
+                    256 * 1024 * 1024);
+
+    qdma_testdev_writel(d, DMA_TESTDEV_REG_DOORBELL, 7);
+    g_assert_cmpuint(qdma_testdev_readl(d, DMA_TESTDEV_REG_STATUS), ==,
+                     DMA_TESTDEV_ST_ERROR);
+    g_assert_cmpuint(qdma_testdev_readl(d, DMA_TESTDEV_REG_ERROR), ==,
+                     DMA_TESTDEV_ERR_BAD_DOORBELL);
+
+    /* Read-only registers ignore writes. */
+    qdma_testdev_writel(d, DMA_TESTDEV_REG_MAGIC, 0);
+    qdma_testdev_writeq(d, DMA_TESTDEV_REG_COMPLETED_OPS, 1234);
+    g_assert_cmphex(qdma_testdev_readl(d, DMA_TESTDEV_REG_MAGIC), ==,
+                    DMA_TESTDEV_MAGIC);
+    g_assert_cmpuint(qdma_testdev_readq(d, DMA_TESTDEV_REG_COMPLETED_OPS),
+                     ==, 0);
+    g_assert_cmpuint(qdma_testdev_readq(d, DMA_TESTDEV_REG_ERROR_COUNT),
+                     ==, 10);
+    g_assert_cmpuint(qdma_testdev_readq(d, DMA_TESTDEV_REG_COMPLETED_BYTES),
+                     ==, 0);
+
+    /* Still working after all that */
+    check_dma_ops(&f, d, 100);
+    guest_free(&f.alloc, buf);
+    fixture_stop(&f);
+}
+
+/* A VF that is off answers no config cycle at all. */
+static bool vf_present(Fixture *f, uint16_t index)
+{
+    int devfn = qdma_testdev_vf_devfn(&f->pf, index);
+    uint32_t id = qpcie_ecam_readl(f->bus, devfn, PCI_VENDOR_ID);
+    uint32_t class = qpcie_ecam_readl(f->bus, devfn, PCI_CLASS_REVISION);
+
+    if (id == 0xffffffff && class == 0xffffffff) {
+        return false;
+    }
+    /*
+     * SR-IOV makes a VF's vendor and device ID read 0xffff; software takes
+     * them from the PF (vendor) and its SR-IOV capability (VF Device ID).
+     */
+    g_assert_cmphex(id, ==, 0xffffffff);
+    g_assert_cmphex(class, ==, DMA_TESTDEV_PCI_CLASS << 16 |
+                    DMA_TESTDEV_PCI_REVISION);
+    return true;
+}
+
+static void check_vfs_present(Fixture *f, uint16_t num_vfs)
+{
+    for (uint16_t i = 0; i < TOTAL_VFS; i++) {
+        g_assert_cmpint(vf_present(f, i), ==, i < num_vfs);
+    }
+}
+
+static void test_vf_enable_disable(void)
+{
+    Fixture f;
+
+    fixture_start(&f, "");
+    check_vfs_present(&f, 0);
+
+    for (int round = 0; round < 3; round++) {
+        uint16_t n = round == 1 ? TOTAL_VFS : 3;
+
+        qdma_testdev_vfs_enable(&f.pf, n);
+        g_assert_cmpuint(qdma_testdev_sriov_readw(&f.pf, PCI_SRIOV_NUM_VF),
+                         ==, n);
+        check_vfs_present(&f, n);
+        for (uint16_t i = 0; i < n; i++) {
+            QDmaTestdev vf;
+
+            qdma_testdev_vf_init(&vf, &f.pf, i);
+            g_assert_cmphex(qpci_config_readb(vf.dev, PCI_HEADER_TYPE) & 0x7f,
+                            ==, PCI_HEADER_TYPE_NORMAL);
+            /* A VF's own BAR registers are read-only zero. */
+            g_assert_cmphex(qpci_config_readl(vf.dev, PCI_BASE_ADDRESS_0),
+                            ==, 0);
+            g_assert_cmphex(qdma_testdev_readl(&vf, DMA_TESTDEV_REG_MAGIC),
+                            ==, DMA_TESTDEV_MAGIC);
+            g_assert_cmphex(qdma_testdev_readl(&vf, DMA_TESTDEV_REG_FUNC),
+                            ==, DMA_TESTDEV_FUNC_VF | i);
+            /* Enabling reset the VF: counters start from zero. */
+            g_assert_cmpuint(qdma_testdev_readq(&vf,
+                                                DMA_TESTDEV_REG_COMPLETED_OPS),
+                             ==, 0);
+            check_dma_ops(&f, &vf, 4096 + i);
+            qdma_testdev_vf_cleanup(&vf);
+        }
+        /* The PF is not disturbed by its VFs. */
+        check_dma_ops(&f, &f.pf.fn, 512);
+
+        qdma_testdev_vfs_disable(&f.pf);
+        check_vfs_present(&f, 0);
+        /* A stale mapping of a VF BAR now reaches nothing. */
+        g_assert_cmphex(qtest_readl(f.qts, f.pf.vf_bar_base +
+                                    DMA_TESTDEV_REG_MAGIC), !=,
+                        DMA_TESTDEV_MAGIC);
+    }
+    fixture_stop(&f);
+}
+
+static void test_sriov_corner_cases(void)
+{
+    Fixture f;
+    QDmaTestdevPF *pf = &f.pf;
+
+    fixture_start(&f, "");
+
+    /*
+     * NumVFs above TotalVFs is stored, but QEMU then makes VF Enable
+     * read-only, so the VFs cannot be switched on (SR-IOV leaves the
+     * outcome undefined; refusing is the safe choice).
+     */
+    qdma_testdev_sriov_writew(pf, PCI_SRIOV_NUM_VF, TOTAL_VFS + 1);
+    g_assert_cmpuint(qdma_testdev_sriov_readw(pf, PCI_SRIOV_NUM_VF), ==,
+                     TOTAL_VFS + 1);
+    qdma_testdev_sriov_writew(pf, PCI_SRIOV_CTRL, PCI_SRIOV_CTRL_VFE);
+    g_assert_cmphex(qdma_testdev_sriov_readw(pf, PCI_SRIOV_CTRL) &
+                    PCI_SRIOV_CTRL_VFE, ==, 0);
+    check_vfs_present(&f, 0);
+
+    /* NumVFs is read-only while VF Enable is set. */
+    qdma_testdev_vfs_enable(pf, 2);
+    check_vfs_present(&f, 2);
+    qdma_testdev_sriov_writew(pf, PCI_SRIOV_NUM_VF, 5);
+    g_assert_cmpuint(qdma_testdev_sriov_readw(pf, PCI_SRIOV_NUM_VF), ==, 2);
+    check_vfs_present(&f, 2);
+    qdma_testdev_vfs_disable(pf);
+    check_vfs_present(&f, 0);
+
+    /* VF Enable with NumVFs 0 is accepted and enables nothing. */
+    qdma_testdev_vfs_enable(pf, 0);
+    g_assert_cmphex(qdma_testdev_sriov_readw(pf, PCI_SRIOV_CTRL) &
+                    PCI_SRIOV_CTRL_VFE, ==, PCI_SRIOV_CTRL_VFE);
+    check_vfs_present(&f, 0);
+    /* ... and NumVFs then stays 0 until VF Enable is cleared. */
+    qdma_testdev_sriov_writew(pf, PCI_SRIOV_NUM_VF, 3);
+    g_assert_cmpuint(qdma_testdev_sriov_readw(pf, PCI_SRIOV_NUM_VF), ==, 0);
+    check_vfs_present(&f, 0);
+    qdma_testdev_vfs_disable(pf);
+
+    /* Exactly TotalVFs is fine. */
+    qdma_testdev_vfs_enable(pf, TOTAL_VFS);
+    check_vfs_present(&f, TOTAL_VFS);
+    qdma_testdev_vfs_disable(pf);
+    check_vfs_present(&f, 0);
+    fixture_stop(&f);
+}
+
+static void test_ring(void)
+{
+    enum { N = 300, LEN = 1000 };
+    Fixture f;
+    QDmaTestdev *d = &f.pf.fn;
+    g_autofree DmaTestdevDesc *descs = g_new0(DmaTestdevDesc, N);
+    g_autofree uint8_t *in = g_malloc(LEN);
+    g_autofree uint8_t *out = g_malloc(LEN);
+    uint64_t src, dst, bytes = 0;
+
+    fixture_start(&f, "");
+    src = guest_alloc(&f.alloc, LEN);
+    dst = guest_alloc(&f.alloc, (uint64_t)N * LEN);
+    fill_random(in, LEN);
+    qtest_memwrite(f.qts, src, in, LEN);
+
+    /* More than RING_BUDGET descriptors: the helper must kick twice. */
+    for (uint32_t i = 0; i < N; i++) {
+        DmaTestdevDesc *desc = &descs[i];
+
+        desc->op = DMA_TESTDEV_OP_COPY + i % 3;
+        desc->src = src;
+        desc->dst = dst + (uint64_t)i * LEN;
+        desc->len = LEN - i;
+        desc->pattern = (i & 0xff) * 0x01010101;
+        bytes += desc->len;
+    }
+    g_assert_cmpuint(qdma_testdev_run_ring(d, &f.alloc, 512, descs, N), ==,
+                     DMA_TESTDEV_ERR_NONE);
+    g_assert_cmpuint(qdma_testdev_readl(d, DMA_TESTDEV_REG_RING_HEAD), ==, N);
+    g_assert_cmpuint(qdma_testdev_readq(d, DMA_TESTDEV_REG_COMPLETED_OPS),
+                     ==, N);
+    g_assert_cmpuint(qdma_testdev_readq(d, DMA_TESTDEV_REG_COMPLETED_BYTES),
+                     ==, bytes);
+
+    for (uint32_t i = 0; i < N; i++) {
+        DmaTestdevDesc *desc = &descs[i];
+
+        g_assert_cmphex(desc->status, ==, DMA_TESTDEV_DESC_ST_COMPLETE);
+        switch (desc->op) {
+        case DMA_TESTDEV_OP_COPY:
+            qtest_memread(f.qts, desc->dst, out, desc->len);
+            g_assert_cmpmem(in, desc->len, out, desc->len);
+            g_assert_cmphex(desc->result, ==, 0);
+            break;
+        case DMA_TESTDEV_OP_FILL:
+            qtest_memread(f.qts, desc->dst, out, desc->len);
+            for (uint32_t j = 0; j < desc->len; j++) {
+                g_assert_cmphex(out[j], ==, i & 0xff);
+            }
+            break;
+        case DMA_TESTDEV_OP_CRC32C:
+            g_assert_cmphex(desc->result, ==, crc32c_ref(in, desc->len));
+            break;
+        }
+    }
+    guest_free(&f.alloc, src);
+    guest_free(&f.alloc, dst);
+    fixture_stop(&f);
+}
+
+static void test_ring_errors(void)
+{
+    Fixture f;
+    QDmaTestdev *d = &f.pf.fn;
+    DmaTestdevDesc descs[4] = { 0 };
+    uint64_t buf;
+    static const struct {
+        uint64_t base;
+        uint32_t size, head, tail;
+    } bad_rings[] = {
+        { 0x100000, 0, 0, 1 },
+        { 0x100000, 1, 0, 0 },
+        { 0x100000, 3, 0, 1 },
+        { 0x100000, DMA_TESTDEV_RING_MAX_ENTRIES * 2, 0, 1 },
+        { 0x100020, 16, 0, 1 },             /* not 64-byte aligned */
+        { 0x100000, 16, 16, 1 },            /* head out of range */
+        { 0x100000, 16, 0, 17 },            /* tail out of range */
+        { UINT64_MAX & ~63ULL, 16, 0, 1 },  /* wraps 2^64 */
+    };
+
+    fixture_start(&f, "");
+    for (int i = 0; i < ARRAY_SIZE(bad_rings); i++) {
+        qdma_testdev_writeq(d, DMA_TESTDEV_REG_RING_BASE, bad_rings[i].base);
+        qdma_testdev_writel(d, DMA_TESTDEV_REG_RING_SIZE, bad_rings[i].size);
+        qdma_testdev_writel(d, DMA_TESTDEV_REG_RING_HEAD, bad_rings[i].head);
+        qdma_testdev_writel(d, DMA_TESTDEV_REG_RING_TAIL, bad_rings[i].tail);
+        qdma_testdev_writel(d, DMA_TESTDEV_REG_DOORBELL, DMA_TESTDEV_DB_RING);
+        g_assert_cmpuint(qdma_testdev_readl(d, DMA_TESTDEV_REG_STATUS), ==,
+                         DMA_TESTDEV_ST_ERROR);
+        g_assert_cmpuint(qdma_testdev_readl(d, DMA_TESTDEV_REG_ERROR), ==,
+                         DMA_TESTDEV_ERR_BAD_RING);
+        g_assert_cmpuint(qdma_testdev_readl(d, DMA_TESTDEV_REG_RING_HEAD),
+                         ==, bad_rings[i].head);
+    }
+
+    /* A ring that is not in RAM faults at the descriptor's address. */
+    qdma_testdev_writeq(d, DMA_TESTDEV_REG_RING_BASE, HOLE_ADDR);
+    qdma_testdev_writel(d, DMA_TESTDEV_REG_RING_SIZE, 16);
+    qdma_testdev_writel(d, DMA_TESTDEV_REG_RING_HEAD, 3);
+    qdma_testdev_writel(d, DMA_TESTDEV_REG_RING_TAIL, 5);
+    qdma_testdev_writel(d, DMA_TESTDEV_REG_DOORBELL, DMA_TESTDEV_DB_RING);
+    g_assert_cmpuint(qdma_testdev_readl(d, DMA_TESTDEV_REG_ERROR), ==,
+                     DMA_TESTDEV_ERR_DMA_FAULT);
+    g_assert_cmphex(qdma_testdev_readq(d, DMA_TESTDEV_REG_FAULT_ADDR), ==,
+                    HOLE_ADDR + 3 * DMA_TESTDEV_DESC_SIZE);
+    g_assert_cmpuint(qdma_testdev_readl(d, DMA_TESTDEV_REG_RING_HEAD), ==, 3);
+
+    /*
+     * A failing descriptor is completed with its error and stops the
+     * ring; HEAD points past it and later descriptors are left alone.
+     */
+    buf = guest_alloc(&f.alloc, 4096);
+    descs[0] = (DmaTestdevDesc) { .op = DMA_TESTDEV_OP_FILL, .dst = buf,
+                                  .len = 16, .pattern = 0x11111111 };
+    descs[1] = (DmaTestdevDesc) { .op = DMA_TESTDEV_OP_COPY, .src = buf,
+                                  .dst = HOLE_ADDR, .len = 16 };
+    descs[2] = (DmaTestdevDesc) { .op = DMA_TESTDEV_OP_FILL, .dst = buf,
+                                  .len = 16, .flags = 0x80 };
+    descs[3] = (DmaTestdevDesc) { .op = 42, .dst = buf, .len = 16 };
+    g_assert_cmpuint(qdma_testdev_run_ring(d, &f.alloc, 8, descs, 4), ==,
+                     DMA_TESTDEV_ERR_DMA_FAULT);
+    g_assert_cmphex(qdma_testdev_readq(d, DMA_TESTDEV_REG_FAULT_ADDR), ==,
+                    HOLE_ADDR);
+    g_assert_cmpuint(qdma_testdev_readl(d, DMA_TESTDEV_REG_RING_HEAD), ==, 2);
+    g_assert_cmphex(descs[0].status, ==, DMA_TESTDEV_DESC_ST_COMPLETE);
+    g_assert_cmphex(descs[1].status, ==, DMA_TESTDEV_DESC_ST_COMPLETE |
+                    DMA_TESTDEV_ERR_DMA_FAULT);
+    g_assert_cmphex(descs[2].status, ==, 0);
+
+    /* Ringing again resumes at HEAD. */
+    qdma_testdev_writel(d, DMA_TESTDEV_REG_DOORBELL, DMA_TESTDEV_DB_RING);
+    g_assert_cmpuint(qdma_testdev_readl(d, DMA_TESTDEV_REG_ERROR), ==,
+                     DMA_TESTDEV_ERR_BAD_FLAGS);
+    g_assert_cmpuint(qdma_testdev_readl(d, DMA_TESTDEV_REG_RING_HEAD), ==, 3);
+    qdma_testdev_writel(d, DMA_TESTDEV_REG_DOORBELL, DMA_TESTDEV_DB_RING);
+    g_assert_cmpuint(qdma_testdev_readl(d, DMA_TESTDEV_REG_ERROR), ==,
+                     DMA_TESTDEV_ERR_BAD_OP);
+    g_assert_cmpuint(qdma_testdev_readl(d, DMA_TESTDEV_REG_RING_HEAD), ==, 4);
+    /* An empty ring is a successful no-op. */
+    qdma_testdev_writel(d, DMA_TESTDEV_REG_DOORBELL, DMA_TESTDEV_DB_RING);
+    g_assert_cmpuint(qdma_testdev_readl(d, DMA_TESTDEV_REG_STATUS), ==,
+                     DMA_TESTDEV_ST_DONE);
+    g_assert_cmpuint(qdma_testdev_readq(d, DMA_TESTDEV_REG_COMPLETED_OPS),
+                     ==, 1);
+    g_assert_cmpuint(qdma_testdev_readq(d, DMA_TESTDEV_REG_ERROR_COUNT),
+                     ==, ARRAY_SIZE(bad_rings) + 4);
+    guest_free(&f.alloc, buf);
+    fixture_stop(&f);
+}
+
+static void check_msix(Fixture *f, QDmaTestdev *d, uint32_t data)
+{
+    uint64_t word = guest_alloc(&f->alloc, 4);
+    uint64_t buf = guest_alloc(&f->alloc, 64);
+
+    qtest_writel(f->qts, word, 0);
+    qdma_testdev_msix_setup(d, word, data);
+    /* Without CONTROL.IRQ_EN there is no message. */
+    g_assert_cmpuint(qdma_testdev_run(d, DMA_TESTDEV_OP_FILL, 0, buf, 64, 0),
+                     ==, DMA_TESTDEV_ERR_NONE);
+    g_assert_cmphex(qtest_readl(f->qts, word), ==, 0);
+    qdma_testdev_writel(d, DMA_TESTDEV_REG_CONTROL, DMA_TESTDEV_CTRL_IRQ_EN);
+    g_assert_cmpuint(qdma_testdev_run(d, DMA_TESTDEV_OP_FILL, 0, buf, 64, 0),
+                     ==, DMA_TESTDEV_ERR_NONE);
+    g_assert_cmphex(qtest_readl(f->qts, word), ==, data);
+    /* Errors interrupt too. */
+    qtest_writel(f->qts, word, 0);
+    g_assert_cmpuint(qdma_testdev_run(d, DMA_TESTDEV_OP_FILL, 0, buf, 0, 0),
+                     ==, DMA_TESTDEV_ERR_BAD_LEN);
+    g_assert_cmphex(qtest_readl(f->qts, word), ==, data);
+    guest_free(&f->alloc, word);
+    guest_free(&f->alloc, buf);
+}
+
+static void test_msix(void)
+{
+    Fixture f;
+    QDmaTestdev vf;
+
+    fixture_start(&f, "");
+    check_msix(&f, &f.pf.fn, 0x1234);
+    qdma_testdev_vfs_enable(&f.pf, 2);
+    qdma_testdev_vf_init(&vf, &f.pf, 1);
+    check_msix(&f, &vf, 0x5678);
+    qdma_testdev_vf_cleanup(&vf);
+    fixture_stop(&f);
+}
+
+static void iommu_map(Fixture *f, QPCIDevice **dev, QPCIBar *bar)
+{
+    *dev = qpci_device_find(f->bus, IOMMU_DEVFN);
+    g_assert_nonnull(*dev);
+    g_assert_cmphex(qpci_config_readw(*dev, PCI_DEVICE_ID), ==,
+                    VIRT_IOMMU_PCI_DEVICE_ID);
+    qpci_device_enable(*dev);
+    *bar = qpci_iomap(*dev, 0, NULL);
+}
+
+/* With virt-iommu in its default bypass, PF and VF DMA still work. */
+static void test_iommu_bypass(void)
+{
+    Fixture f;
+    QPCIDevice *iommu;
+    QPCIBar bar;
+    QDmaTestdev vf;
+
+    fixture_start(&f, "-device virt-iommu,addr=04.0");
+    iommu_map(&f, &iommu, &bar);
+    check_dma_ops(&f, &f.pf.fn, 8192);
+    qdma_testdev_vfs_enable(&f.pf, 3);
+    for (uint16_t i = 0; i < 3; i++) {
+        qdma_testdev_vf_init(&vf, &f.pf, i);
+        check_dma_ops(&f, &vf, 5000);
+        qdma_testdev_vf_cleanup(&vf);
+    }
+    qpci_iounmap(iommu, bar);
+    g_free(iommu);
+    fixture_stop(&f);
+}
+
+/*
+ * Translation enabled without default bypass and no domain: every
+ * requester ID is blocked (ABI 0.1), so DMA from the PF and from a VF
+ * fails with DMA_FAULT at the first address touched.
+ */
+static void test_iommu_blocked(void)
+{
+    Fixture f;
+    QPCIDevice *iommu;
+    QPCIBar bar;
+    QDmaTestdev vf;
+    uint64_t src, dst;
+
+    fixture_start(&f, "-device virt-iommu,addr=04.0");
+    iommu_map(&f, &iommu, &bar);
+    src = guest_alloc(&f.alloc, 4096);
+    dst = guest_alloc(&f.alloc, 4096);
+    qdma_testdev_vfs_enable(&f.pf, 2);
+    qdma_testdev_vf_init(&vf, &f.pf, 1);
+    check_dma_ops(&f, &vf, 256);
+
+    qpci_io_writel(iommu, bar, VIRT_IOMMU_REG_CONTROL,
+                   VIRT_IOMMU_CTRL_ENABLE);
+    g_assert_cmpuint(qdma_testdev_run(&vf, DMA_TESTDEV_OP_COPY, src, dst, 64,
+                                      0), ==, DMA_TESTDEV_ERR_DMA_FAULT);
+    g_assert_cmphex(qdma_testdev_readq(&vf, DMA_TESTDEV_REG_FAULT_ADDR), ==,
+                    src);
+    g_assert_cmpuint(qdma_testdev_run(&vf, DMA_TESTDEV_OP_FILL, 0, dst, 64,
+                                      0), ==, DMA_TESTDEV_ERR_DMA_FAULT);
+    g_assert_cmphex(qdma_testdev_readq(&vf, DMA_TESTDEV_REG_FAULT_ADDR), ==,
+                    dst);
+    g_assert_cmpuint(qdma_testdev_run(&f.pf.fn, DMA_TESTDEV_OP_CRC32C, src,
+                                      0, 64, 0), ==,
+                     DMA_TESTDEV_ERR_DMA_FAULT);
+
+    /* Bypass again: the same VF works. */
+    qpci_io_writel(iommu, bar, VIRT_IOMMU_REG_CONTROL,
+                   VIRT_IOMMU_CTRL_DEFAULT_BYPASS);
+    check_dma_ops(&f, &vf, 256);
+
+    qdma_testdev_vf_cleanup(&vf);
+    guest_free(&f.alloc, src);
+    guest_free(&f.alloc, dst);
+    qpci_iounmap(iommu, bar);
+    g_free(iommu);
+    fixture_stop(&f);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/dma-testdev/crc32c-vector", test_crc32c_vector);
+    qtest_add_func("/dma-testdev/pf/identity", test_pf_identity);
+    qtest_add_func("/dma-testdev/pf/dma", test_pf_dma);
+    qtest_add_func("/dma-testdev/pf/reset", test_reset);
+    qtest_add_func("/dma-testdev/pf/bad-programming", test_bad_programming);
+    qtest_add_func("/dma-testdev/sriov/enable-disable",
+                   test_vf_enable_disable);
+    qtest_add_func("/dma-testdev/sriov/corner-cases",
+                   test_sriov_corner_cases);
+    qtest_add_func("/dma-testdev/ring/traffic", test_ring);
+    qtest_add_func("/dma-testdev/ring/errors", test_ring_errors);
+    qtest_add_func("/dma-testdev/msix", test_msix);
+    qtest_add_func("/dma-testdev/iommu/bypass", test_iommu_bypass);
+    qtest_add_func("/dma-testdev/iommu/blocked", test_iommu_blocked);
+    return g_test_run();
+}
