@@ -42,7 +42,7 @@ void BM_LiveRanges48Bit(benchmark::State& state)
     state.SetItemsProcessed(state.iterations());
     alloc.report(state, "alloc");
 }
-BENCHMARK(BM_LiveRanges48Bit)->Arg(300000)->Unit(benchmark::kNanosecond);
+BENCHMARK(BM_LiveRanges48Bit)->Arg(3000)->Arg(300000)->Unit(benchmark::kNanosecond);
 
 void BM_MixedSizes(benchmark::State& state)
 {

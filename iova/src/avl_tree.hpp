@@ -24,7 +24,10 @@
 //   static std::uint64_t key(const Node&);
 //   void pull(Node& n, const Node* left, const Node* right) const;
 //       recomputes n's augmentation from its payload and its children's
-//       augmentation (children may be null).
+//       augmentation (children may be null);
+//   static bool same_augmentation(const Node& a, const Node& b);
+//       whether a and b carry the same augmentation (lets a fix-up stop
+//       early: above an unchanged node nothing changes).
 //
 // Not thread-safe: the owner serialises access (the domain's tree lock).
 #pragma once
@@ -68,12 +71,16 @@ public:
     }
 
     // Inserts a node whose key is not yet present; returns its index, or
-    // kNil if the key exists (nothing changes then).  Throws std::bad_alloc
-    // only if no room was reserved, with the tree unchanged.
-    std::uint32_t insert(const Node& payload)
+    // kNil if the key exists (nothing changes then).  If pred/succ are
+    // given, stores the indices of the new node's in-order neighbours
+    // (kNil if none), found on the same walk.  Throws std::bad_alloc only
+    // if no room was reserved, with the tree unchanged.
+    std::uint32_t insert(const Node& payload, std::uint32_t* pred = nullptr,
+                         std::uint32_t* succ = nullptr)
     {
         const std::uint64_t k = Traits::key(payload);
         Path path;
+        std::uint32_t last_right = kNil, last_left = kNil;
         std::uint32_t cur = root_;
         while (cur != kNil) {
             const std::uint64_t ck = Traits::key(nodes_[cur]);
@@ -82,11 +89,93 @@ public:
             }
             const bool right = k > ck;
             path.push(cur, right);
-            cur = right ? nodes_[cur].right : nodes_[cur].left;
+            if (right) {
+                last_right = cur;
+                cur = nodes_[cur].right;
+            } else {
+                last_left = cur;
+                cur = nodes_[cur].left;
+            }
         }
         const std::uint32_t idx = new_node(payload); // may throw: no change yet
         fix_up(path, idx);
+        if (pred) {
+            *pred = last_right; // a new leaf's predecessor: last right turn
+        }
+        if (succ) {
+            *succ = last_left;
+        }
         return idx;
+    }
+
+    // What erase_floor_if() removed, and the removed node's in-order
+    // neighbours as they were, copied before anything changed.
+    struct Removal {
+        Node node;
+        bool has_pred = false;
+        Node pred{};
+        bool has_succ = false;
+        Node succ{};
+    };
+
+    // Finds the node with the highest key <= k and, if accept(node) is
+    // true, removes it, describing it and its neighbours in *out.  One walk
+    // from the root, never allocates.  False if no node was removed.
+    template <class Accept>
+    bool erase_floor_if(std::uint64_t k, Accept&& accept, Removal* out) noexcept
+    {
+        Path path;
+        int found_depth = -1;
+        std::uint32_t found = kNil;
+        std::uint32_t cur = root_;
+        while (cur != kNil) {
+            if (Traits::key(nodes_[cur]) <= k) {
+                found = cur;
+                found_depth = path.depth;
+                path.push(cur, true);
+                cur = nodes_[cur].right;
+            } else {
+                path.push(cur, false);
+                cur = nodes_[cur].left;
+            }
+        }
+        if (found == kNil || !accept(static_cast<const Node&>(nodes_[found]))) {
+            return false;
+        }
+        path.depth = found_depth; // the path down to `found`, exclusive
+        if (out) {
+            out->node = nodes_[found];
+            out->has_pred = out->has_succ = false;
+            if (nodes_[found].left != kNil) {
+                std::uint32_t p = nodes_[found].left;
+                while (nodes_[p].right != kNil) {
+                    p = nodes_[p].right;
+                }
+                out->has_pred = true;
+                out->pred = nodes_[p];
+            }
+            if (nodes_[found].right != kNil) {
+                std::uint32_t q = nodes_[found].right;
+                while (nodes_[q].left != kNil) {
+                    q = nodes_[q].left;
+                }
+                out->has_succ = true;
+                out->succ = nodes_[q];
+            }
+            // Without a subtree on that side, the neighbour is the last
+            // ancestor where the walk turned the other way.
+            for (int d = path.depth - 1; d >= 0 && !(out->has_pred && out->has_succ); --d) {
+                if (path.right[d] && !out->has_pred) {
+                    out->has_pred = true;
+                    out->pred = nodes_[path.node[d]];
+                } else if (!path.right[d] && !out->has_succ) {
+                    out->has_succ = true;
+                    out->succ = nodes_[path.node[d]];
+                }
+            }
+        }
+        unlink(found, path);
+        return true;
     }
 
     // Removes the node with key `k`; false if there is none.  Never
@@ -107,27 +196,7 @@ public:
         if (cur == kNil) {
             return false;
         }
-        std::uint32_t victim = cur;
-        std::uint32_t replacement;
-        if (nodes_[cur].left != kNil && nodes_[cur].right != kNil) {
-            // Two children: the in-order successor (leftmost of the right
-            // subtree) has no left child; move its payload here and unlink
-            // the successor's slot instead.
-            path.push(cur, true);
-            std::uint32_t succ = nodes_[cur].right;
-            while (nodes_[succ].left != kNil) {
-                path.push(succ, false);
-                succ = nodes_[succ].left;
-            }
-            copy_payload(nodes_[cur], nodes_[succ]);
-            victim = succ;
-            replacement = nodes_[succ].right;
-        } else {
-            replacement = nodes_[cur].left != kNil ? nodes_[cur].left
-                                                   : nodes_[cur].right;
-        }
-        release_node(victim);
-        fix_up(path, replacement);
+        unlink(cur, path);
         return true;
     }
 
@@ -211,6 +280,34 @@ private:
         }
     };
 
+    // Removes node `cur`, reached from the root by `path`, and rebalances.
+    void unlink(std::uint32_t cur, Path& path) noexcept
+    {
+        std::uint32_t victim = cur;
+        std::uint32_t replacement;
+        int payload_changed_at = kMaxDepth; // depth of a re-filled node
+        if (nodes_[cur].left != kNil && nodes_[cur].right != kNil) {
+            payload_changed_at = path.depth;
+            // Two children: the in-order successor (leftmost of the right
+            // subtree) has no left child; move its payload here and unlink
+            // the successor's slot instead.
+            path.push(cur, true);
+            std::uint32_t succ = nodes_[cur].right;
+            while (nodes_[succ].left != kNil) {
+                path.push(succ, false);
+                succ = nodes_[succ].left;
+            }
+            copy_payload(nodes_[cur], nodes_[succ]);
+            victim = succ;
+            replacement = nodes_[succ].right;
+        } else {
+            replacement = nodes_[cur].left != kNil ? nodes_[cur].left
+                                                   : nodes_[cur].right;
+        }
+        release_node(victim);
+        fix_up(path, replacement, payload_changed_at);
+    }
+
     static void copy_payload(Node& dst, const Node& src) noexcept
     {
         const std::uint32_t l = dst.left, r = dst.right;
@@ -280,43 +377,54 @@ private:
     }
 
     // Restores the AVL property at i (whose children are balanced and whose
-    // heights differ by at most 2) and returns the subtree's new root.
+    // heights differ by at most 2), re-augments, and returns the subtree's
+    // new root.  The common balanced case costs one pull().
     std::uint32_t rebalance(std::uint32_t i) noexcept
     {
-        update(i);
         Node& n = nodes_[i];
-        const int bf = height(n.left) - height(n.right);
-        if (bf > 1) {
+        const int hl = height(n.left), hr = height(n.right);
+        if (hl - hr > 1) {
             const Node& l = nodes_[n.left];
             if (height(l.left) < height(l.right)) {
-                nodes_[i].left = rotate_left(nodes_[i].left);
+                n.left = rotate_left(n.left);
             }
             return rotate_right(i);
         }
-        if (bf < -1) {
+        if (hr - hl > 1) {
             const Node& r = nodes_[n.right];
             if (height(r.right) < height(r.left)) {
-                nodes_[i].right = rotate_right(nodes_[i].right);
+                n.right = rotate_right(n.right);
             }
             return rotate_left(i);
         }
+        n.height = static_cast<std::int8_t>(1 + (hl > hr ? hl : hr));
+        traits_.pull(n, get(n.left), get(n.right));
         return i;
     }
 
     // Hangs `child` where the walk recorded in `path` ended, then
-    // rebalances and re-augments every node on the path, bottom-up.  The
-    // augmentation of every ancestor may change, so the whole path is
-    // visited: O(log n).
-    void fix_up(const Path& path, std::uint32_t child) noexcept
+    // rebalances and re-augments the nodes on the path, bottom-up.  The
+    // walk stops at the first node whose child link, height and
+    // augmentation all come out unchanged: nothing above it can change.
+    // A node whose payload was replaced (erase of a node with two
+    // children) also took its successor's stale augmentation, so its
+    // "before" is not what its parent saw: no stop happens at or below
+    // `no_stop_at` (its depth).  Worst case the whole path: O(log n).
+    void fix_up(const Path& path, std::uint32_t child,
+                int no_stop_at = kMaxDepth) noexcept
     {
         for (int d = path.depth - 1; d >= 0; --d) {
             const std::uint32_t n = path.node[d];
-            if (path.right[d]) {
-                nodes_[n].right = child;
-            } else {
-                nodes_[n].left = child;
-            }
+            std::uint32_t& link = path.right[d] ? nodes_[n].right : nodes_[n].left;
+            const bool relinked = link != child;
+            link = child;
+            const Node before = nodes_[n];
             child = rebalance(n);
+            if (d < no_stop_at && !relinked && child == n &&
+                before.height == nodes_[n].height &&
+                Traits::same_augmentation(before, nodes_[n])) {
+                return;
+            }
         }
         root_ = child;
     }

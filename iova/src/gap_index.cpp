@@ -37,19 +37,6 @@ std::uint64_t AlignedGapIndex::cap(const Gap& g, unsigned k) noexcept
     return first <= g.hi ? g.hi + 1 - first : 0;
 }
 
-void AlignedGapIndex::Traits::pull(Node& n, const Node* l,
-                                   const Node* r) const noexcept
-{
-    std::uint64_t m = n.cap;
-    if (l) {
-        m = std::max(m, l->max_cap);
-    }
-    if (r) {
-        m = std::max(m, r->max_cap);
-    }
-    n.max_cap = m;
-}
-
 void AlignedGapIndex::reserve_total(std::size_t total)
 {
     if (total > tree_.size()) {

@@ -92,7 +92,21 @@ private:
             std::int8_t height;
         };
         static std::uint64_t key(const Node& n) noexcept { return n.key; }
-        void pull(Node& n, const Node* l, const Node* r) const noexcept;
+        static bool same_augmentation(const Node& a, const Node& b) noexcept
+        {
+            return a.max_cap == b.max_cap;
+        }
+        void pull(Node& n, const Node* l, const Node* r) const noexcept
+        {
+            std::uint64_t m = n.cap;
+            if (l && l->max_cap > m) {
+                m = l->max_cap;
+            }
+            if (r && r->max_cap > m) {
+                m = r->max_cap;
+            }
+            n.max_cap = m;
+        }
     };
     using Node = Traits::Node;
 

@@ -10,20 +10,6 @@
 
 namespace iova::detail {
 
-void RangeTree::Traits::pull(Node& n, const Node* l, const Node* r) const noexcept
-{
-    n.min_lo = l ? l->min_lo : n.lo;
-    n.max_hi = r ? r->max_hi : n.hi;
-    std::uint64_t g = 0;
-    if (l) {
-        g = std::max({g, l->max_gap, gap_len(l->max_hi, n.lo)});
-    }
-    if (r) {
-        g = std::max({g, r->max_gap, gap_len(n.hi, r->min_lo)});
-    }
-    n.max_gap = g;
-}
-
 RangeTree::RangeTree(std::uint64_t start_pfn, std::uint64_t max_pfn)
     : start_(start_pfn), max_pfn_(max_pfn), anchor_(max_pfn + 1),
       tree_(Traits{start_pfn})
@@ -55,30 +41,16 @@ std::optional<Gap> RangeTree::gap_between(std::uint64_t a_hi,
     return Gap{b_lo - len, b_lo - 1};
 }
 
-// hi of the range just below the one that starts at lo, or start_pfn - 1
-// when there is none (gap_len() clips at start_pfn anyway).
-std::uint64_t RangeTree::pred_hi_of(std::uint64_t lo) const noexcept
-{
-    if (lo > 0) {
-        const std::uint32_t p = tree_.floor(lo - 1);
-        if (p != kNil) {
-            return tree_.at(p).hi;
-        }
-    }
-    return start_ - 1;
-}
-
 void RangeTree::insert(std::uint64_t lo, std::uint64_t hi, bool reserved)
 {
-    const std::uint64_t p_hi = pred_hi_of(lo);
-    const std::uint32_t s = tree_.higher(lo); // exists: the anchor
-    const std::uint64_t s_lo = tree_.at(s).lo;
-
     Node n{};
     n.lo = lo;
     n.hi = hi;
     n.reserved = reserved;
-    tree_.insert(n);
+    std::uint32_t pred = kNil, succ = kNil;
+    tree_.insert(n, &pred, &succ); // one walk finds the neighbours too
+    const std::uint64_t p_hi = pred != kNil ? tree_.at(pred).hi : start_ - 1;
+    const std::uint64_t s_lo = tree_.at(succ).lo; // exists: the anchor
 
     // The gap [p_hi+1, s_lo-1] becomes (up to) two gaps around [lo, hi].
     if (auto g = gap_between(p_hi, s_lo)) {
@@ -110,29 +82,34 @@ std::optional<RangeInfo> RangeTree::find(std::uint64_t pfn) const noexcept
 
 std::optional<RangeInfo> RangeTree::remove(std::uint64_t pfn) noexcept
 {
-    const std::optional<RangeInfo> r = find(pfn);
-    if (!r) {
+    // One walk finds the range holding pfn (the highest lo <= pfn, if its
+    // hi reaches pfn), removes it and reports its neighbours.
+    AvlTree<Traits>::Removal r;
+    const std::uint64_t anchor = anchor_;
+    if (!tree_.erase_floor_if(
+            pfn,
+            [pfn, anchor](const Node& n) { return n.hi >= pfn && n.lo != anchor; },
+            &r)) {
         return std::nullopt;
     }
-    const std::uint64_t p_hi = pred_hi_of(r->lo);
-    const std::uint64_t s_lo = tree_.at(tree_.higher(r->lo)).lo;
+    const std::uint64_t p_hi = r.has_pred ? r.pred.hi : start_ - 1;
+    const std::uint64_t s_lo = r.succ.lo; // exists: the anchor
 
-    // Entries of the two old gaps go before the merged gap's are added, so
-    // the index never exceeds the room reserve_for_insert() guaranteed.
-    if (auto g = gap_between(p_hi, r->lo)) {
+    // The two old gaps become one.  The index never exceeds the room
+    // reserve_for_insert() guaranteed, so adding cannot allocate.
+    if (auto g = gap_between(p_hi, r.node.lo)) {
         gaps_.remove(*g);
     }
-    if (auto g = gap_between(r->hi, s_lo)) {
+    if (auto g = gap_between(r.node.hi, s_lo)) {
         gaps_.remove(*g);
     }
-    tree_.erase(r->lo);
     if (auto g = gap_between(p_hi, s_lo)) {
-        gaps_.add(*g); // cannot allocate: see reserve_for_insert()
+        gaps_.add(*g);
     }
     --ranges_;
-    reserved_ -= r->reserved ? 1 : 0;
-    pfns_ -= r->hi - r->lo + 1;
-    return r;
+    reserved_ -= r.node.reserved ? 1 : 0;
+    pfns_ -= r.node.hi - r.node.lo + 1;
+    return RangeInfo{r.node.lo, r.node.hi, r.node.reserved};
 }
 
 std::optional<RangeInfo> RangeTree::first_overlap(std::uint64_t lo,

@@ -124,3 +124,39 @@ TEST(AlignedSearch, RandomisedAgainstBruteForce)
 
 } // namespace
 } // namespace iova::test
+
+namespace iova::test {
+namespace {
+
+// Deep trees: many rotations, erasures of nodes with two children, and
+// fix-ups that stop early; the augmentation and the gap index must stay
+// exact (check_invariants recomputes both from scratch).
+TEST(TreeStress, DeepTreesStayConsistent)
+{
+    std::mt19937_64 rng(2024);
+    Domain d(k4K, 1);
+    std::vector<std::uint64_t> live;
+    const std::uint64_t limit = 1 << 18;
+    for (int step = 0; step < 40000; ++step) {
+        const bool grow = live.size() < 5000 && (live.empty() || rng() % 3 != 0);
+        if (grow) {
+            const std::uint64_t size = 1 + rng() % (rng() % 8 ? 3 : 64);
+            const auto r = d.alloc(size, rng() % limit, rng() % 2);
+            if (r.ok()) {
+                live.push_back(*r);
+            }
+        } else {
+            const std::size_t i = rng() % live.size();
+            ASSERT_TRUE(d.free(live[i]).ok());
+            live[i] = live.back();
+            live.pop_back();
+        }
+        if (step % 250 == 249) {
+            ASSERT_TRUE(Consistent(d)) << "step " << step;
+        }
+    }
+    EXPECT_EQ(d.stats().live_ranges, live.size());
+}
+
+} // namespace
+} // namespace iova::test
