@@ -16,7 +16,7 @@
 #include "libqos/pci-pc.h"
 #include "libqos/pcie-ecam.h"
 #include "libqos/dma-testdev.h"
-#include "hw/iommu/virt-iommu-regs.h"
+#include "libqos/virt-iommu.h"
 
 #define PF_DEVFN        QPCI_DEVFN(6, 0)
 #define IOMMU_DEVFN     QPCI_DEVFN(4, 0)
@@ -671,6 +671,201 @@ static void test_iommu_blocked(void)
     fixture_stop(&f);
 }
 
+static void expect_iommu_fault(QVirtIOMMU *v, uint8_t reason, uint16_t rid,
+                               uint32_t domain, uint64_t iova)
+{
+    VirtIOMMUEvent evt;
+
+    g_assert_true(qvirt_iommu_pop_event(v, &evt));
+    g_assert_cmpuint(evt.type, ==, VIRT_IOMMU_EVT_FAULT);
+    g_assert_cmpuint(evt.reason, ==, reason);
+    g_assert_cmphex(evt.endpoint, ==, rid);
+    g_assert_cmpuint(evt.domain, ==, domain);
+    g_assert_cmphex(evt.iova, ==, iova);
+    /* One DMA piece faulted once; nothing else may be queued. */
+    g_assert_false(qvirt_iommu_pop_event(v, &evt));
+}
+
+static uint16_t iommu_map_fixed(QVirtIOMMU *v, uint32_t domain,
+                                uint64_t iova, uint64_t gpa, uint64_t size,
+                                uint32_t perms)
+{
+    return qvirt_iommu_submit(v, &(VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_MAP_FIXED, .domain = domain, .iova = iova,
+        .addr = gpa, .size = size, .arg = perms,
+    }, NULL);
+}
+
+/*
+ * Each function's DMA is translated for its own requester ID: with
+ * translation on and no default bypass, only VF 1, attached to a DMA
+ * domain, reaches memory (through its IOVAs); VF 0 and the PF are
+ * blocked, and the fault records name their requester IDs.
+ */
+static void test_iommu_per_rid(void)
+{
+    enum { IOVA_SRC = 0x40000000, IOVA_DST = 0x40100000, LEN = 4096 };
+    Fixture f;
+    QVirtIOMMU iommu;
+    QDmaTestdev vf0, vf1;
+    g_autofree uint8_t *in = g_malloc(LEN);
+    g_autofree uint8_t *out = g_malloc(LEN);
+    uint64_t src, dst;
+    uint32_t dom;
+    uint16_t rid0, rid1;
+
+    fixture_start(&f, "-device virt-iommu,addr=04.0");
+    qvirt_iommu_init(&iommu, f.bus, IOMMU_DEVFN);
+    qvirt_iommu_start(&iommu, &f.alloc, 4, 4, VIRT_IOMMU_CTRL_ENABLE);
+    src = guest_alloc(&f.alloc, LEN);
+    dst = guest_alloc(&f.alloc, LEN);
+    fill_random(in, LEN);
+    qtest_memwrite(f.qts, src, in, LEN);
+    qtest_memset(f.qts, dst, 0, LEN);
+
+    qdma_testdev_vfs_enable(&f.pf, 2);
+    qdma_testdev_vf_init(&vf0, &f.pf, 0);
+    qdma_testdev_vf_init(&vf1, &f.pf, 1);
+    /* Bus 0 and no firmware: the requester ID is the devfn. */
+    rid0 = vf0.dev->devfn;
+    rid1 = vf1.dev->devfn;
+
+    dom = qvirt_iommu_domain_alloc(&iommu, VIRT_IOMMU_DOMAIN_DMA);
+    g_assert_cmpuint(iommu_map_fixed(&iommu, dom, IOVA_SRC, src, LEN,
+                                     VIRT_IOMMU_PERM_READ), ==,
+                     VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(iommu_map_fixed(&iommu, dom, IOVA_DST, dst, LEN,
+                                     VIRT_IOMMU_PERM_WRITE), ==,
+                     VIRT_IOMMU_S_OK);
+    qvirt_iommu_attach(&iommu, rid1, dom);
+
+    g_assert_cmpuint(qdma_testdev_run(&vf1, DMA_TESTDEV_OP_COPY, IOVA_SRC,
+                                      IOVA_DST, LEN, 0), ==,
+                     DMA_TESTDEV_ERR_NONE);
+    qtest_memread(f.qts, dst, out, LEN);
+    g_assert_cmpmem(in, LEN, out, LEN);
+    g_assert_cmpuint(qdma_testdev_run(&vf1, DMA_TESTDEV_OP_CRC32C, IOVA_SRC,
+                                      0, LEN, 0), ==, DMA_TESTDEV_ERR_NONE);
+    g_assert_cmphex(qdma_testdev_readq(&vf1, DMA_TESTDEV_REG_RESULT), ==,
+                    crc32c_ref(in, LEN));
+
+    /* Writing through the read-only mapping is refused at its IOVA. */
+    g_assert_cmpuint(qdma_testdev_run(&vf1, DMA_TESTDEV_OP_FILL, 0,
+                                      IOVA_SRC + 64, 64, 0), ==,
+                     DMA_TESTDEV_ERR_DMA_FAULT);
+    g_assert_cmphex(qdma_testdev_readq(&vf1, DMA_TESTDEV_REG_FAULT_ADDR), ==,
+                    IOVA_SRC + 64);
+    expect_iommu_fault(&iommu, VIRT_IOMMU_FAULT_PERMISSION, rid1, dom,
+                       IOVA_SRC + 64);
+
+    g_assert_cmpuint(qdma_testdev_run(&vf0, DMA_TESTDEV_OP_COPY, src, dst,
+                                      LEN, 0), ==, DMA_TESTDEV_ERR_DMA_FAULT);
+    g_assert_cmphex(qdma_testdev_readq(&vf0, DMA_TESTDEV_REG_FAULT_ADDR), ==,
+                    src);
+    expect_iommu_fault(&iommu, VIRT_IOMMU_FAULT_BLOCKED, rid0, 0, src);
+
+    g_assert_cmpuint(qdma_testdev_run(&f.pf.fn, DMA_TESTDEV_OP_FILL, 0, dst,
+                                      LEN, 0), ==, DMA_TESTDEV_ERR_DMA_FAULT);
+    g_assert_cmphex(qdma_testdev_readq(&f.pf.fn, DMA_TESTDEV_REG_FAULT_ADDR),
+                    ==, dst);
+    expect_iommu_fault(&iommu, VIRT_IOMMU_FAULT_BLOCKED, PF_DEVFN, 0, dst);
+    /* The blocked functions wrote nothing. */
+    qtest_memread(f.qts, dst, out, LEN);
+    g_assert_cmpmem(in, LEN, out, LEN);
+
+    qdma_testdev_vf_cleanup(&vf0);
+    qdma_testdev_vf_cleanup(&vf1);
+    guest_free(&f.alloc, src);
+    guest_free(&f.alloc, dst);
+    qvirt_iommu_cleanup(&iommu);
+    fixture_stop(&f);
+}
+
+/* VFs in another slot, every other function, and other IDs */
+static void test_sriov_layout(void)
+{
+    Fixture f;
+
+    fixture_start(&f, "-device dma-testdev,addr=08.0,total-vfs=4,"
+                  "vf-offset=8,vf-stride=2,vendor-id=0x1b36,"
+                  "device-id=0x1234,vf-device-id=0x1235");
+    qdma_testdev_pf_cleanup(&f.pf);
+    qdma_testdev_pf_init(&f.pf, f.bus, QPCI_DEVFN(8, 0));
+    g_assert_cmphex(qpci_config_readl(f.pf.fn.dev, PCI_VENDOR_ID), ==,
+                    0x12341b36);
+    g_assert_cmpuint(f.pf.total_vfs, ==, 4);
+    g_assert_cmpuint(f.pf.vf_offset, ==, 8);
+    g_assert_cmpuint(f.pf.vf_stride, ==, 2);
+    g_assert_cmphex(qdma_testdev_sriov_readw(&f.pf, PCI_SRIOV_VF_DID), ==,
+                    0x1235);
+
+    qdma_testdev_vfs_enable(&f.pf, 4);
+    for (uint16_t i = 0; i < 4; i++) {
+        QDmaTestdev vf;
+
+        qdma_testdev_vf_init(&vf, &f.pf, i);
+        g_assert_cmpint(vf.dev->devfn, ==, QPCI_DEVFN(9, 2 * i));
+        /* The odd functions between them stay empty. */
+        g_assert_cmphex(qpcie_ecam_readl(f.bus, vf.dev->devfn + 1,
+                                         PCI_VENDOR_ID), ==, 0xffffffff);
+        g_assert_cmphex(qdma_testdev_readl(&vf, DMA_TESTDEV_REG_FUNC), ==,
+                        DMA_TESTDEV_FUNC_VF | i);
+        check_dma_ops(&f, &vf, 300);
+        qdma_testdev_vf_cleanup(&vf);
+    }
+    qdma_testdev_vfs_disable(&f.pf);
+    g_assert_cmphex(qpcie_ecam_readl(f.bus, QPCI_DEVFN(9, 0),
+                                     PCI_CLASS_REVISION), ==, 0xffffffff);
+    fixture_stop(&f);
+}
+
+/* Each bad command line must stop QEMU with this message on stderr. */
+typedef struct BadConfig {
+    const char *name;
+    const char *args;
+    const char *error;
+} BadConfig;
+
+static const BadConfig bad_configs[] = {
+    { "vf-offset-0", "-device dma-testdev,addr=07.0,vf-offset=0",
+      "*vf-offset must not be 0*" },
+    { "vf-stride-0", "-device dma-testdev,addr=07.0,vf-stride=0",
+      "*vf-stride must not be 0 with total-vfs 7*" },
+    { "vf-devfn-overflow",
+      "-device dma-testdev,addr=1e.0,total-vfs=16",
+      "*VF addr overflows*" },
+    { "vf-devfn-taken",
+      "-device dma-testdev,addr=08.0,total-vfs=0 "
+      "-device dma-testdev,addr=07.0,vf-offset=8,total-vfs=1",
+      "*PCI: slot 8 function 0 not available for dma-testdev-vf*" },
+    { "vendor-id", "-device dma-testdev,addr=07.0,vendor-id=0xffff",
+      "*vendor-id 0xffff is not valid*" },
+    { "device-id", "-device dma-testdev,addr=07.0,vf-device-id=0xffff",
+      "*must not be 0xffff*" },
+    { "conventional-pci",
+      "-device pci-bridge,id=br,chassis_nr=1,addr=05.0 "
+      "-device dma-testdev,bus=br,addr=01.0",
+      "*needs a PCI Express bus*" },
+    { "vf-not-creatable", "-device dma-testdev-vf",
+      "*dma-testdev-vf*" },
+};
+
+static void test_bad_config(const void *data)
+{
+    const BadConfig *bad = data;
+
+    if (g_test_subprocess()) {
+        QTestState *qts = qtest_initf(MACHINE_ARGS "%s", bad->args);
+
+        /* Only reached if QEMU accepted the configuration. */
+        qtest_quit(qts);
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, 0);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr(bad->error);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -683,10 +878,17 @@ int main(int argc, char **argv)
                    test_vf_enable_disable);
     qtest_add_func("/dma-testdev/sriov/corner-cases",
                    test_sriov_corner_cases);
+    qtest_add_func("/dma-testdev/sriov/layout", test_sriov_layout);
     qtest_add_func("/dma-testdev/ring/traffic", test_ring);
     qtest_add_func("/dma-testdev/ring/errors", test_ring_errors);
     qtest_add_func("/dma-testdev/msix", test_msix);
     qtest_add_func("/dma-testdev/iommu/bypass", test_iommu_bypass);
     qtest_add_func("/dma-testdev/iommu/blocked", test_iommu_blocked);
+    qtest_add_func("/dma-testdev/iommu/per-rid", test_iommu_per_rid);
+    for (int i = 0; i < ARRAY_SIZE(bad_configs); i++) {
+        g_autofree char *path = g_strdup_printf("/dma-testdev/bad-config/%s",
+                                                bad_configs[i].name);
+        qtest_add_data_func(path, &bad_configs[i], test_bad_config);
+    }
     return g_test_run();
 }
