@@ -124,6 +124,14 @@ static const VMStateDescription vmstate_dma_testdev = {
     .name = TYPE_DMA_TESTDEV,
     .version_id = 1,
     .minimum_version_id = 1,
+    /*
+     * VFs are realized inside the PF's realize, so by default their state
+     * is saved and loaded first; loading the PF then switches them on
+     * (pcie_sriov_pf_post_load), which resets them and throws away what
+     * was just loaded.  Load the PF before any ordinary device instead.
+     * MIG_PRI_IOMMU is the lowest priority above the default.
+     */
+    .priority = MIG_PRI_IOMMU,
     .fields = (const VMStateField[]) {
         VMSTATE_PCI_DEVICE(parent_obj, DmaTestdevState),
         VMSTATE_MSIX(parent_obj, DmaTestdevState),

@@ -8,7 +8,9 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/bswap.h"
 #include "qemu/crc32c.h"
+#include "qobject/qdict.h"
 #include "libqtest.h"
 #include "standard-headers/linux/pci_regs.h"
 #include "libqos/libqos-malloc.h"
@@ -866,6 +868,126 @@ static void test_bad_config(const void *data)
     g_test_trap_assert_stderr(bad->error);
 }
 
+/* Migrates @from to @to (started with -incoming @uri) and waits. */
+static void migrate(QTestState *from, QTestState *to, const char *uri)
+{
+    const char *status;
+
+    qtest_qmp_assert_success(from, "{ 'execute': 'migrate',"
+                             "  'arguments': { 'uri': %s } }", uri);
+    for (;;) {
+        QDict *rsp = qtest_qmp(from, "{ 'execute': 'query-migrate' }");
+        QDict *ret = qdict_get_qdict(rsp, "return");
+
+        status = qdict_get_try_str(ret, "status");
+        g_assert_nonnull(status);
+        g_assert_cmpstr(status, !=, "failed");
+        if (!strcmp(status, "completed")) {
+            qobject_unref(rsp);
+            break;
+        }
+        qobject_unref(rsp);
+        g_usleep(10 * 1000);
+    }
+    qtest_qmp_eventwait(to, "RESUME");
+}
+
+/*
+ * PF and VF register state, VF Enable and the VFs' own PCI state (BAR
+ * decoding, bus mastering, MSI-X) survive migration, and a ring that
+ * was set up before it runs after it.
+ */
+static void test_migration(void)
+{
+    enum { N = 8, LEN = 512 };
+    Fixture f;
+    QTestState *to;
+    QPCIBus *bus2;
+    QDmaTestdev pf2, vf, vf2;
+    g_autofree char *uri = g_strdup_printf("unix:%s/dma-testdev-mig-%d.sock",
+                                           g_get_tmp_dir(), getpid());
+    uint8_t buf[DMA_TESTDEV_DESC_SIZE];
+    g_autofree uint8_t *in = g_malloc(LEN);
+    g_autofree uint8_t *out = g_malloc(LEN);
+    uint64_t ring, src, dst, word;
+
+    fixture_start(&f, "");
+    qdma_testdev_vfs_enable(&f.pf, 3);
+    qdma_testdev_vf_init(&vf, &f.pf, 2);
+    check_dma_ops(&f, &vf, 1000);
+    check_dma_ops(&f, &f.pf.fn, 100);
+    word = guest_alloc(&f.alloc, 4);
+    qtest_writel(f.qts, word, 0);
+    qdma_testdev_msix_setup(&vf, word, 0xbeef);
+    qdma_testdev_writel(&vf, DMA_TESTDEV_REG_CONTROL,
+                        DMA_TESTDEV_CTRL_IRQ_EN);
+
+    /* A ring with N descriptors queued but not kicked */
+    src = guest_alloc(&f.alloc, LEN);
+    dst = guest_alloc(&f.alloc, N * LEN);
+    ring = guest_alloc(&f.alloc, 16 * DMA_TESTDEV_DESC_SIZE);
+    fill_random(in, LEN);
+    qtest_memwrite(f.qts, src, in, LEN);
+    qtest_memset(f.qts, ring, 0, 16 * DMA_TESTDEV_DESC_SIZE);
+    for (uint32_t i = 0; i < N; i++) {
+        memset(buf, 0, sizeof(buf));
+        stl_le_p(buf + DMA_TESTDEV_DESC_OP, DMA_TESTDEV_OP_COPY);
+        stl_le_p(buf + DMA_TESTDEV_DESC_FLAGS,
+                 i == N - 1 ? DMA_TESTDEV_DESC_F_IRQ : 0);
+        stq_le_p(buf + DMA_TESTDEV_DESC_SRC, src);
+        stq_le_p(buf + DMA_TESTDEV_DESC_DST, dst + i * LEN);
+        stl_le_p(buf + DMA_TESTDEV_DESC_LEN, LEN);
+        qtest_memwrite(f.qts, ring + i * DMA_TESTDEV_DESC_SIZE, buf,
+                       sizeof(buf));
+    }
+    qdma_testdev_writeq(&vf, DMA_TESTDEV_REG_RING_BASE, ring);
+    qdma_testdev_writel(&vf, DMA_TESTDEV_REG_RING_SIZE, 16);
+    qdma_testdev_writel(&vf, DMA_TESTDEV_REG_RING_TAIL, N);
+
+    to = qtest_initf(MACHINE_ARGS "-device dma-testdev,addr=06.0 "
+                     "-incoming %s", uri);
+    migrate(f.qts, to, uri);
+
+    bus2 = qpci_new_pc(to, NULL);
+    /* Same BAR addresses: they are part of the migrated config space. */
+    pf2 = (QDmaTestdev) { .dev = qpci_device_find(bus2, PF_DEVFN),
+                          .bar = f.pf.fn.bar };
+    vf2 = (QDmaTestdev) { .dev = g_new0(QPCIDevice, 1), .bar = vf.bar };
+    vf2.dev->bus = bus2;
+    vf2.dev->devfn = vf.dev->devfn;
+    g_assert_cmphex(qpcie_ecam_readw(bus2, PF_DEVFN, f.pf.sriov +
+                                     PCI_SRIOV_NUM_VF), ==, 3);
+    g_assert_cmphex(qpci_config_readw(vf2.dev, PCI_COMMAND) &
+                    PCI_COMMAND_MASTER, ==, PCI_COMMAND_MASTER);
+    g_assert_cmpuint(qdma_testdev_readq(&pf2, DMA_TESTDEV_REG_COMPLETED_OPS),
+                     ==, 3);
+    g_assert_cmpuint(qdma_testdev_readq(&vf2, DMA_TESTDEV_REG_COMPLETED_OPS),
+                     ==, 3);
+    g_assert_cmpuint(qdma_testdev_readq(&vf2,
+                                        DMA_TESTDEV_REG_COMPLETED_BYTES),
+                     ==, 2999);
+    g_assert_cmphex(qdma_testdev_readl(&vf2, DMA_TESTDEV_REG_FUNC), ==,
+                    DMA_TESTDEV_FUNC_VF | 2);
+
+    qdma_testdev_writel(&vf2, DMA_TESTDEV_REG_DOORBELL, DMA_TESTDEV_DB_RING);
+    g_assert_cmpuint(qdma_testdev_readl(&vf2, DMA_TESTDEV_REG_STATUS), ==,
+                     DMA_TESTDEV_ST_DONE);
+    g_assert_cmpuint(qdma_testdev_readl(&vf2, DMA_TESTDEV_REG_RING_HEAD), ==,
+                     N);
+    for (uint32_t i = 0; i < N; i++) {
+        qtest_memread(to, dst + i * LEN, out, LEN);
+        g_assert_cmpmem(in, LEN, out, LEN);
+    }
+    g_assert_cmphex(qtest_readl(to, word), ==, 0xbeef);
+
+    g_free(vf2.dev);
+    g_free(pf2.dev);
+    qpci_free_pc(bus2);
+    qtest_quit(to);
+    qdma_testdev_vf_cleanup(&vf);
+    fixture_stop(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -882,6 +1004,7 @@ int main(int argc, char **argv)
     qtest_add_func("/dma-testdev/ring/traffic", test_ring);
     qtest_add_func("/dma-testdev/ring/errors", test_ring_errors);
     qtest_add_func("/dma-testdev/msix", test_msix);
+    qtest_add_func("/dma-testdev/migration", test_migration);
     qtest_add_func("/dma-testdev/iommu/bypass", test_iommu_bypass);
     qtest_add_func("/dma-testdev/iommu/blocked", test_iommu_blocked);
     qtest_add_func("/dma-testdev/iommu/per-rid", test_iommu_per_rid);
