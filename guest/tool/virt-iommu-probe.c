@@ -150,12 +150,12 @@ static bool check_identification(void)
                        version >> 16, version & 0xffff,
                        VIRT_IOMMU_VERSION_MAJOR, VIRT_IOMMU_VERSION_MINOR);
     }
-    /* Version 0.2: command and event queues, three domain types. */
+    /* Command and event queues, four domain types. */
     check_eq("cap", rd64(VIRT_IOMMU_REG_CAP),
              VIRT_IOMMU_CAP_CMDQ | VIRT_IOMMU_CAP_EVTQ | VIRT_IOMMU_CAP_MSIX, 1);
     check_eq("domain types", rd32(VIRT_IOMMU_REG_DOMAIN_TYPES),
              1u << VIRT_IOMMU_DOMAIN_BLOCKED | 1u << VIRT_IOMMU_DOMAIN_IDENTITY |
-             1u << VIRT_IOMMU_DOMAIN_DMA, 1);
+             1u << VIRT_IOMMU_DOMAIN_DMA | 1u << VIRT_IOMMU_DOMAIN_DMA_FQ, 1);
 
     format_pgsizes(pgsizes, sizes, sizeof(sizes));
     check(pgsizes & (1ull << 12), "page sizes 0x%llx (%s)%s",

@@ -1,12 +1,18 @@
 /*
  * virt-iommu: domains, their mappings, and which endpoint uses which
  *
- * A DMA domain owns an IOVA allocator (iova/, as Linux's iova_domain) and
- * a GTree of mappings keyed by IOVA interval, so that a lookup of any byte
- * finds the mapping holding it (the interval-key trick of virtio-iommu).
- * Device-allocated IOVAs (MAP) come from the allocator's per-CPU caches
- * with the vCPU index as the CPU; guest-chosen ones (MAP_FIXED) are
- * reserved in it, so the two never collide.
+ * A DMA or DMA_FQ domain owns an IOVA allocator (iova/, as Linux's
+ * iova_domain) and a GTree of mappings keyed by IOVA interval, so that a
+ * lookup of any byte finds the mapping holding it (the interval-key trick
+ * of virtio-iommu).  Device-allocated IOVAs (MAP) come from the allocator's
+ * per-CPU caches with the vCPU index as the CPU; guest-chosen ones
+ * (MAP_FIXED) are reserved in it, so the two never collide.
+ *
+ * Strict DMA domains invalidate the IOTLB and free the IOVA when UNMAP
+ * completes.  DMA_FQ domains, as Linux's flush queue, park unmapped IOVAs
+ * in a queue and free them only after one batched IOTLB invalidation, run
+ * when the queue is full or a virtual-clock timer expires: a stale IOTLB
+ * entry may translate until then, so the IOVA must not be reused before.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -33,15 +39,30 @@ typedef struct VirtIOMMUMapping {
     bool fixed;                 /* MAP_FIXED: reserved, not allocated */
 } VirtIOMMUMapping;
 
+/* An IOVA range to give back to the allocator, in pages */
+typedef struct VirtIOMMUIovaRange {
+    uint64_t pfn;
+    uint64_t pages;
+    bool fixed;                 /* reserved by MAP_FIXED */
+} VirtIOMMUIovaRange;
+
 struct VirtIOMMUDomain {
     VirtIOMMUState *s;
     uint32_t id;
     uint8_t type;               /* VIRT_IOMMU_DOMAIN_* */
     unsigned endpoints;         /* attached requester IDs */
-    IovaDomain *iova;           /* DMA domains only */
+    IovaDomain *iova;           /* DMA and DMA_FQ domains only */
     QEMUTimer *trim_timer;      /* runs the allocator's depot trim */
     GTree *mappings;            /* VirtIOMMUInterval -> VirtIOMMUMapping */
+    GArray *fq;                 /* DMA_FQ: VirtIOMMUIovaRange to free */
+    QEMUTimer *fq_timer;        /* DMA_FQ: flushes a partial batch */
+    uint64_t fq_flushes;
 };
+
+static bool virt_iommu_type_translates(uint8_t type)
+{
+    return type == VIRT_IOMMU_DOMAIN_DMA || type == VIRT_IOMMU_DOMAIN_DMA_FQ;
+}
 
 static gint virt_iommu_interval_cmp(gconstpointer a, gconstpointer b,
                                     gpointer unused)
@@ -110,29 +131,139 @@ static bool virt_iommu_domain_init_iova(VirtIOMMUDomain *d)
     return true;
 }
 
-static void virt_iommu_mapping_release(VirtIOMMUDomain *d,
-                                       VirtIOMMUMapping *m)
+static void virt_iommu_iova_release(VirtIOMMUDomain *d,
+                                    const VirtIOMMUIovaRange *r)
+{
+    if (r->fixed) {
+        iova_free(d->iova, r->pfn);
+    } else {
+        iova_free_fast(d->iova, r->pfn, r->pages, virt_iommu_cpu());
+    }
+}
+
+static VirtIOMMUIovaRange virt_iommu_mapping_iova(VirtIOMMUDomain *d,
+                                                  VirtIOMMUMapping *m)
 {
     unsigned shift = virt_iommu_page_shift(d->s);
-    uint64_t pfn = m->range.first >> shift;
-    uint64_t pages = (m->range.last - m->range.first + 1) >> shift;
 
-    if (m->fixed) {
-        iova_free(d->iova, pfn);
-    } else {
-        iova_free_fast(d->iova, pfn, pages, virt_iommu_cpu());
+    return (VirtIOMMUIovaRange) {
+        .pfn = m->range.first >> shift,
+        .pages = (m->range.last - m->range.first + 1) >> shift,
+        .fixed = m->fixed,
+    };
+}
+
+/* The batched invalidation: only after it may the queued IOVAs be reused */
+static void virt_iommu_fq_flush(VirtIOMMUDomain *d)
+{
+    trace_virt_iommu_fq_flush(d->id, d->fq->len);
+    virt_iommu_iotlb_invalidate(d->s, d->id, 0, UINT64_MAX);
+    for (guint i = 0; i < d->fq->len; i++) {
+        virt_iommu_iova_release(d, &g_array_index(d->fq, VirtIOMMUIovaRange,
+                                                  i));
     }
+    g_array_set_size(d->fq, 0);
+    timer_del(d->fq_timer);
+    d->fq_flushes++;
+}
+
+static void virt_iommu_fq_timer_cb(void *opaque)
+{
+    virt_iommu_fq_flush(opaque);
+}
+
+static void virt_iommu_fq_init(VirtIOMMUDomain *d)
+{
+    d->fq = g_array_new(false, false, sizeof(VirtIOMMUIovaRange));
+    d->fq_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, virt_iommu_fq_timer_cb, d);
+}
+
+static void virt_iommu_fq_destroy(VirtIOMMUDomain *d)
+{
+    if (d->fq) {
+        virt_iommu_fq_flush(d);
+        timer_free(d->fq_timer);
+        g_array_free(d->fq, true);
+        d->fq = NULL;
+        d->fq_timer = NULL;
+    }
+}
+
+/* Takes @m out of translation; its IOVA is freed now or after a flush. */
+static void virt_iommu_mapping_remove(VirtIOMMUDomain *d, VirtIOMMUMapping *m)
+{
+    VirtIOMMUState *s = d->s;
+    VirtIOMMUIovaRange r = virt_iommu_mapping_iova(d, m);
+    uint64_t size = m->range.last - m->range.first + 1;
+
+    trace_virt_iommu_unmap(d->id, m->range.first, size);
+    virt_iommu_as_notify(s, d, m->range.first, size, m->gpa, m->perms, false);
+    if (d->fq) {
+        g_array_append_val(d->fq, r);
+        if (d->fq->len >= s->fq_size) {
+            virt_iommu_fq_flush(d);
+        } else if (!timer_pending(d->fq_timer)) {
+            timer_mod(d->fq_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                      s->fq_timeout_ms * SCALE_MS);
+        }
+    } else {
+        /* Strict: nobody may use the IOVA once UNMAP completes. */
+        virt_iommu_iotlb_invalidate(s, d->id, m->range.first, m->range.last);
+        virt_iommu_iova_release(d, &r);
+    }
+    g_tree_remove(d->mappings, &m->range);
+}
+
+static gboolean virt_iommu_mapping_collect_cb(gpointer key, gpointer value,
+                                              gpointer opaque)
+{
+    g_ptr_array_add(opaque, value);
+    return false;
+}
+
+/*
+ * Returns a translating domain to no mappings and no allocator, every
+ * IOVA given back first so the allocator's accounting stays exact.
+ */
+static void virt_iommu_domain_teardown(VirtIOMMUDomain *d)
+{
+    g_autoptr(GPtrArray) all = g_ptr_array_new();
+
+    if (!d->iova) {
+        return;
+    }
+    g_tree_foreach(d->mappings, virt_iommu_mapping_collect_cb, all);
+    for (guint i = 0; i < all->len; i++) {
+        virt_iommu_mapping_remove(d, g_ptr_array_index(all, i));
+    }
+    virt_iommu_fq_destroy(d);
+    virt_iommu_iotlb_invalidate(d->s, d->id, 0, UINT64_MAX);
+    /* No trim may run on a freed allocator (cancel_delayed_work_sync) */
+    timer_free(d->trim_timer);
+    d->trim_timer = NULL;
+    iova_domain_free(d->iova);
+    d->iova = NULL;
+}
+
+/* Gives a domain of type d->type what that type needs. */
+static bool virt_iommu_domain_setup(VirtIOMMUDomain *d)
+{
+    if (!virt_iommu_type_translates(d->type)) {
+        return true;
+    }
+    if (!virt_iommu_domain_init_iova(d)) {
+        return false;
+    }
+    if (d->type == VIRT_IOMMU_DOMAIN_DMA_FQ) {
+        virt_iommu_fq_init(d);
+    }
+    return true;
 }
 
 static void virt_iommu_domain_destroy(VirtIOMMUDomain *d)
 {
-    /* Mappings first: they hold IOVAs of the allocator freed below. */
+    virt_iommu_domain_teardown(d);
     g_tree_destroy(d->mappings);
-    if (d->iova) {
-        /* No trim may run on a freed allocator (cancel_delayed_work_sync) */
-        timer_free(d->trim_timer);
-        iova_domain_free(d->iova);
-    }
     g_free(d);
 }
 
@@ -176,16 +307,21 @@ int virt_iommu_domain_translate(VirtIOMMUState *s, VirtIOMMUDomain *d,
     if (d->type == VIRT_IOMMU_DOMAIN_BLOCKED) {
         return VIRT_IOMMU_FAULT_BLOCKED;
     }
-    m = g_tree_lookup(d->mappings, &key);
-    if (!m) {
-        return VIRT_IOMMU_FAULT_NOT_MAPPED;
+    if (d->type == VIRT_IOMMU_DOMAIN_IDENTITY) {
+        *gpa = iova;
+        *map_perms = VIRT_IOMMU_PERM_READ | VIRT_IOMMU_PERM_WRITE;
+        return 0;
     }
-    if (perms & ~m->perms) {
-        return VIRT_IOMMU_FAULT_PERMISSION;
+    if (!virt_iommu_iotlb_lookup(s, d->id, iova, gpa, map_perms)) {
+        m = g_tree_lookup(d->mappings, &key);
+        if (!m) {
+            return VIRT_IOMMU_FAULT_NOT_MAPPED;
+        }
+        *gpa = m->gpa + (iova - m->range.first);
+        *map_perms = m->perms;
+        virt_iommu_iotlb_insert(s, d->id, iova, *gpa, m->perms);
     }
-    *gpa = m->gpa + (iova - m->range.first);
-    *map_perms = m->perms;
-    return 0;
+    return perms & ~*map_perms ? VIRT_IOMMU_FAULT_PERMISSION : 0;
 }
 
 static uint16_t virt_iommu_cmd_domain_alloc(VirtIOMMUState *s,
@@ -195,12 +331,7 @@ static uint16_t virt_iommu_cmd_domain_alloc(VirtIOMMUState *s,
     VirtIOMMUDomain *d;
     uint32_t id;
 
-    switch (cmd->arg) {
-    case VIRT_IOMMU_DOMAIN_BLOCKED:
-    case VIRT_IOMMU_DOMAIN_IDENTITY:
-    case VIRT_IOMMU_DOMAIN_DMA:
-        break;
-    default:
+    if (cmd->arg > VIRT_IOMMU_DOMAIN_DMA_FQ) {
         return VIRT_IOMMU_S_INVALID;
     }
     for (id = 1; id <= s->max_domains && s->domains[id - 1]; id++) {
@@ -215,7 +346,7 @@ static uint16_t virt_iommu_cmd_domain_alloc(VirtIOMMUState *s,
     d->type = cmd->arg;
     d->mappings = g_tree_new_full(virt_iommu_interval_cmp, NULL, NULL,
                                   g_free);
-    if (d->type == VIRT_IOMMU_DOMAIN_DMA && !virt_iommu_domain_init_iova(d)) {
+    if (!virt_iommu_domain_setup(d)) {
         virt_iommu_domain_destroy(d);
         return VIRT_IOMMU_S_NO_SPACE;
     }
@@ -225,13 +356,6 @@ static uint16_t virt_iommu_cmd_domain_alloc(VirtIOMMUState *s,
     return VIRT_IOMMU_S_OK;
 }
 
-static gboolean virt_iommu_mapping_release_cb(gpointer key, gpointer value,
-                                              gpointer opaque)
-{
-    virt_iommu_mapping_release(opaque, value);
-    return false;
-}
-
 static uint16_t virt_iommu_cmd_domain_free(VirtIOMMUState *s,
                                            VirtIOMMUDomain *d)
 {
@@ -239,10 +363,49 @@ static uint16_t virt_iommu_cmd_domain_free(VirtIOMMUState *s,
         return VIRT_IOMMU_S_BUSY;
     }
     trace_virt_iommu_domain_free(d->id, g_tree_nnodes(d->mappings));
-    /* Free the IOVAs through the allocator so its accounting stays exact */
-    g_tree_foreach(d->mappings, virt_iommu_mapping_release_cb, d);
     s->domains[d->id - 1] = NULL;
     virt_iommu_domain_destroy(d);
+    return VIRT_IOMMU_S_OK;
+}
+
+/*
+ * As Linux changes a group's default domain: DMA <-> DMA_FQ keeps the
+ * allocator and the mappings and adds or drains the flush queue; every
+ * other change tears the allocator and the mappings down and builds what
+ * the new type needs, with the endpoints still attached.
+ */
+static uint16_t virt_iommu_cmd_set_type(VirtIOMMUState *s,
+                                        const VirtIOMMUCmd *cmd,
+                                        VirtIOMMUDomain *d)
+{
+    uint8_t old = d->type;
+
+    if (cmd->arg > VIRT_IOMMU_DOMAIN_DMA_FQ) {
+        return VIRT_IOMMU_S_INVALID;
+    }
+    trace_virt_iommu_domain_set_type(d->id, old, cmd->arg);
+    if (old == cmd->arg) {
+        return VIRT_IOMMU_S_OK;
+    }
+    if (virt_iommu_type_translates(old) &&
+        virt_iommu_type_translates(cmd->arg)) {
+        d->type = cmd->arg;
+        if (d->type == VIRT_IOMMU_DOMAIN_DMA_FQ) {
+            virt_iommu_fq_init(d);
+        } else {
+            virt_iommu_fq_destroy(d);
+        }
+        return VIRT_IOMMU_S_OK;
+    }
+    virt_iommu_domain_teardown(d);
+    d->type = cmd->arg;
+    if (!virt_iommu_domain_setup(d)) {
+        /* Keep a consistent domain: nothing passes until the guest acts. */
+        d->type = VIRT_IOMMU_DOMAIN_BLOCKED;
+        virt_iommu_as_update(s);
+        return VIRT_IOMMU_S_NO_SPACE;
+    }
+    virt_iommu_as_update(s);
     return VIRT_IOMMU_S_OK;
 }
 
@@ -346,7 +509,13 @@ static uint16_t virt_iommu_cmd_map_fixed(VirtIOMMUState *s,
     }
     st = iova_reserve(d->iova, cmd->iova >> shift, last >> shift);
     if (st == IOVA_ERR_EXIST) {
-        /* Only IOVAs parked in the rcache can be in the way: drain it. */
+        /*
+         * Only unmapped IOVAs can be in the way, parked in the flush queue
+         * or the rcache: drain both.
+         */
+        if (d->fq) {
+            virt_iommu_fq_flush(d);
+        }
         iova_flush_rcaches(d->iova);
         st = iova_reserve(d->iova, cmd->iova >> shift, last >> shift);
     }
@@ -408,16 +577,108 @@ static uint16_t virt_iommu_cmd_unmap(VirtIOMMUState *s,
         return VIRT_IOMMU_S_NOT_MAPPED;
     }
     for (guint i = 0; i < hits->len; i++) {
-        VirtIOMMUMapping *m = g_ptr_array_index(hits, i);
-        uint64_t size = m->range.last - m->range.first + 1;
-
-        trace_virt_iommu_unmap(d->id, m->range.first, size);
-        /* Strict DMA domain: nobody may use the IOVA once we return. */
-        virt_iommu_as_notify(s, d, m->range.first, size, m->gpa, m->perms,
-                             false);
-        virt_iommu_mapping_release(d, m);
-        g_tree_remove(d->mappings, &m->range);
+        virt_iommu_mapping_remove(d, g_ptr_array_index(hits, i));
     }
+    return VIRT_IOMMU_S_OK;
+}
+
+static uint16_t virt_iommu_cmd_invalidate(VirtIOMMUState *s,
+                                          const VirtIOMMUCmd *cmd,
+                                          VirtIOMMUDomain *d)
+{
+    switch (cmd->arg) {
+    case VIRT_IOMMU_INV_DOMAIN:
+        if (cmd->iova || cmd->size) {
+            return VIRT_IOMMU_S_INVALID;
+        }
+        break;
+    case VIRT_IOMMU_INV_RANGE:
+        if (!cmd->size || ((cmd->size | cmd->iova) & (s->page_size - 1))) {
+            return VIRT_IOMMU_S_INVALID;
+        }
+        if (!virt_iommu_range_ok(s, cmd->iova, cmd->size)) {
+            return VIRT_IOMMU_S_RANGE;
+        }
+        virt_iommu_iotlb_invalidate(s, d->id, cmd->iova,
+                                    cmd->iova + cmd->size - 1);
+        return VIRT_IOMMU_S_OK;
+    default:
+        return VIRT_IOMMU_S_INVALID;
+    }
+    /* A whole-domain invalidation is the batch a flush queue waits for. */
+    if (d->fq) {
+        virt_iommu_fq_flush(d);
+    } else {
+        virt_iommu_iotlb_invalidate(s, d->id, 0, UINT64_MAX);
+    }
+    return VIRT_IOMMU_S_OK;
+}
+
+static void virt_iommu_domain_fold_stats(VirtIOMMUDomain *d,
+                                         VirtIOMMUStats *st)
+{
+    IovaStats is = { 0 };
+
+    st->endpoints += d->endpoints;
+    st->mappings += g_tree_nnodes(d->mappings);
+    st->fq_pending += d->fq ? d->fq->len : 0;
+    st->fq_flushes += d->fq_flushes;
+    if (d->iova) {
+        iova_get_stats(d->iova, &is);
+    }
+    st->iova_live_ranges += is.live_ranges;
+    st->iova_reserved_ranges += is.reserved_ranges;
+    st->iova_live_pfns += is.live_pfns;
+    st->mags_allocated += is.mags_allocated;
+    st->mags_freed += is.mags_freed;
+    st->mags_live += is.mags_live;
+    st->depot_mags += is.depot_mags;
+    st->cached_pfns += is.cached_pfns;
+    st->rcache_hits += is.rcache_hits;
+    st->rcache_misses += is.rcache_misses;
+    st->depot_trims += is.depot_trims;
+    st->rcache_flushes += is.rcache_flushes;
+    st->cpu_flushes += is.cpu_flushes;
+}
+
+static gboolean virt_iommu_bytes_cb(gpointer key, gpointer value,
+                                    gpointer opaque)
+{
+    VirtIOMMUMapping *m = value;
+
+    *(uint64_t *)opaque += m->range.last - m->range.first + 1;
+    return false;
+}
+
+uint16_t virt_iommu_domain_stats(VirtIOMMUState *s, uint32_t id,
+                                 VirtIOMMUStats *st)
+{
+    VirtIOMMUDomain *d = virt_iommu_domain_get(s, id);
+
+    memset(st, 0, sizeof(*st));
+    st->domain = id;
+    if (id) {
+        if (!d) {
+            return VIRT_IOMMU_S_NO_DOMAIN;
+        }
+        st->type = d->type;
+        virt_iommu_domain_fold_stats(d, st);
+        g_tree_foreach(d->mappings, virt_iommu_bytes_cb, &st->mapped_bytes);
+        return VIRT_IOMMU_S_OK;
+    }
+    for (uint32_t i = 0; i < s->max_domains; i++) {
+        if (s->domains[i]) {
+            st->type++;
+            virt_iommu_domain_fold_stats(s->domains[i], st);
+            g_tree_foreach(s->domains[i]->mappings, virt_iommu_bytes_cb,
+                           &st->mapped_bytes);
+        }
+    }
+    st->faults = s->counters.faults;
+    st->faults_dropped = s->counters.faults_dropped;
+    st->iotlb_hits = s->counters.iotlb_hits;
+    st->iotlb_misses = s->counters.iotlb_misses;
+    st->iotlb_invalidations = s->counters.iotlb_invalidations;
     return VIRT_IOMMU_S_OK;
 }
 
@@ -439,6 +700,14 @@ uint16_t virt_iommu_domain_cmd(VirtIOMMUState *s, const VirtIOMMUCmd *cmd,
     if (cmd->opcode == VIRT_IOMMU_CMD_DOMAIN_ALLOC) {
         return virt_iommu_cmd_domain_alloc(s, cmd, result);
     }
+    if (cmd->opcode == VIRT_IOMMU_CMD_INVALIDATE &&
+        cmd->arg == VIRT_IOMMU_INV_ALL) {
+        if (cmd->domain || cmd->iova || cmd->size) {
+            return VIRT_IOMMU_S_INVALID;
+        }
+        virt_iommu_iotlb_invalidate(s, 0, 0, UINT64_MAX);
+        return VIRT_IOMMU_S_OK;
+    }
     if (cmd->opcode == VIRT_IOMMU_CMD_DETACH) {
         if (cmd->endpoint > UINT16_MAX) {
             return VIRT_IOMMU_S_INVALID;
@@ -455,17 +724,23 @@ uint16_t virt_iommu_domain_cmd(VirtIOMMUState *s, const VirtIOMMUCmd *cmd,
     switch (cmd->opcode) {
     case VIRT_IOMMU_CMD_DOMAIN_FREE:
         return virt_iommu_cmd_domain_free(s, d);
+    case VIRT_IOMMU_CMD_DOMAIN_SET_TYPE:
+        return virt_iommu_cmd_set_type(s, cmd, d);
     case VIRT_IOMMU_CMD_ATTACH:
         return virt_iommu_cmd_attach(s, cmd, d);
     case VIRT_IOMMU_CMD_MAP:
     case VIRT_IOMMU_CMD_MAP_FIXED:
     case VIRT_IOMMU_CMD_UNMAP:
-        if (d->type != VIRT_IOMMU_DOMAIN_DMA) {
+    case VIRT_IOMMU_CMD_INVALIDATE:
+        if (!virt_iommu_type_translates(d->type)) {
             return VIRT_IOMMU_S_WRONG_TYPE;
         }
         break;
     default:
         g_assert_not_reached();
+    }
+    if (cmd->opcode == VIRT_IOMMU_CMD_INVALIDATE) {
+        return virt_iommu_cmd_invalidate(s, cmd, d);
     }
     if (cmd->opcode == VIRT_IOMMU_CMD_UNMAP) {
         if (!cmd->size || ((cmd->size | cmd->iova) & (s->page_size - 1))) {

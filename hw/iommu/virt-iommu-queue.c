@@ -23,6 +23,7 @@
 
 QEMU_BUILD_BUG_ON(CMD_SIZE != 64);
 QEMU_BUILD_BUG_ON(EVT_SIZE != 32);
+QEMU_BUILD_BUG_ON(sizeof(VirtIOMMUStats) != 256);
 
 /* Which command fields an opcode reads; every other one must be zero. */
 enum {
@@ -38,12 +39,15 @@ enum {
 static const uint8_t cmd_fields[] = {
     [VIRT_IOMMU_CMD_DOMAIN_ALLOC] = F_ARG,
     [VIRT_IOMMU_CMD_DOMAIN_FREE] = F_DOMAIN,
+    [VIRT_IOMMU_CMD_DOMAIN_SET_TYPE] = F_DOMAIN | F_ARG,
     [VIRT_IOMMU_CMD_ATTACH] = F_DOMAIN | F_ENDPOINT,
     [VIRT_IOMMU_CMD_DETACH] = F_ENDPOINT,
     [VIRT_IOMMU_CMD_MAP] = F_DOMAIN | F_ARG | F_ADDR | F_SIZE | F_LIMIT,
     [VIRT_IOMMU_CMD_MAP_FIXED] = F_DOMAIN | F_ARG | F_IOVA | F_ADDR | F_SIZE,
     [VIRT_IOMMU_CMD_UNMAP] = F_DOMAIN | F_IOVA | F_SIZE,
+    [VIRT_IOMMU_CMD_INVALIDATE] = F_DOMAIN | F_ARG | F_IOVA | F_SIZE,
     [VIRT_IOMMU_CMD_SYNC] = F_ADDR | F_LIMIT,
+    [VIRT_IOMMU_CMD_QUERY_STATS] = F_DOMAIN | F_ADDR,
 };
 
 uint64_t virt_iommu_supported_commands(void)
@@ -136,6 +140,30 @@ static uint16_t virt_iommu_cmd_sync(VirtIOMMUState *s,
     return VIRT_IOMMU_S_OK;
 }
 
+static uint16_t virt_iommu_cmd_query_stats(VirtIOMMUState *s,
+                                           const VirtIOMMUCmd *cmd)
+{
+    VirtIOMMUStats st;
+    uint64_t *counter = &st.mappings;
+    uint16_t status = virt_iommu_domain_stats(s, cmd->domain, &st);
+
+    if (status != VIRT_IOMMU_S_OK) {
+        return status;
+    }
+    st.domain = cpu_to_le32(st.domain);
+    st.type = cpu_to_le32(st.type);
+    st.endpoints = cpu_to_le32(st.endpoints);
+    /* Everything from mappings on is an array of 64-bit counters. */
+    for (size_t i = 0; i < (sizeof(st) - offsetof(VirtIOMMUStats, mappings)) /
+                           sizeof(uint64_t); i++) {
+        counter[i] = cpu_to_le64(counter[i]);
+    }
+    if (pci_dma_write(PCI_DEVICE(s), cmd->addr, &st, sizeof(st)) != MEMTX_OK) {
+        return VIRT_IOMMU_S_DMA_ERROR;
+    }
+    return VIRT_IOMMU_S_OK;
+}
+
 static uint16_t virt_iommu_cmd_run(VirtIOMMUState *s, const VirtIOMMUCmd *cmd,
                                    uint64_t *result)
 {
@@ -147,6 +175,9 @@ static uint16_t virt_iommu_cmd_run(VirtIOMMUState *s, const VirtIOMMUCmd *cmd,
     }
     if (cmd->opcode == VIRT_IOMMU_CMD_SYNC) {
         return virt_iommu_cmd_sync(s, cmd);
+    }
+    if (cmd->opcode == VIRT_IOMMU_CMD_QUERY_STATS) {
+        return virt_iommu_cmd_query_stats(s, cmd);
     }
     return virt_iommu_domain_cmd(s, cmd, result);
 }
@@ -238,19 +269,23 @@ void virt_iommu_fault(VirtIOMMUState *s, uint16_t rid, uint32_t domain,
     trace_virt_iommu_fault(rid, domain, iova, access, reason);
     if (!(s->control & VIRT_IOMMU_CTRL_EVTQ_EN) ||
         (s->error & (VIRT_IOMMU_ERR_EVTQ_HEAD | VIRT_IOMMU_ERR_EVTQ_WRITE))) {
+        s->counters.faults_dropped++;
         return;
     }
     next = (q->tail + 1) & virt_iommu_queue_mask(q);
     if (next == q->head) {
         /* Never block translation on a slow consumer: drop and say so. */
         s->error |= VIRT_IOMMU_ERR_EVTQ_OVERFLOW;
+        s->counters.faults_dropped++;
         return;
     }
     if (pci_dma_write(dev, q->base + (uint64_t)q->tail * EVT_SIZE, &evt,
                       EVT_SIZE) != MEMTX_OK) {
         s->error |= VIRT_IOMMU_ERR_EVTQ_WRITE;
+        s->counters.faults_dropped++;
         return;
     }
+    s->counters.faults++;
     q->tail = next;
     s->last_fault = key;
     if (msix_enabled(dev)) {

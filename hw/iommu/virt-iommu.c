@@ -24,11 +24,12 @@
 
 #define VIRT_IOMMU_MAX_PAGE_SIZE (1ULL << 30)
 #define VIRT_IOMMU_MAX_DOMAINS 65535
+#define VIRT_IOMMU_MAX_IOTLB 65536
+#define VIRT_IOMMU_MAX_FQ 65536
 
-/* DMA_FQ is not implemented yet */
 #define VIRT_IOMMU_DOMAIN_TYPES_SUPPORTED \
     (1u << VIRT_IOMMU_DOMAIN_BLOCKED | 1u << VIRT_IOMMU_DOMAIN_IDENTITY | \
-     1u << VIRT_IOMMU_DOMAIN_DMA)
+     1u << VIRT_IOMMU_DOMAIN_DMA | 1u << VIRT_IOMMU_DOMAIN_DMA_FQ)
 
 static uint32_t virt_iommu_status(VirtIOMMUState *s)
 {
@@ -244,6 +245,8 @@ static void virt_iommu_reset_state(VirtIOMMUState *s)
     memset(&s->cmdq, 0, sizeof(s->cmdq));
     memset(&s->evtq, 0, sizeof(s->evtq));
     virt_iommu_fault_consumed(s);
+    memset(s->iotlb, 0, sizeof(*s->iotlb) * s->iotlb_size);
+    memset(&s->counters, 0, sizeof(s->counters));
     virt_iommu_as_update(s);
 }
 
@@ -257,6 +260,21 @@ static void virt_iommu_realize(PCIDevice *dev, Error **errp)
     if (s->max_domains < 1 || s->max_domains > VIRT_IOMMU_MAX_DOMAINS) {
         error_setg(errp, "max-domains must be between 1 and %u, not %u",
                    VIRT_IOMMU_MAX_DOMAINS, s->max_domains);
+        return;
+    }
+    if (s->iotlb_size < 1 || s->iotlb_size > VIRT_IOMMU_MAX_IOTLB) {
+        error_setg(errp, "iotlb-size must be between 1 and %u, not %u",
+                   VIRT_IOMMU_MAX_IOTLB, s->iotlb_size);
+        return;
+    }
+    if (s->fq_size < 1 || s->fq_size > VIRT_IOMMU_MAX_FQ) {
+        error_setg(errp, "fq-size must be between 1 and %u, not %u",
+                   VIRT_IOMMU_MAX_FQ, s->fq_size);
+        return;
+    }
+    if (s->fq_timeout_ms < 1 || s->fq_timeout_ms > 60000) {
+        error_setg(errp, "fq-timeout must be between 1 and 60000 ms, not %u",
+                   s->fq_timeout_ms);
         return;
     }
     pci_config_set_vendor_id(dev->config, s->vendor_id);
@@ -278,6 +296,7 @@ static void virt_iommu_realize(PCIDevice *dev, Error **errp)
     pci_register_bar(dev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY, &s->bar0);
 
     s->domains = g_new0(VirtIOMMUDomain *, s->max_domains);
+    s->iotlb = g_new0(VirtIOMMUIOTLBEntry, s->iotlb_size);
     s->attached = g_hash_table_new(NULL, NULL);
     s->control = VIRT_IOMMU_CTRL_DEFAULT_BYPASS;
     if (!virt_iommu_as_setup(s, pci_device_root_bus(dev), errp)) {
@@ -364,6 +383,10 @@ static const Property virt_iommu_properties[] = {
     DEFINE_PROP_SIZE("page-size", VirtIOMMUState, page_size, 4096),
     DEFINE_PROP_UINT8("iova-bits", VirtIOMMUState, iova_bits, 48),
     DEFINE_PROP_UINT32("max-domains", VirtIOMMUState, max_domains, 256),
+    DEFINE_PROP_UINT32("iotlb-size", VirtIOMMUState, iotlb_size, 64),
+    /* Linux's IOVA_FQ_SIZE and IOVA_FQ_TIMEOUT */
+    DEFINE_PROP_UINT32("fq-size", VirtIOMMUState, fq_size, 256),
+    DEFINE_PROP_UINT32("fq-timeout", VirtIOMMUState, fq_timeout_ms, 10),
 };
 
 static void virt_iommu_class_init(ObjectClass *klass, void *data)

@@ -116,15 +116,17 @@ static bool dma_arrives(Fixture *f, uint64_t from, uint64_t to, uint8_t seed)
 }
 
 /*
- * Starts the fixture with a DMA domain that edu is attached to; with
+ * Starts the fixture (virt-iommu options @iommu_opts) with a DMA domain
+ * that edu is attached to; with
  * @two_mappings, IOVA 0x200000 reads f->src (two pages) and 0x300000
  * writes f->dst.  Returns the domain.
  */
-static uint32_t start_with_dma_domain(Fixture *f, bool two_mappings)
+static uint32_t start_with_dma_domain(Fixture *f, const char *iommu_opts,
+                                      bool two_mappings)
 {
     uint32_t dom;
 
-    fixture_start(f, "", 4);
+    fixture_start(f, iommu_opts, 4);
     dom = qvirt_iommu_domain_alloc(&f->iommu, VIRT_IOMMU_DOMAIN_DMA);
     qvirt_iommu_attach(&f->iommu, EDU_RID, dom);
     if (two_mappings) {
@@ -155,7 +157,7 @@ static void expect_fault(Fixture *f, uint8_t reason, uint32_t domain,
 static void test_dma_domain(void)
 {
     Fixture f;
-    uint32_t dom = start_with_dma_domain(&f, false);
+    uint32_t dom = start_with_dma_domain(&f, "", false);
     uint64_t in, out;
 
     g_assert_cmpuint(dom, ==, 1);
@@ -191,6 +193,222 @@ static void test_dma_domain(void)
     g_assert_cmpuint(map_fixed(&f, dom, 0x100000, f.dst, PAGE,
                                VIRT_IOMMU_PERM_WRITE), ==, VIRT_IOMMU_S_OK);
     g_assert_true(dma_arrives(&f, in, 0x100000, 6));
+    fixture_stop(&f);
+}
+
+static uint16_t set_type(Fixture *f, uint32_t domain, uint8_t type)
+{
+    return submit(f, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_DOMAIN_SET_TYPE, .domain = domain,
+        .arg = type,
+    }, NULL);
+}
+
+/*
+ * The flush-queue rule: an unmapped IOVA keeps translating through its
+ * stale IOTLB entry until the batched invalidation, so it must not be
+ * handed out again before; after it, the entry is gone and the IOVA free.
+ */
+static void test_flush_queue(void)
+{
+    Fixture f;
+    /* edu takes 100 ms per transfer: a batch must outlast a few. */
+    uint32_t dom = start_with_dma_domain(&f, ",fq-timeout=1000", false);
+    VirtIOMMUStats st;
+    uint64_t in, out, again;
+
+    g_assert_cmpuint(set_type(&f, dom, VIRT_IOMMU_DOMAIN_DMA_FQ), ==,
+                     VIRT_IOMMU_S_OK);
+    in = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
+    out = map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE, EDU_DMA_LIMIT);
+    g_assert_true(dma_arrives(&f, in, out, 1));    /* fills the IOTLB */
+
+    g_assert_cmpuint(unmap(&f, dom, in, PAGE), ==, VIRT_IOMMU_S_OK);
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.mappings, ==, 1);
+    g_assert_cmpuint(st.fq_pending, ==, 1);
+    /* Stale entry: the device still reads through the unmapped IOVA. */
+    g_assert_true(dma_arrives(&f, in, out, 2));
+    /* ...so the allocator must not hand it out yet. */
+    again = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
+    g_assert_cmphex(again, ==, out - PAGE);
+    g_assert_cmpuint(unmap(&f, dom, again, PAGE), ==, VIRT_IOMMU_S_OK);
+
+    /* fq-timeout on the virtual clock runs the batch. */
+    qtest_clock_step(f.qts, 1000 * 1000 * 1000);
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.fq_pending, ==, 0);
+    g_assert_cmpuint(st.fq_flushes, ==, 1);
+    g_assert_false(dma_arrives(&f, in, out, 3));
+    expect_fault(&f, VIRT_IOMMU_FAULT_NOT_MAPPED, dom, in,
+                 VIRT_IOMMU_PERM_READ);
+    /*
+     * Both IOVAs went back to the allocator's rcache in queue order; the
+     * magazine hands out the last one first.
+     */
+    g_assert_cmpuint(st.cached_pfns, ==, 2);
+    g_assert_cmphex(map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ,
+                        EDU_DMA_LIMIT), ==, again);
+    g_assert_cmphex(map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ,
+                        EDU_DMA_LIMIT), ==, in);
+    fixture_stop(&f);
+}
+
+static void test_flush_queue_full(void)
+{
+    Fixture f;
+    uint32_t dom;
+    VirtIOMMUStats st;
+    uint64_t iova[2];
+
+    fixture_start(&f, ",fq-size=2", 4);
+    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA_FQ);
+    for (int i = 0; i < 2; i++) {
+        iova[i] = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+    }
+    g_assert_cmpuint(unmap(&f, dom, iova[0], PAGE), ==, VIRT_IOMMU_S_OK);
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.fq_pending, ==, 1);
+    /* The second unmap fills the queue: flushed without waiting. */
+    g_assert_cmpuint(unmap(&f, dom, iova[1], PAGE), ==, VIRT_IOMMU_S_OK);
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.fq_pending, ==, 0);
+    g_assert_cmpuint(st.fq_flushes, ==, 1);
+    /* An explicit whole-domain INVALIDATE is a batch too. */
+    iova[0] = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+    g_assert_cmpuint(unmap(&f, dom, iova[0], PAGE), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_INVALIDATE, .domain = dom,
+        .arg = VIRT_IOMMU_INV_DOMAIN,
+    }, NULL), ==, VIRT_IOMMU_S_OK);
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.fq_pending, ==, 0);
+    g_assert_cmpuint(st.fq_flushes, ==, 2);
+    fixture_stop(&f);
+}
+
+static void test_invalidate_range(void)
+{
+    Fixture f;
+    uint32_t dom = start_with_dma_domain(&f, ",fq-timeout=1000", false);
+    uint64_t in, out;
+
+    g_assert_cmpuint(set_type(&f, dom, VIRT_IOMMU_DOMAIN_DMA_FQ), ==,
+                     VIRT_IOMMU_S_OK);
+    in = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
+    out = map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE, EDU_DMA_LIMIT);
+    g_assert_true(dma_arrives(&f, in, out, 1));
+    g_assert_cmpuint(unmap(&f, dom, in, PAGE), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_INVALIDATE, .domain = dom,
+        .arg = VIRT_IOMMU_INV_RANGE, .iova = in, .size = PAGE,
+    }, NULL), ==, VIRT_IOMMU_S_OK);
+    /* The stale entry is gone: the unmapped IOVA faults at once. */
+    g_assert_false(dma_arrives(&f, in, out, 2));
+    expect_fault(&f, VIRT_IOMMU_FAULT_NOT_MAPPED, dom, in,
+                 VIRT_IOMMU_PERM_READ);
+    fixture_stop(&f);
+}
+
+/*
+ * DMA -> DMA_FQ keeps allocator and mappings; a change to IDENTITY,
+ * BLOCKED and back to DMA tears the allocator down and builds a new one,
+ * endpoints staying attached, with each type's translation in between.
+ */
+static void test_set_type_cycle(void)
+{
+    Fixture f;
+    uint32_t dom = start_with_dma_domain(&f, "", false);
+    VirtIOMMUStats st;
+    uint64_t in, out;
+
+    in = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
+    out = map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE, EDU_DMA_LIMIT);
+    g_assert_cmpuint(set_type(&f, dom, VIRT_IOMMU_DOMAIN_DMA_FQ), ==,
+                     VIRT_IOMMU_S_OK);
+    g_assert_true(dma_arrives(&f, in, out, 1));
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.type, ==, VIRT_IOMMU_DOMAIN_DMA_FQ);
+    g_assert_cmpuint(st.mappings, ==, 2);
+    g_assert_cmpuint(st.endpoints, ==, 1);
+
+    g_assert_cmpuint(set_type(&f, dom, VIRT_IOMMU_DOMAIN_IDENTITY), ==,
+                     VIRT_IOMMU_S_OK);
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.mappings, ==, 0);
+    g_assert_cmpuint(st.iova_live_ranges, ==, 0);
+    g_assert_cmpuint(st.endpoints, ==, 1);
+    g_assert_true(dma_arrives(&f, f.src, f.dst, 2));
+
+    g_assert_cmpuint(set_type(&f, dom, VIRT_IOMMU_DOMAIN_BLOCKED), ==,
+                     VIRT_IOMMU_S_OK);
+    g_assert_false(dma_arrives(&f, f.src, f.dst, 3));
+    expect_fault(&f, VIRT_IOMMU_FAULT_BLOCKED, dom, f.src,
+                 VIRT_IOMMU_PERM_READ);
+    expect_fault(&f, VIRT_IOMMU_FAULT_BLOCKED, dom, f.dst,
+                 VIRT_IOMMU_PERM_WRITE);
+
+    g_assert_cmpuint(set_type(&f, dom, VIRT_IOMMU_DOMAIN_DMA), ==,
+                     VIRT_IOMMU_S_OK);
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    /* A fresh allocator: only the MSI window is reserved. */
+    g_assert_cmpuint(st.iova_live_ranges, ==, 1);
+    g_assert_cmpuint(st.iova_reserved_ranges, ==, 1);
+    g_assert_cmpuint(st.mags_live, ==, 0);
+    g_assert_cmpuint(st.rcache_hits + st.rcache_misses, ==, 0);
+    /* The old IOVAs are gone with the old allocator: same top-down start. */
+    g_assert_cmphex(map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ,
+                        EDU_DMA_LIMIT), ==, in);
+    g_assert_cmphex(map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE,
+                        EDU_DMA_LIMIT), ==, out);
+    g_assert_true(dma_arrives(&f, in, out, 4));
+    fixture_stop(&f);
+}
+
+static void test_stats(void)
+{
+    Fixture f;
+    uint32_t dom = start_with_dma_domain(&f, "", false);
+    VirtIOMMUStats st;
+    uint64_t iova[3];
+
+    for (int i = 0; i < 3; i++) {
+        iova[i] = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+    }
+    g_assert_cmpuint(map_fixed(&f, dom, 0x200000, f.src, 4 * PAGE,
+                               VIRT_IOMMU_PERM_READ), ==, VIRT_IOMMU_S_OK);
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.domain, ==, dom);
+    g_assert_cmpuint(st.type, ==, VIRT_IOMMU_DOMAIN_DMA);
+    g_assert_cmpuint(st.endpoints, ==, 1);
+    g_assert_cmpuint(st.mappings, ==, 4);
+    g_assert_cmpuint(st.mapped_bytes, ==, 7 * PAGE);
+    /* 3 allocated, the fixed one and the MSI window reserved */
+    g_assert_cmpuint(st.iova_live_ranges, ==, 5);
+    g_assert_cmpuint(st.iova_reserved_ranges, ==, 2);
+    g_assert_cmpuint(st.rcache_misses, ==, 3);
+
+    /* Strict unmaps park the IOVAs in this vCPU's magazine. */
+    for (int i = 0; i < 3; i++) {
+        g_assert_cmpuint(unmap(&f, dom, iova[i], PAGE), ==, VIRT_IOMMU_S_OK);
+    }
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.mappings, ==, 1);
+    g_assert_cmpuint(st.cached_pfns, ==, 3);
+    g_assert_cmpuint(st.iova_live_ranges, ==, 5);
+    g_assert_cmpuint(st.mags_live, ==, st.mags_allocated - st.mags_freed);
+    g_assert_cmpuint(st.mags_live, >=, 1);
+    iova[0] = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.rcache_hits, ==, 1);
+    g_assert_cmpuint(st.cached_pfns, ==, 2);
+
+    /* Device-wide view: one domain, the sums, and the IOTLB. */
+    qvirt_iommu_stats(&f.iommu, 0, &st);
+    g_assert_cmpuint(st.domain, ==, 0);
+    g_assert_cmpuint(st.type, ==, 1);
+    g_assert_cmpuint(st.mappings, ==, 2);
+    g_assert_cmpuint(st.faults, ==, 0);
     fixture_stop(&f);
 }
 
@@ -247,6 +465,35 @@ typedef struct StatusCase {
 /* Domain 1 is DMA with edu attached, 2 IDENTITY; 0x200000 is mapped. */
 static const StatusCase status_cases[] = {
     { "unknown-opcode", { .opcode = 0x3f }, VIRT_IOMMU_S_UNSUPPORTED },
+    { "opcode-0xff", { .opcode = 0xff }, VIRT_IOMMU_S_UNSUPPORTED },
+    { "set-type-bad", { .opcode = VIRT_IOMMU_CMD_DOMAIN_SET_TYPE,
+      .domain = 2, .arg = 4 }, VIRT_IOMMU_S_INVALID },
+    { "set-type-same", { .opcode = VIRT_IOMMU_CMD_DOMAIN_SET_TYPE,
+      .domain = 1, .arg = VIRT_IOMMU_DOMAIN_DMA }, VIRT_IOMMU_S_OK },
+    { "set-type-no-domain", { .opcode = VIRT_IOMMU_CMD_DOMAIN_SET_TYPE,
+      .domain = 5, .arg = VIRT_IOMMU_DOMAIN_DMA }, VIRT_IOMMU_S_NO_DOMAIN },
+    { "invalidate-bad-scope", { .opcode = VIRT_IOMMU_CMD_INVALIDATE,
+      .domain = 1, .arg = 7 }, VIRT_IOMMU_S_INVALID },
+    { "invalidate-all-with-domain", { .opcode = VIRT_IOMMU_CMD_INVALIDATE,
+      .domain = 1, .arg = VIRT_IOMMU_INV_ALL }, VIRT_IOMMU_S_INVALID },
+    { "invalidate-domain-with-range", { .opcode = VIRT_IOMMU_CMD_INVALIDATE,
+      .domain = 1, .arg = VIRT_IOMMU_INV_DOMAIN, .size = PAGE },
+      VIRT_IOMMU_S_INVALID },
+    { "invalidate-range-empty", { .opcode = VIRT_IOMMU_CMD_INVALIDATE,
+      .domain = 1, .arg = VIRT_IOMMU_INV_RANGE, .iova = 0x200000 },
+      VIRT_IOMMU_S_INVALID },
+    { "invalidate-range-beyond", { .opcode = VIRT_IOMMU_CMD_INVALIDATE,
+      .domain = 1, .arg = VIRT_IOMMU_INV_RANGE, .iova = 1ULL << 48,
+      .size = PAGE }, VIRT_IOMMU_S_RANGE },
+    { "invalidate-identity", { .opcode = VIRT_IOMMU_CMD_INVALIDATE,
+      .domain = 2, .arg = VIRT_IOMMU_INV_DOMAIN },
+      VIRT_IOMMU_S_WRONG_TYPE },
+    { "invalidate-all", { .opcode = VIRT_IOMMU_CMD_INVALIDATE,
+      .arg = VIRT_IOMMU_INV_ALL }, VIRT_IOMMU_S_OK },
+    { "stats-no-domain", { .opcode = VIRT_IOMMU_CMD_QUERY_STATS,
+      .domain = 3, .addr = 0x1000 }, VIRT_IOMMU_S_NO_DOMAIN },
+    { "stats-unwritable", { .opcode = VIRT_IOMMU_CMD_QUERY_STATS,
+      .domain = 1, .addr = 1ULL << 50 }, VIRT_IOMMU_S_DMA_ERROR },
     { "opcode-zero", { .opcode = 0 }, VIRT_IOMMU_S_UNSUPPORTED },
     { "reserved-field", { .opcode = VIRT_IOMMU_CMD_DOMAIN_ALLOC,
       .arg = VIRT_IOMMU_DOMAIN_DMA, .reserved = 1 }, VIRT_IOMMU_S_INVALID },
@@ -254,7 +501,7 @@ static const StatusCase status_cases[] = {
       .iova = 0x1000 }, VIRT_IOMMU_S_INVALID },
     { "bad-flags", { .opcode = VIRT_IOMMU_CMD_DOMAIN_FREE, .domain = 2,
       .flags = VIRT_IOMMU_CMD_F_INTERRUPT }, VIRT_IOMMU_S_INVALID },
-    { "bad-type", { .opcode = VIRT_IOMMU_CMD_DOMAIN_ALLOC, .arg = 9 },
+    { "bad-type", { .opcode = VIRT_IOMMU_CMD_DOMAIN_ALLOC, .arg = 4 },
       VIRT_IOMMU_S_INVALID },
     { "free-unknown", { .opcode = VIRT_IOMMU_CMD_DOMAIN_FREE, .domain = 7 },
       VIRT_IOMMU_S_NO_DOMAIN },
@@ -329,7 +576,7 @@ static void test_status(const void *data)
     const StatusCase *c = data;
     Fixture f;
 
-    g_assert_cmpuint(start_with_dma_domain(&f, true), ==, 1);
+    g_assert_cmpuint(start_with_dma_domain(&f, "", true), ==, 1);
     g_assert_cmpuint(qvirt_iommu_domain_alloc(&f.iommu,
                      VIRT_IOMMU_DOMAIN_IDENTITY), ==, 2);
 
@@ -344,7 +591,7 @@ static void test_status(const void *data)
 static void test_unmap_all_or_nothing(void)
 {
     Fixture f;
-    uint32_t dom = start_with_dma_domain(&f, true);
+    uint32_t dom = start_with_dma_domain(&f, "", true);
 
     /* A range that covers one mapping and splits another does nothing. */
     g_assert_cmpuint(unmap(&f, dom, 0x201000, 0x100000), ==,
@@ -448,7 +695,7 @@ static void test_event_overflow(void)
 static void test_reset_frees_domains(void)
 {
     Fixture f;
-    uint32_t dom = start_with_dma_domain(&f, false);
+    uint32_t dom = start_with_dma_domain(&f, "", false);
 
     map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
     qtest_system_reset(f.qts);
@@ -478,6 +725,11 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-iommu/cmd/identity-and-blocked",
                    test_identity_and_blocked);
     qtest_add_func("/virt-iommu/cmd/sync", test_sync);
+    qtest_add_func("/virt-iommu/cmd/flush-queue", test_flush_queue);
+    qtest_add_func("/virt-iommu/cmd/flush-queue-full", test_flush_queue_full);
+    qtest_add_func("/virt-iommu/cmd/invalidate-range", test_invalidate_range);
+    qtest_add_func("/virt-iommu/cmd/set-type-cycle", test_set_type_cycle);
+    qtest_add_func("/virt-iommu/cmd/stats", test_stats);
     qtest_add_func("/virt-iommu/cmd/domain-ids", test_domain_ids);
     qtest_add_func("/virt-iommu/cmd/iova-exhaustion", test_iova_exhaustion);
     qtest_add_func("/virt-iommu/cmd/event-overflow", test_event_overflow);

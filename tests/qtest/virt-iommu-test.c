@@ -85,13 +85,16 @@ static void test_reset_values(void)
     g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_DOMAIN_TYPES), ==,
                     1 << VIRT_IOMMU_DOMAIN_BLOCKED |
                     1 << VIRT_IOMMU_DOMAIN_IDENTITY |
-                    1 << VIRT_IOMMU_DOMAIN_DMA);
+                    1 << VIRT_IOMMU_DOMAIN_DMA |
+                    1 << VIRT_IOMMU_DOMAIN_DMA_FQ);
     g_assert_cmphex(qvirt_iommu_readq(v, VIRT_IOMMU_REG_COMMANDS), ==,
                     1 << VIRT_IOMMU_CMD_DOMAIN_ALLOC |
                     1 << VIRT_IOMMU_CMD_DOMAIN_FREE |
+                    1 << VIRT_IOMMU_CMD_DOMAIN_SET_TYPE |
                     1 << VIRT_IOMMU_CMD_ATTACH | 1 << VIRT_IOMMU_CMD_DETACH |
                     1 << VIRT_IOMMU_CMD_MAP | 1 << VIRT_IOMMU_CMD_MAP_FIXED |
-                    1 << VIRT_IOMMU_CMD_UNMAP | 1 << VIRT_IOMMU_CMD_SYNC);
+                    1 << VIRT_IOMMU_CMD_UNMAP | 1 << VIRT_IOMMU_CMD_INVALIDATE |
+                    1 << VIRT_IOMMU_CMD_SYNC | 1 << VIRT_IOMMU_CMD_QUERY_STATS);
     g_assert_cmpuint(qvirt_iommu_readl(v, VIRT_IOMMU_REG_MAX_DOMAINS), ==,
                      256);
     g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_ERROR), ==, 0);
@@ -190,6 +193,12 @@ static const BadConfig bad_configs[] = {
       "*already has an IOMMU*" },
     { "no-domains", "-device virt-iommu,max-domains=0",
       "*max-domains must be between 1 and 65535, not 0*" },
+    { "no-iotlb", "-device virt-iommu,iotlb-size=0",
+      "*iotlb-size must be between 1 and 65536, not 0*" },
+    { "no-fq", "-device virt-iommu,fq-size=0",
+      "*fq-size must be between 1 and 65536, not 0*" },
+    { "fq-timeout-zero", "-device virt-iommu,fq-timeout=0",
+      "*fq-timeout must be between 1 and 60000 ms, not 0*" },
 };
 
 static void test_bad_config(const void *data)

@@ -69,7 +69,7 @@
 
 #define VIRT_IOMMU_MAGIC            0x4d4f4956u /* "VIOM" in memory order */
 #define VIRT_IOMMU_VERSION_MAJOR    0
-#define VIRT_IOMMU_VERSION_MINOR    2
+#define VIRT_IOMMU_VERSION_MINOR    3
 #define VIRT_IOMMU_VERSION \
     ((VIRT_IOMMU_VERSION_MAJOR << 16) | VIRT_IOMMU_VERSION_MINOR)
 
@@ -133,6 +133,7 @@ typedef struct VirtIOMMUCmd {
 
 #define VIRT_IOMMU_CMD_DOMAIN_ALLOC     0x01    /* arg: type -> result: ID */
 #define VIRT_IOMMU_CMD_DOMAIN_FREE      0x02    /* domain */
+#define VIRT_IOMMU_CMD_DOMAIN_SET_TYPE  0x03    /* domain, arg: type */
 #define VIRT_IOMMU_CMD_ATTACH           0x04    /* endpoint, domain */
 #define VIRT_IOMMU_CMD_DETACH           0x05    /* endpoint */
 /* MAP: domain, addr, size, arg, limit -> result: IOVA */
@@ -140,7 +141,16 @@ typedef struct VirtIOMMUCmd {
 /* MAP_FIXED: domain, iova, addr, size, arg */
 #define VIRT_IOMMU_CMD_MAP_FIXED        0x07
 #define VIRT_IOMMU_CMD_UNMAP            0x08    /* domain, iova, size */
+/* INVALIDATE: arg: scope; domain (DOMAIN, RANGE); iova, size (RANGE) */
+#define VIRT_IOMMU_CMD_INVALIDATE       0x09
 #define VIRT_IOMMU_CMD_SYNC             0x0a    /* addr, limit (value) */
+/* QUERY_STATS: domain (0: whole device), addr: VirtIOMMUStats goes there */
+#define VIRT_IOMMU_CMD_QUERY_STATS      0x0b
+
+/* INVALIDATE scopes */
+#define VIRT_IOMMU_INV_ALL              0   /* every IOTLB entry */
+#define VIRT_IOMMU_INV_DOMAIN           1   /* one domain's entries */
+#define VIRT_IOMMU_INV_RANGE            2   /* a domain's [iova, +size) */
 
 #define VIRT_IOMMU_CMD_F_INTERRUPT      (1u << 0)  /* SYNC: MSI-X vector 1 */
 
@@ -163,6 +173,43 @@ typedef struct VirtIOMMUCmd {
 #define VIRT_IOMMU_S_WRONG_TYPE     11  /* not valid for the domain type */
 #define VIRT_IOMMU_S_DMA_ERROR      12  /* SYNC's write failed */
 #define VIRT_IOMMU_S_NO_ENDPOINT    13  /* no PCI function has that RID */
+
+/*
+ * QUERY_STATS result: 256 bytes, little-endian.  For a domain, its own
+ * counters and its IOVA allocator's (zero for BLOCKED and IDENTITY); for
+ * domain 0, the device's counters and the sums over all live domains.
+ */
+typedef struct VirtIOMMUStats {
+    uint32_t domain;            /* as asked; 0: whole device */
+    uint32_t type;              /* domain type; domain 0: live domains */
+    uint32_t endpoints;         /* attached requester IDs */
+    uint32_t reserved0;
+    uint64_t mappings;          /* live mappings */
+    uint64_t mapped_bytes;
+    uint64_t fq_pending;        /* unmapped IOVAs awaiting invalidation */
+    uint64_t fq_flushes;        /* batched invalidations run */
+    /* IOVA allocator (iova/include/iova/iova.h IovaStats) */
+    uint64_t iova_live_ranges;  /* allocated + reserved ranges */
+    uint64_t iova_reserved_ranges;
+    uint64_t iova_live_pfns;
+    uint64_t mags_allocated;
+    uint64_t mags_freed;
+    uint64_t mags_live;
+    uint64_t depot_mags;
+    uint64_t cached_pfns;       /* IOVAs parked in magazines and depots */
+    uint64_t rcache_hits;
+    uint64_t rcache_misses;
+    uint64_t depot_trims;
+    uint64_t rcache_flushes;
+    uint64_t cpu_flushes;
+    /* Device-wide (domain 0 only) */
+    uint64_t faults;            /* fault records written */
+    uint64_t faults_dropped;    /* lost to a full or disabled event queue */
+    uint64_t iotlb_hits;
+    uint64_t iotlb_misses;
+    uint64_t iotlb_invalidations; /* entries dropped */
+    uint64_t reserved[8];
+} VirtIOMMUStats;
 
 /* An event record: 32 bytes, little-endian, written by the device. */
 typedef struct VirtIOMMUEvent {

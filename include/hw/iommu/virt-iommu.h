@@ -61,6 +61,23 @@ typedef struct VirtIOMMUFaultKey {
     bool valid;
 } VirtIOMMUFaultKey;
 
+/* One cached translation of one page (see virt-iommu-iotlb.c) */
+typedef struct VirtIOMMUIOTLBEntry {
+    uint64_t iova;              /* page-aligned */
+    uint64_t gpa;               /* page-aligned */
+    uint32_t domain;            /* 0: entry unused */
+    uint32_t perms;             /* VIRT_IOMMU_PERM_* */
+} VirtIOMMUIOTLBEntry;
+
+/* Device-wide counters reported by QUERY_STATS for domain 0 */
+typedef struct VirtIOMMUCounters {
+    uint64_t faults;
+    uint64_t faults_dropped;
+    uint64_t iotlb_hits;
+    uint64_t iotlb_misses;
+    uint64_t iotlb_invalidations;
+} VirtIOMMUCounters;
+
 struct VirtIOMMUState {
     PCIDevice parent_obj;
 
@@ -76,6 +93,8 @@ struct VirtIOMMUState {
     VirtIOMMUQueue cmdq;
     VirtIOMMUQueue evtq;
     VirtIOMMUFaultKey last_fault; /* last record written, not consumed */
+    VirtIOMMUIOTLBEntry *iotlb; /* [iotlb_size], direct-mapped */
+    VirtIOMMUCounters counters;
 
     /* Properties */
     uint16_t vendor_id;
@@ -83,6 +102,9 @@ struct VirtIOMMUState {
     uint64_t page_size;         /* bytes; the IOVA granule */
     uint8_t iova_bits;          /* input address width, 32..64 */
     uint32_t max_domains;
+    uint32_t iotlb_size;        /* entries */
+    uint32_t fq_size;           /* IOVAs a DMA_FQ domain batches */
+    uint32_t fq_timeout_ms;     /* virtual-clock delay of a partial batch */
 };
 
 static inline uint64_t virt_iommu_aperture_end(VirtIOMMUState *s)
@@ -127,6 +149,25 @@ unsigned virt_iommu_domain_count(VirtIOMMUState *s);
 
 /* Detaches every endpoint and frees every domain (device reset). */
 void virt_iommu_domain_reset(VirtIOMMUState *s);
+
+/* virt-iommu-iotlb.c: the IOTLB in front of every DMA domain */
+
+/* Looks up the page holding @iova of @domain; true on a hit. */
+bool virt_iommu_iotlb_lookup(VirtIOMMUState *s, uint32_t domain,
+                             uint64_t iova, uint64_t *gpa, uint32_t *perms);
+/* Caches the translation of the page holding @iova. */
+void virt_iommu_iotlb_insert(VirtIOMMUState *s, uint32_t domain,
+                             uint64_t iova, uint64_t gpa, uint32_t perms);
+/*
+ * Drops the entries of @domain (every domain if 0) whose page lies in
+ * [@first, @last] (bytes, inclusive).
+ */
+void virt_iommu_iotlb_invalidate(VirtIOMMUState *s, uint32_t domain,
+                                 uint64_t first, uint64_t last);
+
+/* Fills @st (host byte order) for domain @id, 0 meaning the device. */
+uint16_t virt_iommu_domain_stats(VirtIOMMUState *s, uint32_t id,
+                                 VirtIOMMUStats *st);
 
 /* virt-iommu-queue.c: command and event queues */
 

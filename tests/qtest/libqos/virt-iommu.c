@@ -57,6 +57,7 @@ void qvirt_iommu_start(QVirtIOMMU *v, QGuestAllocator *alloc,
     v->evtq_log2 = evtq_log2;
     v->cmdq = qvirt_iommu_ring(alloc, sizeof(VirtIOMMUCmd) << cmdq_log2);
     v->evtq = qvirt_iommu_ring(alloc, sizeof(VirtIOMMUEvent) << evtq_log2);
+    v->stats_buf = guest_alloc(alloc, sizeof(VirtIOMMUStats));
     qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_BASE, v->cmdq);
     qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_BASE + 4, v->cmdq >> 32);
     qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_SIZE, cmdq_log2);
@@ -121,6 +122,26 @@ void qvirt_iommu_attach(QVirtIOMMU *v, uint16_t rid, uint32_t domain)
     };
 
     g_assert_cmpuint(qvirt_iommu_submit(v, &cmd, NULL), ==, VIRT_IOMMU_S_OK);
+}
+
+void qvirt_iommu_stats(QVirtIOMMU *v, uint32_t domain, VirtIOMMUStats *st)
+{
+    VirtIOMMUCmd cmd = {
+        .opcode = VIRT_IOMMU_CMD_QUERY_STATS,
+        .domain = domain,
+        .addr = v->stats_buf,
+    };
+    uint64_t *counter = &st->mappings;
+
+    g_assert_cmpuint(qvirt_iommu_submit(v, &cmd, NULL), ==, VIRT_IOMMU_S_OK);
+    qtest_memread(v->dev->bus->qts, v->stats_buf, st, sizeof(*st));
+    st->domain = le32_to_cpu(st->domain);
+    st->type = le32_to_cpu(st->type);
+    st->endpoints = le32_to_cpu(st->endpoints);
+    for (size_t i = 0; i < (sizeof(*st) - offsetof(VirtIOMMUStats, mappings)) /
+                           sizeof(uint64_t); i++) {
+        counter[i] = le64_to_cpu(counter[i]);
+    }
 }
 
 bool qvirt_iommu_pop_event(QVirtIOMMU *v, VirtIOMMUEvent *evt)

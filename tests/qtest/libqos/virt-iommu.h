@@ -22,6 +22,7 @@ typedef struct QVirtIOMMU {
     uint64_t evtq;          /* guest-physical base of the event ring */
     uint32_t cmdq_log2;
     uint32_t evtq_log2;
+    uint64_t stats_buf;     /* where QUERY_STATS writes */
 } QVirtIOMMU;
 
 /*
@@ -57,6 +58,12 @@ uint32_t qvirt_iommu_domain_alloc(QVirtIOMMU *v, uint8_t type);
 
 /* Attaches requester ID @rid to @domain; fails the test on error. */
 void qvirt_iommu_attach(QVirtIOMMU *v, uint16_t rid, uint32_t domain);
+
+/*
+ * Runs QUERY_STATS for @domain (0: the whole device) and stores the
+ * result, in host byte order, in *@st.  Fails the test on error.
+ */
+void qvirt_iommu_stats(QVirtIOMMU *v, uint32_t domain, VirtIOMMUStats *st);
 
 /*
  * Pops the oldest event record into *@evt.  Returns false if the event
