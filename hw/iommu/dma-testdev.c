@@ -82,6 +82,14 @@ static void dma_testdev_realize(PCIDevice *pci, Error **errp)
         pcie_cap_exit(pci);
         return;
     }
+    /*
+     * ARI lets VFs sit beyond function 7 of device 0 below a downstream
+     * port; on a root bus it is inert.  NextFn 0: this is the only PF.
+     * Not right behind the SR-IOV capability: pcie_sriov_pf_reset() in
+     * QEMU 10.0 writes 4 bytes past its end (pci_set_quad() on the last
+     * VF BAR slot), which would zero a header at 0x140.
+     */
+    pcie_ari_init(pci, DMA_TESTDEV_ARI_CAP_OFFSET);
     /* 32-bit: 64-bit VF BARs are broken in QEMU 10.0.x (see the spec). */
     pcie_sriov_pf_init_vf_bar(pci, 0, PCI_BASE_ADDRESS_SPACE_MEMORY |
                               PCI_BASE_ADDRESS_MEM_TYPE_32,
@@ -184,7 +192,9 @@ static void dma_testdev_vf_realize(PCIDevice *pci, Error **errp)
     }
     if (!dma_testdev_engine_realize(&s->engine, pci, errp)) {
         pcie_cap_exit(pci);
+        return;
     }
+    pcie_ari_init(pci, DMA_TESTDEV_VF_ARI_CAP_OFFSET);
 }
 
 static void dma_testdev_vf_exit(PCIDevice *pci)

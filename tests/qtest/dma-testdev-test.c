@@ -160,6 +160,13 @@ static void test_pf_identity(void)
                                      f.pf.sriov + PCI_SRIOV_BAR), ==,
                     PCI_BASE_ADDRESS_SPACE_MEMORY |
                     PCI_BASE_ADDRESS_MEM_TYPE_32);
+    /* ARI, with Next Function 0: the only PF */
+    g_assert_cmphex(qpcie_ecam_find_ext_cap(f.bus, PF_DEVFN,
+                                            PCI_EXT_CAP_ID_ARI), ==,
+                    DMA_TESTDEV_ARI_CAP_OFFSET);
+    g_assert_cmphex(qpcie_ecam_readl(f.bus, PF_DEVFN,
+                                     DMA_TESTDEV_ARI_CAP_OFFSET + PCI_ARI_CAP),
+                    ==, 0);
     /* ECAM and the legacy ports agree on the first 256 bytes. */
     g_assert_cmphex(qpcie_ecam_readl(f.bus, PF_DEVFN, PCI_VENDOR_ID), ==,
                     qpci_config_readl(d->dev, PCI_VENDOR_ID));
@@ -329,6 +336,12 @@ static void test_vf_enable_disable(void)
             qdma_testdev_vf_init(&vf, &f.pf, i);
             g_assert_cmphex(qpci_config_readb(vf.dev, PCI_HEADER_TYPE) & 0x7f,
                             ==, PCI_HEADER_TYPE_NORMAL);
+            g_assert_cmphex(qpcie_ecam_find_ext_cap(f.bus, vf.dev->devfn,
+                                                    PCI_EXT_CAP_ID_ARI), ==,
+                            DMA_TESTDEV_VF_ARI_CAP_OFFSET);
+            g_assert_cmphex(qpcie_ecam_find_ext_cap(f.bus, vf.dev->devfn,
+                                                    PCI_EXT_CAP_ID_SRIOV), ==,
+                            0);
             /* A VF's own BAR registers are read-only zero. */
             g_assert_cmphex(qpci_config_readl(vf.dev, PCI_BASE_ADDRESS_0),
                             ==, 0);
@@ -627,8 +640,8 @@ static void test_iommu_bypass(void)
 
 /*
  * Translation enabled without default bypass and no domain: every
- * requester ID is blocked (ABI 0.1), so DMA from the PF and from a VF
- * fails with DMA_FAULT at the first address touched.
+ * requester ID is blocked (docs/specs/virt-iommu.rst), so DMA from the
+ * PF and from a VF fails with DMA_FAULT at the first address touched.
  */
 static void test_iommu_blocked(void)
 {
@@ -988,6 +1001,162 @@ static void test_migration(void)
     fixture_stop(&f);
 }
 
+/*
+ * VFs switched on and off repeatedly with different counts, each VF
+ * running a ring every time; a VF comes back reset, and a doorbell
+ * written through a stale mapping of a VF that is off does nothing.
+ */
+static void test_vf_churn(void)
+{
+    enum { N = 20, LEN = 256 };
+    static const uint16_t counts[] = { 1, 7, 2, 5, 7, 3 };
+    Fixture f;
+    DmaTestdevDesc descs[N];
+    g_autofree uint8_t *in = g_malloc(LEN);
+    g_autofree uint8_t *out = g_malloc(LEN);
+    uint64_t src, dst;
+
+    fixture_start(&f, "");
+    src = guest_alloc(&f.alloc, LEN);
+    dst = guest_alloc(&f.alloc, N * LEN);
+
+    for (int round = 0; round < ARRAY_SIZE(counts); round++) {
+        uint16_t n = counts[round];
+
+        qdma_testdev_vfs_enable(&f.pf, n);
+        check_vfs_present(&f, n);
+        for (uint16_t i = 0; i < n; i++) {
+            QDmaTestdev vf;
+
+            qdma_testdev_vf_init(&vf, &f.pf, i);
+            g_assert_cmpuint(qdma_testdev_readq(&vf,
+                                                DMA_TESTDEV_REG_COMPLETED_OPS),
+                             ==, 0);
+            fill_random(in, LEN);
+            qtest_memwrite(f.qts, src, in, LEN);
+            for (uint32_t j = 0; j < N; j++) {
+                descs[j] = (DmaTestdevDesc) {
+                    .op = DMA_TESTDEV_OP_COPY, .src = src,
+                    .dst = dst + j * LEN, .len = LEN,
+                };
+            }
+            g_assert_cmpuint(qdma_testdev_run_ring(&vf, &f.alloc, 32, descs,
+                                                   N), ==,
+                             DMA_TESTDEV_ERR_NONE);
+            for (uint32_t j = 0; j < N; j++) {
+                g_assert_cmphex(descs[j].status, ==,
+                                DMA_TESTDEV_DESC_ST_COMPLETE);
+                qtest_memread(f.qts, dst + j * LEN, out, LEN);
+                g_assert_cmpmem(in, LEN, out, LEN);
+            }
+            g_assert_cmpuint(qdma_testdev_readq(&vf,
+                                                DMA_TESTDEV_REG_COMPLETED_OPS),
+                             ==, N);
+            /* Leave registers programmed for the stale doorbell below. */
+            qdma_testdev_writeq(&vf, DMA_TESTDEV_REG_SRC, src);
+            qdma_testdev_writeq(&vf, DMA_TESTDEV_REG_DST, dst);
+            qdma_testdev_writel(&vf, DMA_TESTDEV_REG_LEN, LEN);
+            qdma_testdev_writel(&vf, DMA_TESTDEV_REG_OP, DMA_TESTDEV_OP_FILL);
+            qdma_testdev_vf_cleanup(&vf);
+        }
+        qdma_testdev_vfs_disable(&f.pf);
+        check_vfs_present(&f, 0);
+
+        qtest_memset(f.qts, dst, 0x5a, LEN);
+        for (uint16_t i = 0; i < n; i++) {
+            qtest_writel(f.qts, f.pf.vf_bar_base + i * DMA_TESTDEV_BAR0_SIZE +
+                         DMA_TESTDEV_REG_DOORBELL, DMA_TESTDEV_DB_OP);
+        }
+        qtest_memread(f.qts, dst, out, LEN);
+        for (uint32_t j = 0; j < LEN; j++) {
+            g_assert_cmphex(out[j], ==, 0x5a);
+        }
+    }
+    guest_free(&f.alloc, src);
+    guest_free(&f.alloc, dst);
+    fixture_stop(&f);
+}
+
+/*
+ * DMA into the device's own BAR would re-enter the doorbell; QEMU's
+ * re-entrancy guard refuses it, which shows up as DMA_FAULT.
+ */
+static void test_self_dma(void)
+{
+    Fixture f;
+    QDmaTestdev *d = &f.pf.fn;
+    uint64_t buf;
+
+    fixture_start(&f, "");
+    buf = guest_alloc(&f.alloc, 4);
+    qtest_writel(f.qts, buf, DMA_TESTDEV_DB_OP);
+    g_assert_cmpuint(qdma_testdev_run(d, DMA_TESTDEV_OP_COPY, buf,
+                                      d->bar_addr + DMA_TESTDEV_REG_DOORBELL,
+                                      4, 0), ==, DMA_TESTDEV_ERR_DMA_FAULT);
+    g_assert_cmphex(qdma_testdev_readq(d, DMA_TESTDEV_REG_FAULT_ADDR), ==,
+                    d->bar_addr + DMA_TESTDEV_REG_DOORBELL);
+    g_assert_cmpuint(qdma_testdev_readq(d, DMA_TESTDEV_REG_COMPLETED_OPS),
+                     ==, 0);
+    guest_free(&f.alloc, buf);
+    fixture_stop(&f);
+}
+
+/*
+ * Below a root port, 16 VFs spill past function 7 of device 0, which
+ * only ARI makes valid (QEMU warns about the slot otherwise); with the
+ * port's bus numbers, windows and ARI Forwarding set up as firmware
+ * would, each VF is reachable and does DMA.
+ */
+static void test_root_port(void)
+{
+    enum { NUM_VFS = 16, PORT_DEVFN = QPCI_DEVFN(5, 0) };
+    Fixture f;
+    QPCIDevice *port;
+    uint8_t exp;
+
+    if (!g_test_subprocess()) {
+        g_test_trap_subprocess(NULL, 0, 0);
+        g_test_trap_assert_passed();
+        g_test_trap_assert_stderr_unmatched("*is not valid for*");
+        return;
+    }
+
+    fixture_start(&f, "-device pcie-root-port,id=rp,chassis=1,addr=05.0 "
+                  "-device dma-testdev,bus=rp,addr=00.0,total-vfs=16");
+    qdma_testdev_pf_cleanup(&f.pf);
+    g_assert_cmpint(qpci_secondary_buses_init(f.bus), ==, 1);
+    port = qpci_device_find(f.bus, PORT_DEVFN);
+    g_assert_nonnull(port);
+    /* Forward the whole libqos MMIO range, 0xe0000000 up. */
+    qpci_config_writew(port, PCI_MEMORY_BASE, 0xe000);
+    qpci_config_writew(port, PCI_MEMORY_LIMIT, 0xfff0);
+    qpci_config_writew(port, PCI_COMMAND,
+                       PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    exp = qpci_find_capability(port, PCI_CAP_ID_EXP, 0);
+    g_assert_cmphex(qpci_config_readl(port, exp + PCI_EXP_DEVCAP2) &
+                    PCI_EXP_DEVCAP2_ARI, ==, PCI_EXP_DEVCAP2_ARI);
+    qpci_config_writew(port, exp + PCI_EXP_DEVCTL2, PCI_EXP_DEVCTL2_ARI);
+
+    qdma_testdev_pf_init(&f.pf, f.bus, 1 << 8 | QPCI_DEVFN(0, 0));
+    check_dma_ops(&f, &f.pf.fn, 1000);
+    qdma_testdev_vfs_enable(&f.pf, NUM_VFS);
+    for (uint16_t i = 0; i < NUM_VFS; i++) {
+        QDmaTestdev vf;
+
+        qdma_testdev_vf_init(&vf, &f.pf, i);
+        g_assert_cmphex(vf.dev->devfn, ==, 1 << 8 | (i + 1));
+        g_assert_cmphex(qdma_testdev_readl(&vf, DMA_TESTDEV_REG_FUNC), ==,
+                        DMA_TESTDEV_FUNC_VF | i);
+        check_dma_ops(&f, &vf, 2000);
+        qdma_testdev_vf_cleanup(&vf);
+    }
+    qdma_testdev_vfs_disable(&f.pf);
+    g_assert_cmphex(qpcie_ecam_readl(f.bus, 1 << 8 | 16, PCI_VENDOR_ID), ==,
+                    0xffffffff);
+    g_free(port);
+    fixture_stop(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -996,11 +1165,14 @@ int main(int argc, char **argv)
     qtest_add_func("/dma-testdev/pf/dma", test_pf_dma);
     qtest_add_func("/dma-testdev/pf/reset", test_reset);
     qtest_add_func("/dma-testdev/pf/bad-programming", test_bad_programming);
+    qtest_add_func("/dma-testdev/pf/self-dma", test_self_dma);
     qtest_add_func("/dma-testdev/sriov/enable-disable",
                    test_vf_enable_disable);
     qtest_add_func("/dma-testdev/sriov/corner-cases",
                    test_sriov_corner_cases);
     qtest_add_func("/dma-testdev/sriov/layout", test_sriov_layout);
+    qtest_add_func("/dma-testdev/sriov/churn", test_vf_churn);
+    qtest_add_func("/dma-testdev/sriov/root-port", test_root_port);
     qtest_add_func("/dma-testdev/ring/traffic", test_ring);
     qtest_add_func("/dma-testdev/ring/errors", test_ring_errors);
     qtest_add_func("/dma-testdev/msix", test_msix);

@@ -19,9 +19,11 @@
 #define DMA_TESTDEV_PCI_CLASS           0x00ff  /* unclassified device */
 #define DMA_TESTDEV_PCI_REVISION        0x01
 
-/* PCI layout of the PF (config space offsets) */
+/* PCI layout (config space offsets) */
 #define DMA_TESTDEV_PCIE_CAP_OFFSET     0x80
 #define DMA_TESTDEV_SRIOV_CAP_OFFSET    0x100
+#define DMA_TESTDEV_ARI_CAP_OFFSET      0x150   /* PF; a VF's is at 0x100 */
+#define DMA_TESTDEV_VF_ARI_CAP_OFFSET   0x100
 
 /* BAR0 of the PF and of every VF: 32-bit non-prefetchable memory, 4 KiB */
 #define DMA_TESTDEV_BAR0_SIZE           0x1000

@@ -69,6 +69,7 @@ uint32_t qdma_testdev_run_ring(QDmaTestdev *d, QGuestAllocator *alloc,
 uint16_t qdma_testdev_sriov_readw(QDmaTestdevPF *pf, uint16_t reg);
 void qdma_testdev_sriov_writew(QDmaTestdevPF *pf, uint16_t reg,
                                uint16_t value);
+/* Routing ID of VF @index (bus << 8 | devfn, as libqos takes devfn) */
 int qdma_testdev_vf_devfn(QDmaTestdevPF *pf, uint16_t index);
 
 /*

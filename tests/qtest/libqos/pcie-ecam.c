@@ -19,9 +19,9 @@
 static uint64_t ecam_addr(int devfn, uint16_t offset)
 {
     g_assert_cmpint(devfn, >=, 0);
-    g_assert_cmpint(devfn, <, 256);
+    g_assert_cmpint(devfn, <, 0x10000);
     g_assert_cmpuint(offset, <, 0x1000);
-    /* bus 0 only: bus << 20 is zero */
+    /* bus << 20 | device << 15 | function << 12 */
     return QPCIE_ECAM_BASE | (uint64_t)devfn << 12 | offset;
 }
 

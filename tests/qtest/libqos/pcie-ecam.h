@@ -22,7 +22,10 @@
  */
 void qpcie_ecam_enable(QPCIBus *bus);
 
-/* Accessors for @offset (0..0xfff) of bus 0, function @devfn. */
+/*
+ * Accessors for @offset (0..0xfff) of function @devfn, which carries the
+ * bus number in bits 15:8 the way libqos's own config accessors take it.
+ */
 uint8_t qpcie_ecam_readb(QPCIBus *bus, int devfn, uint16_t offset);
 uint16_t qpcie_ecam_readw(QPCIBus *bus, int devfn, uint16_t offset);
 uint32_t qpcie_ecam_readl(QPCIBus *bus, int devfn, uint16_t offset);
