@@ -420,6 +420,40 @@ static void virt_iommu_detach(VirtIOMMUState *s, uint16_t rid)
     }
 }
 
+/* The PCI function with requester ID @rid, if it exists and is enabled. */
+static PCIDevice *virt_iommu_find_endpoint(VirtIOMMUState *s, uint16_t rid)
+{
+    PCIDevice *dev = pci_find_device(pci_device_root_bus(PCI_DEVICE(s)),
+                                     PCI_BUS_NUM(rid), PCI_BDF_TO_DEVFN(rid));
+
+    /* A disabled VF stays realized but is gone for the guest. */
+    return dev && dev->enabled ? dev : NULL;
+}
+
+void virt_iommu_domain_sweep(VirtIOMMUState *s)
+{
+    g_autoptr(GPtrArray) gone = g_ptr_array_new();
+    GHashTableIter iter;
+    gpointer rid;
+
+    g_hash_table_iter_init(&iter, s->attached);
+    while (g_hash_table_iter_next(&iter, &rid, NULL)) {
+        if (!virt_iommu_find_endpoint(s, GPOINTER_TO_UINT(rid))) {
+            g_ptr_array_add(gone, rid);
+        }
+    }
+    for (guint i = 0; i < gone->len; i++) {
+        uint16_t r = GPOINTER_TO_UINT(g_ptr_array_index(gone, i));
+        VirtIOMMUDomain *d = virt_iommu_domain_of(s, r);
+
+        virt_iommu_endpoint_gone(s, r, d->id);
+        virt_iommu_detach(s, r);
+    }
+    if (gone->len) {
+        virt_iommu_as_update(s);
+    }
+}
+
 static uint16_t virt_iommu_cmd_attach(VirtIOMMUState *s,
                                       const VirtIOMMUCmd *cmd,
                                       VirtIOMMUDomain *d)
@@ -430,8 +464,7 @@ static uint16_t virt_iommu_cmd_attach(VirtIOMMUState *s,
     if (cmd->endpoint > UINT16_MAX || rid == pci_requester_id(self)) {
         return VIRT_IOMMU_S_INVALID;
     }
-    if (!pci_find_device(pci_device_root_bus(self), PCI_BUS_NUM(rid),
-                         PCI_BDF_TO_DEVFN(rid))) {
+    if (!virt_iommu_find_endpoint(s, rid)) {
         return VIRT_IOMMU_S_NO_ENDPOINT;
     }
     virt_iommu_detach(s, rid);
@@ -674,8 +707,8 @@ uint16_t virt_iommu_domain_stats(VirtIOMMUState *s, uint32_t id,
                            &st->mapped_bytes);
         }
     }
-    st->faults = s->counters.faults;
-    st->faults_dropped = s->counters.faults_dropped;
+    st->events = s->counters.events;
+    st->events_dropped = s->counters.events_dropped;
     st->iotlb_hits = s->counters.iotlb_hits;
     st->iotlb_misses = s->counters.iotlb_misses;
     st->iotlb_invalidations = s->counters.iotlb_invalidations;

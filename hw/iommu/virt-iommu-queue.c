@@ -205,6 +205,8 @@ void virt_iommu_cmdq_run(VirtIOMMUState *s)
         (s->error & (VIRT_IOMMU_ERR_CMDQ_TAIL | VIRT_IOMMU_ERR_CMDQ_FETCH))) {
         return;
     }
+    /* Commands must not see endpoints that vanished since the last batch */
+    virt_iommu_domain_sweep(s);
     /* Bounded: head only moves towards a tail that cannot change here. */
     while (q->head != q->tail) {
         uint64_t slot = q->base + (uint64_t)q->head * CMD_SIZE;
@@ -235,11 +237,42 @@ void virt_iommu_cmdq_run(VirtIOMMUState *s)
     }
 }
 
-void virt_iommu_fault(VirtIOMMUState *s, uint16_t rid, uint32_t domain,
-                      uint64_t iova, uint32_t access, uint8_t reason)
+/* Writes @evt at the event queue's tail; false if it was dropped. */
+static bool virt_iommu_event_push(VirtIOMMUState *s, VirtIOMMUEvent *evt)
 {
     PCIDevice *dev = PCI_DEVICE(s);
     VirtIOMMUQueue *q = &s->evtq;
+    uint32_t next;
+
+    if (!(s->control & VIRT_IOMMU_CTRL_EVTQ_EN) ||
+        (s->error & (VIRT_IOMMU_ERR_EVTQ_HEAD | VIRT_IOMMU_ERR_EVTQ_WRITE))) {
+        s->counters.events_dropped++;
+        return false;
+    }
+    next = (q->tail + 1) & virt_iommu_queue_mask(q);
+    if (next == q->head) {
+        /* Never block translation on a slow consumer: drop and say so. */
+        s->error |= VIRT_IOMMU_ERR_EVTQ_OVERFLOW;
+        s->counters.events_dropped++;
+        return false;
+    }
+    if (pci_dma_write(dev, q->base + (uint64_t)q->tail * EVT_SIZE, evt,
+                      EVT_SIZE) != MEMTX_OK) {
+        s->error |= VIRT_IOMMU_ERR_EVTQ_WRITE;
+        s->counters.events_dropped++;
+        return false;
+    }
+    s->counters.events++;
+    q->tail = next;
+    if (msix_enabled(dev)) {
+        msix_notify(dev, VIRT_IOMMU_MSIX_EVENT);
+    }
+    return true;
+}
+
+void virt_iommu_fault(VirtIOMMUState *s, uint16_t rid, uint32_t domain,
+                      uint64_t iova, uint32_t access, uint8_t reason)
+{
     VirtIOMMUEvent evt = {
         .type = VIRT_IOMMU_EVT_FAULT,
         .reason = reason,
@@ -248,7 +281,6 @@ void virt_iommu_fault(VirtIOMMUState *s, uint16_t rid, uint32_t domain,
         .iova = cpu_to_le64(iova),
         .access = cpu_to_le32(access),
     };
-    uint32_t next;
     VirtIOMMUFaultKey key = {
         .rid = rid,
         .domain = domain,
@@ -267,28 +299,20 @@ void virt_iommu_fault(VirtIOMMUState *s, uint16_t rid, uint32_t domain,
         return;
     }
     trace_virt_iommu_fault(rid, domain, iova, access, reason);
-    if (!(s->control & VIRT_IOMMU_CTRL_EVTQ_EN) ||
-        (s->error & (VIRT_IOMMU_ERR_EVTQ_HEAD | VIRT_IOMMU_ERR_EVTQ_WRITE))) {
-        s->counters.faults_dropped++;
-        return;
+    if (virt_iommu_event_push(s, &evt)) {
+        s->last_fault = key;
     }
-    next = (q->tail + 1) & virt_iommu_queue_mask(q);
-    if (next == q->head) {
-        /* Never block translation on a slow consumer: drop and say so. */
-        s->error |= VIRT_IOMMU_ERR_EVTQ_OVERFLOW;
-        s->counters.faults_dropped++;
-        return;
-    }
-    if (pci_dma_write(dev, q->base + (uint64_t)q->tail * EVT_SIZE, &evt,
-                      EVT_SIZE) != MEMTX_OK) {
-        s->error |= VIRT_IOMMU_ERR_EVTQ_WRITE;
-        s->counters.faults_dropped++;
-        return;
-    }
-    s->counters.faults++;
-    q->tail = next;
-    s->last_fault = key;
-    if (msix_enabled(dev)) {
-        msix_notify(dev, VIRT_IOMMU_MSIX_EVENT);
-    }
+}
+
+void virt_iommu_endpoint_gone(VirtIOMMUState *s, uint16_t rid,
+                              uint32_t domain)
+{
+    VirtIOMMUEvent evt = {
+        .type = VIRT_IOMMU_EVT_ENDPOINT_GONE,
+        .endpoint = cpu_to_le16(rid),
+        .domain = cpu_to_le32(domain),
+    };
+
+    trace_virt_iommu_endpoint_gone(rid, domain);
+    virt_iommu_event_push(s, &evt);
 }

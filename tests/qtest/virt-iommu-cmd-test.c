@@ -8,6 +8,7 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
+#include "libqos/dma-testdev.h"
 #include "libqos/edu.h"
 #include "libqos/libqos-malloc.h"
 #include "libqos/malloc-pc.h"
@@ -408,8 +409,64 @@ static void test_stats(void)
     g_assert_cmpuint(st.domain, ==, 0);
     g_assert_cmpuint(st.type, ==, 1);
     g_assert_cmpuint(st.mappings, ==, 2);
-    g_assert_cmpuint(st.faults, ==, 0);
+    g_assert_cmpuint(st.events, ==, 0);
     fixture_stop(&f);
+}
+
+/*
+ * A VF attached to a domain vanishes (VF Enable cleared) and the driver
+ * forgets to DETACH: before the next command runs, the device detaches it
+ * and says so, the domain can be freed, and the late DETACH is accepted.
+ */
+static void test_endpoint_gone(void)
+{
+    QTestState *qts = qtest_init("-M q35 -m 256M -nodefaults "
+                                 "-device virt-iommu,addr=04.0 "
+                                 "-device dma-testdev,addr=06.0");
+    QPCIBus *bus = qpci_new_pc(qts, NULL);
+    QGuestAllocator alloc;
+    QVirtIOMMU iommu;
+    QDmaTestdevPF pf;
+    VirtIOMMUStats st;
+    VirtIOMMUEvent evt;
+    uint32_t dom;
+    uint16_t vf_rid;
+
+    pc_alloc_init(&alloc, qts, ALLOC_NO_FLAGS);
+    qvirt_iommu_init(&iommu, bus, IOMMU_DEVFN);
+    qvirt_iommu_start(&iommu, &alloc, 4, 4, VIRT_IOMMU_CTRL_ENABLE);
+    qdma_testdev_pf_init(&pf, bus, QPCI_DEVFN(6, 0));
+    qdma_testdev_vfs_enable(&pf, 2);
+    vf_rid = qdma_testdev_vf_devfn(&pf, 1);
+    dom = qvirt_iommu_domain_alloc(&iommu, VIRT_IOMMU_DOMAIN_DMA);
+    qvirt_iommu_attach(&iommu, vf_rid, dom);
+
+    qdma_testdev_vfs_disable(&pf);
+    qvirt_iommu_stats(&iommu, dom, &st);
+    g_assert_cmpuint(st.endpoints, ==, 0);
+    g_assert_true(qvirt_iommu_pop_event(&iommu, &evt));
+    g_assert_cmpuint(evt.type, ==, VIRT_IOMMU_EVT_ENDPOINT_GONE);
+    g_assert_cmphex(evt.endpoint, ==, vf_rid);
+    g_assert_cmpuint(evt.domain, ==, dom);
+    g_assert_false(qvirt_iommu_pop_event(&iommu, &evt));
+
+    g_assert_cmpuint(qvirt_iommu_submit(&iommu, &(VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_DETACH, .endpoint = vf_rid,
+    }, NULL), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_submit(&iommu, &(VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_DOMAIN_FREE, .domain = dom,
+    }, NULL), ==, VIRT_IOMMU_S_OK);
+    /* A disabled VF cannot be attached again. */
+    dom = qvirt_iommu_domain_alloc(&iommu, VIRT_IOMMU_DOMAIN_DMA);
+    g_assert_cmpuint(qvirt_iommu_submit(&iommu, &(VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_ATTACH, .endpoint = vf_rid, .domain = dom,
+    }, NULL), ==, VIRT_IOMMU_S_NO_ENDPOINT);
+
+    qdma_testdev_pf_cleanup(&pf);
+    qvirt_iommu_cleanup(&iommu);
+    alloc_destroy(&alloc);
+    qpci_free_pc(bus);
+    qtest_quit(qts);
 }
 
 static void test_identity_and_blocked(void)
@@ -730,6 +787,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-iommu/cmd/invalidate-range", test_invalidate_range);
     qtest_add_func("/virt-iommu/cmd/set-type-cycle", test_set_type_cycle);
     qtest_add_func("/virt-iommu/cmd/stats", test_stats);
+    qtest_add_func("/virt-iommu/cmd/endpoint-gone", test_endpoint_gone);
     qtest_add_func("/virt-iommu/cmd/domain-ids", test_domain_ids);
     qtest_add_func("/virt-iommu/cmd/iova-exhaustion", test_iova_exhaustion);
     qtest_add_func("/virt-iommu/cmd/event-overflow", test_event_overflow);

@@ -203,8 +203,8 @@ typedef struct VirtIOMMUStats {
     uint64_t rcache_flushes;
     uint64_t cpu_flushes;
     /* Device-wide (domain 0 only) */
-    uint64_t faults;            /* fault records written */
-    uint64_t faults_dropped;    /* lost to a full or disabled event queue */
+    uint64_t events;            /* event records written */
+    uint64_t events_dropped;    /* lost to a full or disabled event queue */
     uint64_t iotlb_hits;
     uint64_t iotlb_misses;
     uint64_t iotlb_invalidations; /* entries dropped */
@@ -224,6 +224,8 @@ typedef struct VirtIOMMUEvent {
 } VirtIOMMUEvent;
 
 #define VIRT_IOMMU_EVT_FAULT            1
+/* An attached endpoint vanished (VF disabled, unplugged): detached */
+#define VIRT_IOMMU_EVT_ENDPOINT_GONE    2
 
 #define VIRT_IOMMU_FAULT_BLOCKED        1   /* no domain, or a BLOCKED one */
 #define VIRT_IOMMU_FAULT_NOT_MAPPED     2   /* no mapping holds the IOVA */

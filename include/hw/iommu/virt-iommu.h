@@ -71,8 +71,8 @@ typedef struct VirtIOMMUIOTLBEntry {
 
 /* Device-wide counters reported by QUERY_STATS for domain 0 */
 typedef struct VirtIOMMUCounters {
-    uint64_t faults;
-    uint64_t faults_dropped;
+    uint64_t events;
+    uint64_t events_dropped;
     uint64_t iotlb_hits;
     uint64_t iotlb_misses;
     uint64_t iotlb_invalidations;
@@ -147,6 +147,12 @@ uint32_t virt_iommu_domain_id(VirtIOMMUDomain *d);
 bool virt_iommu_domain_is_identity(VirtIOMMUDomain *d);
 unsigned virt_iommu_domain_count(VirtIOMMUState *s);
 
+/*
+ * Detaches, and reports with an ENDPOINT_GONE record, every attached
+ * endpoint whose PCI function no longer exists or is disabled.
+ */
+void virt_iommu_domain_sweep(VirtIOMMUState *s);
+
 /* Detaches every endpoint and frees every domain (device reset). */
 void virt_iommu_domain_reset(VirtIOMMUState *s);
 
@@ -186,6 +192,10 @@ void virt_iommu_cmdq_run(VirtIOMMUState *s);
  */
 void virt_iommu_fault(VirtIOMMUState *s, uint16_t rid, uint32_t domain,
                       uint64_t iova, uint32_t access, uint8_t reason);
+
+/* Records that attached endpoint @rid vanished from @domain. */
+void virt_iommu_endpoint_gone(VirtIOMMUState *s, uint16_t rid,
+                              uint32_t domain);
 
 /* The guest moved EVTQ_HEAD: a repeated fault is news again. */
 void virt_iommu_fault_consumed(VirtIOMMUState *s);
