@@ -21,6 +21,16 @@
 #include "hw/iommu/dma-testdev.h"
 #include "trace.h"
 
+/* The header's struct is a convenience; the offsets are the ABI. */
+QEMU_BUILD_BUG_ON(sizeof(DmaTestdevDesc) != DMA_TESTDEV_DESC_SIZE);
+QEMU_BUILD_BUG_ON(offsetof(DmaTestdevDesc, src) != DMA_TESTDEV_DESC_SRC);
+QEMU_BUILD_BUG_ON(offsetof(DmaTestdevDesc, pattern) !=
+                  DMA_TESTDEV_DESC_PATTERN);
+QEMU_BUILD_BUG_ON(offsetof(DmaTestdevDesc, status) !=
+                  DMA_TESTDEV_DESC_STATUS);
+QEMU_BUILD_BUG_ON(offsetof(DmaTestdevDesc, result) !=
+                  DMA_TESTDEV_DESC_RESULT);
+
 /*
  * Transfers are cut at this granule so that FAULT_ADDR names the piece
  * that failed rather than the start of a 1 MiB transfer.

@@ -588,6 +588,19 @@ static void check_msix(Fixture *f, QDmaTestdev *d, uint32_t data)
     g_assert_cmpuint(qdma_testdev_run(d, DMA_TESTDEV_OP_FILL, 0, buf, 0, 0),
                      ==, DMA_TESTDEV_ERR_BAD_LEN);
     g_assert_cmphex(qtest_readl(f->qts, word), ==, data);
+
+    /* A ring interrupts only for descriptors that ask for it. */
+    for (uint32_t flags = 0; flags <= DMA_TESTDEV_DESC_F_IRQ; flags++) {
+        DmaTestdevDesc desc = {
+            .op = DMA_TESTDEV_OP_FILL, .flags = flags, .dst = buf, .len = 64,
+        };
+
+        qtest_writel(f->qts, word, 0);
+        g_assert_cmpuint(qdma_testdev_run_ring(d, &f->alloc, 4, &desc, 1),
+                         ==, DMA_TESTDEV_ERR_NONE);
+        g_assert_cmphex(desc.status, ==, DMA_TESTDEV_DESC_ST_COMPLETE);
+        g_assert_cmphex(qtest_readl(f->qts, word), ==, flags ? data : 0);
+    }
     guest_free(&f->alloc, word);
     guest_free(&f->alloc, buf);
 }
