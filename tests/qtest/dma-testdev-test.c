@@ -1170,6 +1170,100 @@ static void test_root_port(void)
     fixture_stop(&f);
 }
 
+/*
+ * Random programming of the PF and two VFs: every doorbell must end in
+ * DONE or ERROR with a known code, and the functions must still work
+ * afterwards.  Addresses stay in a scratch buffer, a hole or the other
+ * functions' registers, so the machine itself is not disturbed; rerun
+ * with --seed to reproduce a failure.
+ */
+static void test_random_programming(void)
+{
+    enum { ROUNDS = 400, SCRATCH = 3 * 4096 };
+    Fixture f;
+    QDmaTestdev fns[3];
+    uint64_t scratch, addrs[6];
+    static const uint32_t lens[] = {
+        0, 1, 7, 64, 4096, 5000, DMA_TESTDEV_MAX_LEN + 1, 0xffffffff,
+    };
+
+    fixture_start(&f, "");
+    qdma_testdev_vfs_enable(&f.pf, 2);
+    fns[0] = f.pf.fn;
+    qdma_testdev_vf_init(&fns[1], &f.pf, 0);
+    qdma_testdev_vf_init(&fns[2], &f.pf, 1);
+    scratch = guest_alloc(&f.alloc, SCRATCH + 64 * 16);
+    addrs[0] = scratch;
+    addrs[1] = scratch + 4093;
+    addrs[2] = HOLE_ADDR - 64;
+    addrs[3] = fns[1].bar_addr;
+    addrs[4] = fns[0].bar_addr + DMA_TESTDEV_REG_DOORBELL;
+    addrs[5] = UINT64_MAX - 3;
+
+    for (int i = 0; i < ROUNDS; i++) {
+        QDmaTestdev *d = &fns[g_test_rand_int_range(0, 3)];
+        uint32_t status, err;
+
+        switch (g_test_rand_int_range(0, 4)) {
+        case 0:
+            qdma_testdev_writeq(d, DMA_TESTDEV_REG_SRC,
+                                addrs[g_test_rand_int_range(0, 6)]);
+            qdma_testdev_writeq(d, DMA_TESTDEV_REG_DST,
+                                addrs[g_test_rand_int_range(0, 6)]);
+            qdma_testdev_writel(d, DMA_TESTDEV_REG_LEN,
+                                lens[g_test_rand_int_range(0, 8)]);
+            qdma_testdev_writel(d, DMA_TESTDEV_REG_OP,
+                                g_test_rand_int_range(0, 5));
+            break;
+        case 1:
+            qdma_testdev_writeq(d, DMA_TESTDEV_REG_RING_BASE,
+                                addrs[g_test_rand_int_range(0, 6)] &
+                                ~(g_test_rand_bit() ? 63ULL : 0));
+            qdma_testdev_writel(d, DMA_TESTDEV_REG_RING_SIZE,
+                                1u << g_test_rand_int_range(0, 14));
+            qdma_testdev_writel(d, DMA_TESTDEV_REG_RING_HEAD,
+                                g_test_rand_int_range(0, 20));
+            qdma_testdev_writel(d, DMA_TESTDEV_REG_RING_TAIL,
+                                g_test_rand_int_range(0, 20));
+            break;
+        case 2:
+            /* Random descriptors in the scratch ring */
+            for (int j = 0; j < 16 * 64; j += 4) {
+                qtest_writel(f.qts, scratch + SCRATCH + j,
+                             g_test_rand_bit() ?
+                             (uint32_t)addrs[g_test_rand_int_range(0, 6)] :
+                             lens[g_test_rand_int_range(0, 8)] % 8192);
+            }
+            qdma_testdev_writeq(d, DMA_TESTDEV_REG_RING_BASE,
+                                scratch + SCRATCH);
+            qdma_testdev_writel(d, DMA_TESTDEV_REG_RING_SIZE, 16);
+            qdma_testdev_writel(d, DMA_TESTDEV_REG_RING_HEAD, 0);
+            qdma_testdev_writel(d, DMA_TESTDEV_REG_RING_TAIL, 15);
+            break;
+        default:
+            qdma_testdev_writel(d, g_test_rand_int_range(0, 0x200) * 4,
+                                g_test_rand_int());
+            break;
+        }
+        qdma_testdev_writel(d, DMA_TESTDEV_REG_DOORBELL,
+                            g_test_rand_int_range(0, 4));
+        status = qdma_testdev_readl(d, DMA_TESTDEV_REG_STATUS);
+        err = qdma_testdev_readl(d, DMA_TESTDEV_REG_ERROR);
+        g_assert_true(status == DMA_TESTDEV_ST_DONE ||
+                      status == DMA_TESTDEV_ST_ERROR);
+        g_assert_cmpuint(err, <=, DMA_TESTDEV_ERR_BAD_FLAGS);
+        g_assert_cmpuint(err == 0, ==, status == DMA_TESTDEV_ST_DONE);
+    }
+
+    for (int i = 0; i < 3; i++) {
+        check_dma_ops(&f, &fns[i], 4096);
+    }
+    qdma_testdev_vf_cleanup(&fns[1]);
+    qdma_testdev_vf_cleanup(&fns[2]);
+    guest_free(&f.alloc, scratch);
+    fixture_stop(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1179,6 +1273,8 @@ int main(int argc, char **argv)
     qtest_add_func("/dma-testdev/pf/reset", test_reset);
     qtest_add_func("/dma-testdev/pf/bad-programming", test_bad_programming);
     qtest_add_func("/dma-testdev/pf/self-dma", test_self_dma);
+    qtest_add_func("/dma-testdev/random-programming",
+                   test_random_programming);
     qtest_add_func("/dma-testdev/sriov/enable-disable",
                    test_vf_enable_disable);
     qtest_add_func("/dma-testdev/sriov/corner-cases",
