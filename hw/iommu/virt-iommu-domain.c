@@ -790,6 +790,41 @@ uint16_t virt_iommu_domain_cmd(VirtIOMMUState *s, const VirtIOMMUCmd *cmd,
     return virt_iommu_cmd_map_fixed(s, cmd, d);
 }
 
+typedef struct VirtIOMMUMappingWalk {
+    VirtIOMMUMappingFn *fn;
+    void *opaque;
+    uint64_t left;
+    uint64_t done;
+} VirtIOMMUMappingWalk;
+
+static gboolean virt_iommu_mapping_walk_cb(gpointer key, gpointer value,
+                                           gpointer opaque)
+{
+    VirtIOMMUMappingWalk *w = opaque;
+    VirtIOMMUMapping *m = value;
+
+    if (w->done == w->left) {
+        return true;
+    }
+    w->fn(m->range.first, m->range.last, m->gpa, m->perms, m->fixed,
+          w->opaque);
+    w->done++;
+    return false;
+}
+
+uint64_t virt_iommu_domain_foreach_mapping(VirtIOMMUState *s, uint32_t id,
+                                           uint64_t max, VirtIOMMUMappingFn *fn,
+                                           void *opaque)
+{
+    VirtIOMMUDomain *d = virt_iommu_domain_get(s, id);
+    VirtIOMMUMappingWalk w = { fn, opaque, max, 0 };
+
+    if (d) {
+        g_tree_foreach(d->mappings, virt_iommu_mapping_walk_cb, &w);
+    }
+    return w.done;
+}
+
 void virt_iommu_domain_reset(VirtIOMMUState *s)
 {
     g_hash_table_remove_all(s->attached);

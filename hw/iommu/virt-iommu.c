@@ -389,6 +389,11 @@ static const Property virt_iommu_properties[] = {
     DEFINE_PROP_UINT32("fq-timeout", VirtIOMMUState, fq_timeout_ms, 10),
 };
 
+static char *virt_iommu_get_info(Object *obj, Error **errp)
+{
+    return virt_iommu_info(VIRT_IOMMU(obj));
+}
+
 static void virt_iommu_class_init(ObjectClass *klass, void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
@@ -406,10 +411,14 @@ static void virt_iommu_class_init(ObjectClass *klass, void *data)
     /* Endpoints take their DMA address space from it at machine init. */
     dc->hotpluggable = false;
     device_class_set_props(dc, virt_iommu_properties);
+    object_class_property_add_str(klass, "info", virt_iommu_get_info, NULL);
+    object_class_property_set_description(klass, "info",
+        "State report: registers, queues, IOTLB, domains, mappings and "
+        "IOVA allocator counters (as HMP 'info virt-iommu')");
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 }
 
-static const TypeInfo virt_iommu_info = {
+static const TypeInfo virt_iommu_type_info = {
     .name = TYPE_VIRT_IOMMU,
     .parent = TYPE_PCI_DEVICE,
     .instance_size = sizeof(VirtIOMMUState),
@@ -422,7 +431,7 @@ static const TypeInfo virt_iommu_info = {
 
 static void virt_iommu_register_types(void)
 {
-    type_register_static(&virt_iommu_info);
+    type_register_static(&virt_iommu_type_info);
 }
 
 type_init(virt_iommu_register_types)

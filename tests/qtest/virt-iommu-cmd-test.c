@@ -8,6 +8,7 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
+#include "qobject/qdict.h"
 #include "libqos/dma-testdev.h"
 #include "libqos/edu.h"
 #include "libqos/libqos-malloc.h"
@@ -35,7 +36,7 @@ static void fixture_start(Fixture *f, const char *iommu_opts,
                           uint32_t evtq_log2)
 {
     f->qts = qtest_initf("-M q35 -m 256M -nodefaults "
-                         "-device virt-iommu,addr=04.0%s "
+                         "-device virt-iommu,addr=04.0,id=viommu%s "
                          "-device edu,addr=05.0", iommu_opts);
     f->bus = qpci_new_pc(f->qts, NULL);
     pc_alloc_init(&f->alloc, f->qts, ALLOC_NO_FLAGS);
@@ -469,6 +470,54 @@ static void test_endpoint_gone(void)
     qtest_quit(qts);
 }
 
+static void strip_cr(char *text)
+{
+    char *w = text;
+
+    for (const char *r = text; *r; r++) {
+        if (*r != '\r') {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+}
+
+/* The text report that qom-get (and HMP info virt-iommu) shows. */
+static void test_info(void)
+{
+    Fixture f;
+    uint32_t dom = start_with_dma_domain(&f, "", false);
+    g_autoptr(QDict) resp = NULL;
+    g_autofree char *line = NULL;
+    g_autofree char *hmp = NULL;
+    const char *info;
+    uint64_t iova;
+
+    iova = map(&f, dom, f.src, 2 * PAGE, VIRT_IOMMU_PERM_READ, 0);
+    g_assert_cmpuint(map_fixed(&f, dom, 0x200000, f.dst, PAGE,
+                               VIRT_IOMMU_PERM_READ | VIRT_IOMMU_PERM_WRITE),
+                     ==, VIRT_IOMMU_S_OK);
+    resp = qtest_qmp(f.qts, "{ 'execute': 'qom-get', 'arguments': {"
+                     " 'path': '/machine/peripheral/viommu',"
+                     " 'property': 'info' } }");
+    info = qdict_get_str(resp, "return");
+    g_assert_nonnull(strstr(info, "1 domains, 1 endpoints attached"));
+    g_assert_nonnull(strstr(info, "domain 1 DMA: 1 endpoints 00:05.0"));
+    g_assert_nonnull(strstr(info, "2 mappings (12288 bytes)"));
+    g_assert_nonnull(strstr(info, "iova: 3 live ranges (2 reserved)"));
+    line = g_strdup_printf("0x%" PRIx64 "-0x%" PRIx64 " -> 0x%" PRIx64
+                           " r-\n", iova, (uint64_t)(iova + 2 * PAGE - 1),
+                           f.src);
+    g_assert_nonnull(strstr(info, line));
+    g_assert_nonnull(strstr(info, "0x200000-0x200fff -> "));
+    g_assert_nonnull(strstr(info, " rw fixed\n"));
+    /* HMP shows the same report, with the monitor's CRLF line ends. */
+    hmp = qtest_hmp(f.qts, "info virt-iommu");
+    strip_cr(hmp);
+    g_assert_cmpstr(hmp, ==, info);
+    fixture_stop(&f);
+}
+
 static void test_identity_and_blocked(void)
 {
     Fixture f;
@@ -788,6 +837,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-iommu/cmd/set-type-cycle", test_set_type_cycle);
     qtest_add_func("/virt-iommu/cmd/stats", test_stats);
     qtest_add_func("/virt-iommu/cmd/endpoint-gone", test_endpoint_gone);
+    qtest_add_func("/virt-iommu/cmd/info", test_info);
     qtest_add_func("/virt-iommu/cmd/domain-ids", test_domain_ids);
     qtest_add_func("/virt-iommu/cmd/iova-exhaustion", test_iova_exhaustion);
     qtest_add_func("/virt-iommu/cmd/event-overflow", test_event_overflow);

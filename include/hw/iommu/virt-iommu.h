@@ -153,6 +153,16 @@ unsigned virt_iommu_domain_count(VirtIOMMUState *s);
  */
 void virt_iommu_domain_sweep(VirtIOMMUState *s);
 
+/*
+ * Calls @fn on the first @max mappings of domain @id in IOVA order
+ * (bytes, last inclusive); returns how many it called it on.
+ */
+typedef void VirtIOMMUMappingFn(uint64_t iova, uint64_t last, uint64_t gpa,
+                                uint32_t perms, bool fixed, void *opaque);
+uint64_t virt_iommu_domain_foreach_mapping(VirtIOMMUState *s, uint32_t id,
+                                           uint64_t max, VirtIOMMUMappingFn *fn,
+                                           void *opaque);
+
 /* Detaches every endpoint and frees every domain (device reset). */
 void virt_iommu_domain_reset(VirtIOMMUState *s);
 
@@ -174,6 +184,11 @@ void virt_iommu_iotlb_invalidate(VirtIOMMUState *s, uint32_t domain,
 /* Fills @st (host byte order) for domain @id, 0 meaning the device. */
 uint16_t virt_iommu_domain_stats(VirtIOMMUState *s, uint32_t id,
                                  VirtIOMMUStats *st);
+
+/* virt-iommu-info.c: introspection */
+
+/* The device's state as text; the caller frees it. */
+char *virt_iommu_info(VirtIOMMUState *s);
 
 /* virt-iommu-queue.c: command and event queues */
 
