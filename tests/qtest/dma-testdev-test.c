@@ -1264,6 +1264,178 @@ static void test_random_programming(void)
     fixture_stop(&f);
 }
 
+static uint64_t iommu_map_dma(QVirtIOMMU *v, uint32_t domain, uint64_t gpa,
+                              uint64_t size, uint32_t perms)
+{
+    uint64_t iova = 0;
+
+    g_assert_cmpuint(qvirt_iommu_submit(v, &(VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_MAP, .domain = domain, .addr = gpa,
+        .size = size, .arg = perms,
+    }, &iova), ==, VIRT_IOMMU_S_OK);
+    return iova;
+}
+
+static void iommu_set_type(QVirtIOMMU *v, uint32_t domain, uint8_t type)
+{
+    g_assert_cmpuint(qvirt_iommu_submit(v, &(VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_DOMAIN_SET_TYPE, .domain = domain,
+        .arg = type,
+    }, NULL), ==, VIRT_IOMMU_S_OK);
+}
+
+static void iommu_drain_events(QVirtIOMMU *v)
+{
+    VirtIOMMUEvent evt;
+
+    while (qvirt_iommu_pop_event(v, &evt)) {
+        g_assert_cmpuint(evt.type, ==, VIRT_IOMMU_EVT_FAULT);
+    }
+}
+
+/* Guest-physical and bus addresses of a ring, source and destination */
+typedef struct RingCopy {
+    uint64_t ring, src, dst;            /* guest-physical */
+    uint64_t ring_bus, src_bus, dst_bus;
+} RingCopy;
+
+/*
+ * Copies the page at @c->src to the @n pages at @c->dst through a ring
+ * on @d, the device using the bus addresses.  Checks the data that
+ * arrived and returns NONE; on failure returns the ERROR register.
+ */
+static uint32_t ring_copy(Fixture *f, QDmaTestdev *d, const RingCopy *c,
+                          uint32_t n)
+{
+    uint64_t src = c->src_bus, dst = c->dst_bus;
+    uint64_t gpa_src = c->src, gpa_dst = c->dst;
+    DmaTestdevDesc descs[8];
+    uint8_t in[4096], out[4096];
+    uint32_t err;
+
+    g_assert_cmpuint(n, <=, ARRAY_SIZE(descs));
+    fill_random(in, sizeof(in));
+    qtest_memwrite(f->qts, gpa_src, in, sizeof(in));
+    qtest_memset(f->qts, gpa_dst, 0, n * sizeof(out));
+    for (uint32_t i = 0; i < n; i++) {
+        descs[i] = (DmaTestdevDesc) {
+            .op = DMA_TESTDEV_OP_COPY, .src = src,
+            .dst = dst + i * sizeof(out), .len = sizeof(out),
+        };
+    }
+    err = qdma_testdev_run_ring_at(d, c->ring, c->ring_bus, 16, descs, n);
+    if (err) {
+        return err;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        g_assert_cmphex(descs[i].status, ==, DMA_TESTDEV_DESC_ST_COMPLETE);
+        qtest_memread(f->qts, gpa_dst + i * sizeof(out), out, sizeof(out));
+        g_assert_cmpmem(in, sizeof(in), out, sizeof(out));
+    }
+    return DMA_TESTDEV_ERR_NONE;
+}
+
+/*
+ * Ring traffic from two VFs sharing a domain while the domain changes
+ * type as Linux changes a group's default domain: DMA, DMA_FQ (mappings
+ * kept), IDENTITY, BLOCKED and DMA again (mappings gone).  A third VF
+ * that is not attached stays blocked throughout.
+ */
+static void test_iommu_domain_types(void)
+{
+    enum { PAGES = 4 };
+    Fixture f;
+    QVirtIOMMU iommu;
+    QDmaTestdev vfs[3];
+    RingCopy gpa, iova;
+    uint32_t dom;
+
+    fixture_start(&f, "-device virt-iommu,addr=04.0");
+    qvirt_iommu_init(&iommu, f.bus, IOMMU_DEVFN);
+    qvirt_iommu_start(&iommu, &f.alloc, 4, 6, VIRT_IOMMU_CTRL_ENABLE);
+    gpa.ring = gpa.ring_bus = guest_alloc(&f.alloc, 4096);
+    gpa.src = gpa.src_bus = guest_alloc(&f.alloc, 4096);
+    gpa.dst = gpa.dst_bus = guest_alloc(&f.alloc, PAGES * 4096);
+    qdma_testdev_vfs_enable(&f.pf, 3);
+    for (int i = 0; i < 3; i++) {
+        qdma_testdev_vf_init(&vfs[i], &f.pf, i);
+    }
+
+    dom = qvirt_iommu_domain_alloc(&iommu, VIRT_IOMMU_DOMAIN_DMA);
+    qvirt_iommu_attach(&iommu, vfs[0].dev->devfn, dom);
+    qvirt_iommu_attach(&iommu, vfs[1].dev->devfn, dom);
+    iova = gpa;
+    iova.ring_bus = iommu_map_dma(&iommu, dom, gpa.ring, 4096,
+                                  VIRT_IOMMU_PERM_READ |
+                                  VIRT_IOMMU_PERM_WRITE);
+    iova.src_bus = iommu_map_dma(&iommu, dom, gpa.src, 4096,
+                                 VIRT_IOMMU_PERM_READ);
+    iova.dst_bus = iommu_map_dma(&iommu, dom, gpa.dst, PAGES * 4096,
+                                 VIRT_IOMMU_PERM_WRITE);
+    g_assert_cmphex(iova.src_bus, !=, gpa.src);
+
+    for (int i = 0; i < 2; i++) {
+        g_assert_cmpuint(ring_copy(&f, &vfs[i], &iova, PAGES), ==,
+                         DMA_TESTDEV_ERR_NONE);
+    }
+    g_assert_cmpuint(ring_copy(&f, &vfs[2], &gpa, 1), ==,
+                     DMA_TESTDEV_ERR_DMA_FAULT);
+    g_assert_cmphex(qdma_testdev_readq(&vfs[2], DMA_TESTDEV_REG_FAULT_ADDR),
+                    ==, gpa.ring);
+    iommu_drain_events(&iommu);
+
+    iommu_set_type(&iommu, dom, VIRT_IOMMU_DOMAIN_DMA_FQ);
+    for (int i = 0; i < 2; i++) {
+        g_assert_cmpuint(ring_copy(&f, &vfs[i], &iova, PAGES), ==,
+                         DMA_TESTDEV_ERR_NONE);
+    }
+
+    iommu_set_type(&iommu, dom, VIRT_IOMMU_DOMAIN_IDENTITY);
+    for (int i = 0; i < 2; i++) {
+        g_assert_cmpuint(ring_copy(&f, &vfs[i], &gpa, PAGES), ==,
+                         DMA_TESTDEV_ERR_NONE);
+    }
+
+    iommu_set_type(&iommu, dom, VIRT_IOMMU_DOMAIN_BLOCKED);
+    for (int i = 0; i < 2; i++) {
+        g_assert_cmpuint(qdma_testdev_run(&vfs[i], DMA_TESTDEV_OP_COPY,
+                                          gpa.src, gpa.dst, 64, 0), ==,
+                         DMA_TESTDEV_ERR_DMA_FAULT);
+        g_assert_cmphex(qdma_testdev_readq(&vfs[i],
+                                           DMA_TESTDEV_REG_FAULT_ADDR), ==,
+                        gpa.src);
+    }
+    iommu_drain_events(&iommu);
+
+    /* Back to DMA: a new IOVA space, where the old IOVAs mean nothing. */
+    iommu_set_type(&iommu, dom, VIRT_IOMMU_DOMAIN_DMA);
+    g_assert_cmpuint(ring_copy(&f, &vfs[0], &iova, 1), ==,
+                     DMA_TESTDEV_ERR_DMA_FAULT);
+    iommu_drain_events(&iommu);
+    iova.ring_bus = iommu_map_dma(&iommu, dom, gpa.ring, 4096,
+                                  VIRT_IOMMU_PERM_READ |
+                                  VIRT_IOMMU_PERM_WRITE);
+    iova.src_bus = iommu_map_dma(&iommu, dom, gpa.src, 4096,
+                                 VIRT_IOMMU_PERM_READ);
+    iova.dst_bus = iommu_map_dma(&iommu, dom, gpa.dst, PAGES * 4096,
+                                 VIRT_IOMMU_PERM_WRITE);
+    for (int i = 0; i < 2; i++) {
+        g_assert_cmpuint(ring_copy(&f, &vfs[i], &iova, PAGES), ==,
+                         DMA_TESTDEV_ERR_NONE);
+    }
+    g_assert_cmpuint(ring_copy(&f, &vfs[2], &gpa, 1), ==,
+                     DMA_TESTDEV_ERR_DMA_FAULT);
+
+    for (int i = 0; i < 3; i++) {
+        qdma_testdev_vf_cleanup(&vfs[i]);
+    }
+    guest_free(&f.alloc, gpa.ring);
+    guest_free(&f.alloc, gpa.src);
+    guest_free(&f.alloc, gpa.dst);
+    qvirt_iommu_cleanup(&iommu);
+    fixture_stop(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1289,6 +1461,8 @@ int main(int argc, char **argv)
     qtest_add_func("/dma-testdev/iommu/bypass", test_iommu_bypass);
     qtest_add_func("/dma-testdev/iommu/blocked", test_iommu_blocked);
     qtest_add_func("/dma-testdev/iommu/per-rid", test_iommu_per_rid);
+    qtest_add_func("/dma-testdev/iommu/domain-types",
+                   test_iommu_domain_types);
     for (int i = 0; i < ARRAY_SIZE(bad_configs); i++) {
         g_autofree char *path = g_strdup_printf("/dma-testdev/bad-config/%s",
                                                 bad_configs[i].name);

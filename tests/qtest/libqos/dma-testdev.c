@@ -103,27 +103,24 @@ static void desc_from_le(DmaTestdevDesc *desc, const uint8_t *buf)
     desc->result = ldq_le_p(buf + DMA_TESTDEV_DESC_RESULT);
 }
 
-uint32_t qdma_testdev_run_ring(QDmaTestdev *d, QGuestAllocator *alloc,
-                               uint32_t size, DmaTestdevDesc *descs,
-                               uint32_t n)
+uint32_t qdma_testdev_run_ring_at(QDmaTestdev *d, uint64_t gpa,
+                                  uint64_t bus_addr, uint32_t size,
+                                  DmaTestdevDesc *descs, uint32_t n)
 {
     QTestState *qts = d->dev->bus->qts;
-    uint64_t ring;
     uint8_t buf[DMA_TESTDEV_DESC_SIZE];
     uint32_t err = DMA_TESTDEV_ERR_NONE;
     uint32_t kicks = 0;
 
     g_assert_cmpuint(n, <, size);
-    /* The allocator aligns to pages, which covers the 64-byte rule. */
-    ring = guest_alloc(alloc, size * DMA_TESTDEV_DESC_SIZE);
-    qtest_memset(qts, ring, 0, size * DMA_TESTDEV_DESC_SIZE);
+    qtest_memset(qts, gpa, 0, size * DMA_TESTDEV_DESC_SIZE);
     for (uint32_t i = 0; i < n; i++) {
         desc_to_le(buf, &descs[i]);
-        qtest_memwrite(qts, ring + i * DMA_TESTDEV_DESC_SIZE, buf,
+        qtest_memwrite(qts, gpa + i * DMA_TESTDEV_DESC_SIZE, buf,
                        sizeof(buf));
     }
 
-    qdma_testdev_writeq(d, DMA_TESTDEV_REG_RING_BASE, ring);
+    qdma_testdev_writeq(d, DMA_TESTDEV_REG_RING_BASE, bus_addr);
     qdma_testdev_writel(d, DMA_TESTDEV_REG_RING_SIZE, size);
     qdma_testdev_writel(d, DMA_TESTDEV_REG_RING_HEAD, 0);
     qdma_testdev_writel(d, DMA_TESTDEV_REG_RING_TAIL, n);
@@ -138,10 +135,21 @@ uint32_t qdma_testdev_run_ring(QDmaTestdev *d, QGuestAllocator *alloc,
     }
 
     for (uint32_t i = 0; i < n; i++) {
-        qtest_memread(qts, ring + i * DMA_TESTDEV_DESC_SIZE, buf,
+        qtest_memread(qts, gpa + i * DMA_TESTDEV_DESC_SIZE, buf,
                       sizeof(buf));
         desc_from_le(&descs[i], buf);
     }
+    return err;
+}
+
+uint32_t qdma_testdev_run_ring(QDmaTestdev *d, QGuestAllocator *alloc,
+                               uint32_t size, DmaTestdevDesc *descs,
+                               uint32_t n)
+{
+    /* The allocator aligns to pages, which covers the 64-byte rule. */
+    uint64_t ring = guest_alloc(alloc, size * DMA_TESTDEV_DESC_SIZE);
+    uint32_t err = qdma_testdev_run_ring_at(d, ring, ring, size, descs, n);
+
     guest_free(alloc, ring);
     return err;
 }

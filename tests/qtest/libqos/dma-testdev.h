@@ -65,6 +65,15 @@ uint32_t qdma_testdev_run_ring(QDmaTestdev *d, QGuestAllocator *alloc,
                                uint32_t size, DmaTestdevDesc *descs,
                                uint32_t n);
 
+/*
+ * The same on a ring the caller provides: @size * 64 bytes at @gpa that
+ * the device reaches at bus address @bus_addr (an IOVA behind an IOMMU
+ * that translates, else @gpa).
+ */
+uint32_t qdma_testdev_run_ring_at(QDmaTestdev *d, uint64_t gpa,
+                                  uint64_t bus_addr, uint32_t size,
+                                  DmaTestdevDesc *descs, uint32_t n);
+
 /* SR-IOV control, through the PF's capability in extended config space */
 uint16_t qdma_testdev_sriov_readw(QDmaTestdevPF *pf, uint16_t reg);
 void qdma_testdev_sriov_writew(QDmaTestdevPF *pf, uint16_t reg,
