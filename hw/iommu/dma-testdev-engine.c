@@ -180,8 +180,6 @@ static bool engine_doorbell_ring(DmaTestdevEngine *e)
     uint32_t processed = 0;
     bool irq = false;
 
-    e->error = DMA_TESTDEV_ERR_NONE;
-    e->fault_addr = 0;
     if (!engine_ring_valid(e)) {
         qemu_log_mask(LOG_GUEST_ERROR,
                       "dma-testdev %02x.%x: bad ring base 0x%" PRIx64
@@ -258,6 +256,9 @@ static void engine_doorbell(DmaTestdevEngine *e, uint32_t val)
     bool irq = true;
 
     trace_dma_testdev_doorbell(engine_devfn(e), val);
+    /* Each doorbell reports only its own outcome. */
+    e->error = DMA_TESTDEV_ERR_NONE;
+    e->fault_addr = 0;
     /*
      * A disabled VF has no BAR mapped, so this is only reachable through
      * a stale path; refuse rather than DMA for a function that is gone.
@@ -284,7 +285,6 @@ static void engine_doorbell(DmaTestdevEngine *e, uint32_t val)
                       val);
         e->status = DMA_TESTDEV_ST_ERROR;
         e->error = DMA_TESTDEV_ERR_BAD_DOORBELL;
-        e->fault_addr = 0;
         e->error_count++;
         break;
     }
