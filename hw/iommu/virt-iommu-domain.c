@@ -81,9 +81,21 @@ static unsigned virt_iommu_page_shift(VirtIOMMUState *s)
 }
 
 /* The vCPU that rang the doorbell picks the rcache, as a CPU does. */
-static unsigned virt_iommu_cpu(void)
+unsigned virt_iommu_cpu(VirtIOMMUState *s)
 {
+    if (s->rcache_cpu >= 0) {
+        return s->rcache_cpu;
+    }
     return current_cpu ? current_cpu->cpu_index : 0;
+}
+
+void virt_iommu_domain_cpu_dead(VirtIOMMUState *s, unsigned cpu)
+{
+    for (uint32_t i = 0; i < s->max_domains; i++) {
+        if (s->domains[i] && s->domains[i]->iova) {
+            iova_cpu_dead(s->domains[i]->iova, cpu);
+        }
+    }
 }
 
 static void virt_iommu_trim_timer_cb(void *opaque)
@@ -137,7 +149,7 @@ static void virt_iommu_iova_release(VirtIOMMUDomain *d,
     if (r->fixed) {
         iova_free(d->iova, r->pfn);
     } else {
-        iova_free_fast(d->iova, r->pfn, r->pages, virt_iommu_cpu());
+        iova_free_fast(d->iova, r->pfn, r->pages, virt_iommu_cpu(d->s));
     }
 }
 
@@ -516,7 +528,7 @@ static uint16_t virt_iommu_cmd_map(VirtIOMMUState *s, const VirtIOMMUCmd *cmd,
 
     limit = MIN(limit, virt_iommu_aperture_end(s));
     if (iova_alloc_fast(d->iova, cmd->size >> shift, limit >> shift,
-                        virt_iommu_cpu(), true, &pfn) != IOVA_OK) {
+                        virt_iommu_cpu(d->s), true, &pfn) != IOVA_OK) {
         return VIRT_IOMMU_S_NO_SPACE;
     }
     *result = pfn << shift;
@@ -712,6 +724,7 @@ uint16_t virt_iommu_domain_stats(VirtIOMMUState *s, uint32_t id,
     st->iotlb_hits = s->counters.iotlb_hits;
     st->iotlb_misses = s->counters.iotlb_misses;
     st->iotlb_invalidations = s->counters.iotlb_invalidations;
+    st->process_mags_live = iova_live_magazines();
     return VIRT_IOMMU_S_OK;
 }
 

@@ -9,6 +9,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "hw/boards.h"
 #include "hw/iommu/virt-iommu.h"
 #include "hw/iommu/virt-iommu-regs.h"
 #include "hw/pci/msix.h"
@@ -17,6 +18,7 @@
 #include "iova/iova.h"
 #include "migration/vmstate.h"
 #include "qapi/error.h"
+#include "qapi/visitor.h"
 #include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/module.h"
@@ -394,6 +396,63 @@ static char *virt_iommu_get_info(Object *obj, Error **errp)
     return virt_iommu_info(VIRT_IOMMU(obj));
 }
 
+static unsigned virt_iommu_ncpus(void)
+{
+    return MACHINE(qdev_get_machine())->smp.max_cpus;
+}
+
+/*
+ * Test hooks (docs/system/virt-iommu.rst): qtest has no vCPU to ring a
+ * doorbell from, so "rcache-cpu" names the CPU whose rcache commands use,
+ * and writing a CPU index to "cpu-dead" runs the allocators' CPU-removal
+ * path for it.
+ */
+static void virt_iommu_get_rcache_cpu(Object *obj, Visitor *v,
+                                      const char *name, void *opaque,
+                                      Error **errp)
+{
+    visit_type_int32(v, name, &VIRT_IOMMU(obj)->rcache_cpu, errp);
+}
+
+static void virt_iommu_set_rcache_cpu(Object *obj, Visitor *v,
+                                      const char *name, void *opaque,
+                                      Error **errp)
+{
+    int32_t cpu;
+
+    if (!visit_type_int32(v, name, &cpu, errp)) {
+        return;
+    }
+    if (cpu < -1 || cpu >= (int32_t)virt_iommu_ncpus()) {
+        error_setg(errp, "rcache-cpu must be -1 or a CPU index below %u",
+                   virt_iommu_ncpus());
+        return;
+    }
+    VIRT_IOMMU(obj)->rcache_cpu = cpu;
+}
+
+static void virt_iommu_set_cpu_dead(Object *obj, Visitor *v,
+                                    const char *name, void *opaque,
+                                    Error **errp)
+{
+    uint32_t cpu;
+
+    if (!visit_type_uint32(v, name, &cpu, errp)) {
+        return;
+    }
+    if (cpu >= virt_iommu_ncpus()) {
+        error_setg(errp, "cpu-dead: no CPU %u (max-cpus is %u)", cpu,
+                   virt_iommu_ncpus());
+        return;
+    }
+    virt_iommu_domain_cpu_dead(VIRT_IOMMU(obj), cpu);
+}
+
+static void virt_iommu_instance_init(Object *obj)
+{
+    VIRT_IOMMU(obj)->rcache_cpu = -1;
+}
+
 static void virt_iommu_class_init(ObjectClass *klass, void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
@@ -412,6 +471,17 @@ static void virt_iommu_class_init(ObjectClass *klass, void *data)
     dc->hotpluggable = false;
     device_class_set_props(dc, virt_iommu_properties);
     object_class_property_add_str(klass, "info", virt_iommu_get_info, NULL);
+    object_class_property_add(klass, "rcache-cpu", "int32",
+                              virt_iommu_get_rcache_cpu,
+                              virt_iommu_set_rcache_cpu, NULL, NULL);
+    object_class_property_set_description(klass, "rcache-cpu",
+        "Test hook: CPU index whose rcache commands use (-1: the vCPU "
+        "that rang the doorbell)");
+    object_class_property_add(klass, "cpu-dead", "uint32", NULL,
+                              virt_iommu_set_cpu_dead, NULL, NULL);
+    object_class_property_set_description(klass, "cpu-dead",
+        "Test hook: write a CPU index to return its cached IOVAs, as when "
+        "that CPU goes away");
     object_class_property_set_description(klass, "info",
         "State report: registers, queues, IOTLB, domains, mappings and "
         "IOVA allocator counters (as HMP 'info virt-iommu')");
@@ -422,6 +492,7 @@ static const TypeInfo virt_iommu_type_info = {
     .name = TYPE_VIRT_IOMMU,
     .parent = TYPE_PCI_DEVICE,
     .instance_size = sizeof(VirtIOMMUState),
+    .instance_init = virt_iommu_instance_init,
     .class_init = virt_iommu_class_init,
     .interfaces = (InterfaceInfo[]) {
         { INTERFACE_CONVENTIONAL_PCI_DEVICE },

@@ -224,6 +224,11 @@ bool iova_check_invariants(IovaDomain* domain)
     return ok;
 }
 
+int64_t iova_live_magazines(void)
+{
+    return iova::live_magazines();
+}
+
 const char* iova_status_str(IovaStatus status)
 {
     switch (status) {

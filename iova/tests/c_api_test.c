@@ -137,6 +137,30 @@ static void test_fast_path(void)
     iova_domain_free(d);
 }
 
+/* Destroying a domain with full magazines frees every one of them. */
+static void test_live_magazines(void)
+{
+    IovaConfig cfg = { 0 };
+    IovaDomain *d = NULL;
+    int64_t before = iova_live_magazines();
+    uint64_t pfns[20];
+    int i;
+
+    cfg.granule = 4096;
+    cfg.start_pfn = 1;
+    cfg.mag_size = 4;
+    CHECK(iova_domain_new(&cfg, &d) == IOVA_OK);
+    for (i = 0; i < 20; i++) {
+        CHECK(iova_alloc_fast(d, 1, 0xfffff, 0, false, &pfns[i]) == IOVA_OK);
+    }
+    for (i = 0; i < 20; i++) {
+        CHECK(iova_free_fast(d, pfns[i], 1, 0) == IOVA_OK);
+    }
+    CHECK(iova_live_magazines() > before);
+    iova_domain_free(d);
+    CHECK(iova_live_magazines() == before);
+}
+
 int main(void)
 {
     CHECK(strcmp(iova_status_str(IOVA_OK), "ok") == 0);
@@ -144,6 +168,7 @@ int main(void)
     test_config();
     test_slow_path();
     test_fast_path();
+    test_live_magazines();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

@@ -35,7 +35,7 @@ typedef struct Fixture {
 static void fixture_start(Fixture *f, const char *iommu_opts,
                           uint32_t evtq_log2)
 {
-    f->qts = qtest_initf("-M q35 -m 256M -nodefaults "
+    f->qts = qtest_initf("-M q35 -m 256M -smp 2 -nodefaults "
                          "-device virt-iommu,addr=04.0,id=viommu%s "
                          "-device edu,addr=05.0", iommu_opts);
     f->bus = qpci_new_pc(f->qts, NULL);
@@ -470,6 +470,108 @@ static void test_endpoint_gone(void)
     qtest_quit(qts);
 }
 
+static void qom_set_int(Fixture *f, const char *prop, int64_t value)
+{
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'qom-set', 'arguments':"
+                             " { 'path': '/machine/peripheral/viommu',"
+                             " 'property': %s, 'value': %" PRId64 " } }",
+                             prop, value);
+}
+
+/*
+ * IOVAs freed on one CPU wait in that CPU's magazines; when the CPU goes
+ * away they return to the tree, and the other CPU's stay where they are.
+ */
+static void test_cpu_dead(void)
+{
+    Fixture f;
+    uint32_t dom = start_with_dma_domain(&f, "", false);
+    VirtIOMMUStats st;
+    uint64_t iova[5];
+    g_autoptr(QDict) resp = NULL;
+
+    for (int cpu = 0; cpu < 2; cpu++) {
+        qom_set_int(&f, "rcache-cpu", cpu);
+        for (int i = 0; i < 2 + cpu; i++) {
+            iova[i] = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+        }
+        for (int i = 0; i < 2 + cpu; i++) {
+            g_assert_cmpuint(unmap(&f, dom, iova[i], PAGE), ==,
+                             VIRT_IOMMU_S_OK);
+        }
+    }
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    /* CPU 0 parked 2 and CPU 1 parked 3, minus what CPU 1 reused: none */
+    g_assert_cmpuint(st.cached_pfns, ==, 5);
+    g_assert_cmpuint(st.rcache_hits, ==, 0);
+
+    qom_set_int(&f, "cpu-dead", 1);
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.cached_pfns, ==, 2);
+    g_assert_cmpuint(st.cpu_flushes, ==, 1);
+    /* The tree lost the 3 ranges CPU 1 held: 2 cached + MSI window left */
+    g_assert_cmpuint(st.iova_live_ranges, ==, 3);
+
+    /* CPU 0's magazine still serves it. */
+    qom_set_int(&f, "rcache-cpu", 0);
+    map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.rcache_hits, ==, 1);
+
+    resp = qtest_qmp(f.qts, "{ 'execute': 'qom-set', 'arguments':"
+                     " { 'path': '/machine/peripheral/viommu',"
+                     " 'property': 'cpu-dead', 'value': 2 } }");
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(resp, "error"),
+                                          "desc"), "no CPU 2"));
+    fixture_stop(&f);
+}
+
+/* Every magazine of every allocator is gone once the domains are. */
+static void test_no_magazine_leak(void)
+{
+    Fixture f;
+    uint32_t dom[3];
+    VirtIOMMUStats st;
+    uint8_t types[3] = { VIRT_IOMMU_DOMAIN_DMA, VIRT_IOMMU_DOMAIN_DMA_FQ,
+                         VIRT_IOMMU_DOMAIN_DMA };
+
+    fixture_start(&f, "", 4);
+    for (int d = 0; d < 3; d++) {
+        uint64_t iova[40];
+
+        dom[d] = qvirt_iommu_domain_alloc(&f.iommu, types[d]);
+        qom_set_int(&f, "rcache-cpu", d % 2);
+        for (int i = 0; i < 40; i++) {
+            iova[i] = map(&f, dom[d], f.src, PAGE << (i % 3),
+                          VIRT_IOMMU_PERM_READ, 0);
+        }
+        for (int i = 0; i < 40; i++) {
+            g_assert_cmpuint(unmap(&f, dom[d], iova[i], PAGE << (i % 3)), ==,
+                             VIRT_IOMMU_S_OK);
+        }
+    }
+    qvirt_iommu_stats(&f.iommu, 0, &st);
+    g_assert_cmpuint(st.type, ==, 3);
+    g_assert_cmpuint(st.mags_live, >, 0);
+    g_assert_cmpuint(st.process_mags_live, ==, st.mags_live);
+    /* A type change tears one allocator down... */
+    g_assert_cmpuint(set_type(&f, dom[0], VIRT_IOMMU_DOMAIN_IDENTITY), ==,
+                     VIRT_IOMMU_S_OK);
+    qvirt_iommu_stats(&f.iommu, 0, &st);
+    g_assert_cmpuint(st.process_mags_live, ==, st.mags_live);
+    /* ...and freeing the rest leaves no magazine anywhere. */
+    for (int d = 0; d < 3; d++) {
+        g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
+            .opcode = VIRT_IOMMU_CMD_DOMAIN_FREE, .domain = dom[d],
+        }, NULL), ==, VIRT_IOMMU_S_OK);
+    }
+    qvirt_iommu_stats(&f.iommu, 0, &st);
+    g_assert_cmpuint(st.type, ==, 0);
+    g_assert_cmpuint(st.mags_live, ==, 0);
+    g_assert_cmpuint(st.process_mags_live, ==, 0);
+    fixture_stop(&f);
+}
+
 static void strip_cr(char *text)
 {
     char *w = text;
@@ -838,6 +940,8 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-iommu/cmd/stats", test_stats);
     qtest_add_func("/virt-iommu/cmd/endpoint-gone", test_endpoint_gone);
     qtest_add_func("/virt-iommu/cmd/info", test_info);
+    qtest_add_func("/virt-iommu/cmd/cpu-dead", test_cpu_dead);
+    qtest_add_func("/virt-iommu/cmd/no-magazine-leak", test_no_magazine_leak);
     qtest_add_func("/virt-iommu/cmd/domain-ids", test_domain_ids);
     qtest_add_func("/virt-iommu/cmd/iova-exhaustion", test_iova_exhaustion);
     qtest_add_func("/virt-iommu/cmd/event-overflow", test_event_overflow);

@@ -208,7 +208,11 @@ typedef struct VirtIOMMUStats {
     uint64_t iotlb_hits;
     uint64_t iotlb_misses;
     uint64_t iotlb_invalidations; /* entries dropped */
-    uint64_t reserved[8];
+    uint64_t process_mags_live; /* magazines of every allocator the QEMU
+                                 * process ever made, live ones included:
+                                 * 0 once all domains are freed, or a leak
+                                 */
+    uint64_t reserved[7];
 } VirtIOMMUStats;
 
 /* An event record: 32 bytes, little-endian, written by the device. */

@@ -105,6 +105,8 @@ struct VirtIOMMUState {
     uint32_t iotlb_size;        /* entries */
     uint32_t fq_size;           /* IOVAs a DMA_FQ domain batches */
     uint32_t fq_timeout_ms;     /* virtual-clock delay of a partial batch */
+    int32_t rcache_cpu;         /* test hook: CPU index for the rcache, or
+                                 * -1 for the vCPU that rang the doorbell */
 };
 
 static inline uint64_t virt_iommu_aperture_end(VirtIOMMUState *s)
@@ -162,6 +164,12 @@ typedef void VirtIOMMUMappingFn(uint64_t iova, uint64_t last, uint64_t gpa,
 uint64_t virt_iommu_domain_foreach_mapping(VirtIOMMUState *s, uint32_t id,
                                            uint64_t max, VirtIOMMUMappingFn *fn,
                                            void *opaque);
+
+/* The CPU index whose rcache the current command uses. */
+unsigned virt_iommu_cpu(VirtIOMMUState *s);
+
+/* Returns @cpu's cached IOVAs of every domain to its allocator. */
+void virt_iommu_domain_cpu_dead(VirtIOMMUState *s, unsigned cpu);
 
 /* Detaches every endpoint and frees every domain (device reset). */
 void virt_iommu_domain_reset(VirtIOMMUState *s);

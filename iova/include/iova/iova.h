@@ -181,6 +181,10 @@ bool iova_check_invariants(IovaDomain *domain);
 /** Human-readable name of @status, a static string. */
 const char *iova_status_str(IovaStatus status);
 
+/** Magazines alive in the whole process, across every domain, including
+ *  destroyed ones: zero once every domain is gone unless one leaked. */
+int64_t iova_live_magazines(void);
+
 #ifdef __cplusplus
 }
 #endif
