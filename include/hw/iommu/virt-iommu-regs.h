@@ -208,10 +208,11 @@ typedef struct VirtIOMMUStats {
     uint64_t iotlb_hits;
     uint64_t iotlb_misses;
     uint64_t iotlb_invalidations; /* entries dropped */
-    uint64_t process_mags_live; /* magazines of every allocator the QEMU
-                                 * process ever made, live ones included:
-                                 * 0 once all domains are freed, or a leak
-                                 */
+    /*
+     * Magazines alive in all allocators of the process: 0 once every
+     * domain is freed, unless one leaked
+     */
+    uint64_t process_mags_live;
     uint64_t reserved[7];
 } VirtIOMMUStats;
 

@@ -105,8 +105,7 @@ struct VirtIOMMUState {
     uint32_t iotlb_size;        /* entries */
     uint32_t fq_size;           /* IOVAs a DMA_FQ domain batches */
     uint32_t fq_timeout_ms;     /* virtual-clock delay of a partial batch */
-    int32_t rcache_cpu;         /* test hook: CPU index for the rcache, or
-                                 * -1 for the vCPU that rang the doorbell */
+    int32_t rcache_cpu;         /* test hook: rcache CPU, -1: the vCPU */
 };
 
 static inline uint64_t virt_iommu_aperture_end(VirtIOMMUState *s)
