@@ -39,6 +39,9 @@ typedef struct VirtIOMMUMapping {
     bool fixed;                 /* MAP_FIXED: reserved, not allocated */
 } VirtIOMMUMapping;
 
+/* Unmapped ranges strict-checks remembers per domain */
+#define VIRT_IOMMU_UNMAPPED_HISTORY 64
+
 /* An IOVA range to give back to the allocator, in pages */
 typedef struct VirtIOMMUIovaRange {
     uint64_t pfn;
@@ -55,9 +58,26 @@ struct VirtIOMMUDomain {
     QEMUTimer *trim_timer;      /* runs the allocator's depot trim */
     GTree *mappings;            /* VirtIOMMUInterval -> VirtIOMMUMapping */
     GArray *fq;                 /* DMA_FQ: VirtIOMMUIovaRange to free */
+    /* strict-checks: the last ranges unmapped, oldest overwritten */
+    VirtIOMMUInterval unmapped[VIRT_IOMMU_UNMAPPED_HISTORY];
+    uint64_t unmapped_next;
     QEMUTimer *fq_timer;        /* DMA_FQ: flushes a partial batch */
     uint64_t fq_flushes;
 };
+
+/* True if [first, last] overlaps a range strict-checks saw unmapped. */
+static bool virt_iommu_recently_unmapped(VirtIOMMUDomain *d, uint64_t first,
+                                         uint64_t last)
+{
+    unsigned n = MIN(d->unmapped_next, VIRT_IOMMU_UNMAPPED_HISTORY);
+
+    for (unsigned i = 0; i < n; i++) {
+        if (d->unmapped[i].first <= last && first <= d->unmapped[i].last) {
+            return true;
+        }
+    }
+    return false;
+}
 
 static bool virt_iommu_type_translates(uint8_t type)
 {
@@ -209,6 +229,7 @@ static void virt_iommu_mapping_remove(VirtIOMMUDomain *d, VirtIOMMUMapping *m)
     uint64_t size = m->range.last - m->range.first + 1;
 
     trace_virt_iommu_unmap(d->id, m->range.first, size);
+    d->unmapped[d->unmapped_next++ % VIRT_IOMMU_UNMAPPED_HISTORY] = m->range;
     virt_iommu_as_notify(s, d, m->range.first, size, m->gpa, m->perms, false);
     if (d->fq) {
         g_array_append_val(d->fq, r);
@@ -327,7 +348,9 @@ int virt_iommu_domain_translate(VirtIOMMUState *s, VirtIOMMUDomain *d,
     if (!virt_iommu_iotlb_lookup(s, d->id, iova, gpa, map_perms)) {
         m = g_tree_lookup(d->mappings, &key);
         if (!m) {
-            return VIRT_IOMMU_FAULT_NOT_MAPPED;
+            return s->strict_checks &&
+                   virt_iommu_recently_unmapped(d, iova, iova) ?
+                   VIRT_IOMMU_FAULT_UNMAPPED : VIRT_IOMMU_FAULT_NOT_MAPPED;
         }
         *gpa = m->gpa + (iova - m->range.first);
         *map_perms = m->perms;
@@ -619,6 +642,13 @@ static uint16_t virt_iommu_cmd_unmap(VirtIOMMUState *s,
         return VIRT_IOMMU_S_PARTIAL;
     }
     if (!hits->len) {
+        if (s->strict_checks) {
+            virt_iommu_strict_event(s, d->id, cmd->iova,
+                virt_iommu_recently_unmapped(d, scan.range.first,
+                                             scan.range.last) ?
+                VIRT_IOMMU_STRICT_DOUBLE_UNMAP :
+                VIRT_IOMMU_STRICT_NEVER_MAPPED);
+        }
         return VIRT_IOMMU_S_NOT_MAPPED;
     }
     for (guint i = 0; i < hits->len; i++) {

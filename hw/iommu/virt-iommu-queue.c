@@ -316,3 +316,17 @@ void virt_iommu_endpoint_gone(VirtIOMMUState *s, uint16_t rid,
     trace_virt_iommu_endpoint_gone(rid, domain);
     virt_iommu_event_push(s, &evt);
 }
+
+void virt_iommu_strict_event(VirtIOMMUState *s, uint32_t domain,
+                             uint64_t iova, uint8_t reason)
+{
+    VirtIOMMUEvent evt = {
+        .type = VIRT_IOMMU_EVT_STRICT,
+        .reason = reason,
+        .domain = cpu_to_le32(domain),
+        .iova = cpu_to_le64(iova),
+    };
+
+    trace_virt_iommu_strict(domain, iova, reason);
+    virt_iommu_event_push(s, &evt);
+}

@@ -389,6 +389,7 @@ static const Property virt_iommu_properties[] = {
     /* Linux's IOVA_FQ_SIZE and IOVA_FQ_TIMEOUT */
     DEFINE_PROP_UINT32("fq-size", VirtIOMMUState, fq_size, 256),
     DEFINE_PROP_UINT32("fq-timeout", VirtIOMMUState, fq_timeout_ms, 10),
+    DEFINE_PROP_BOOL("strict-checks", VirtIOMMUState, strict_checks, false),
 };
 
 static char *virt_iommu_get_info(Object *obj, Error **errp)

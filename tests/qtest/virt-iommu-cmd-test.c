@@ -572,6 +572,47 @@ static void test_no_magazine_leak(void)
     fixture_stop(&f);
 }
 
+/* Pops one event and checks it is this strict-checks record. */
+static void expect_strict(Fixture *f, uint8_t reason, uint32_t domain,
+                          uint64_t iova)
+{
+    VirtIOMMUEvent evt;
+
+    g_assert_true(qvirt_iommu_pop_event(&f->iommu, &evt));
+    g_assert_cmpuint(evt.type, ==, VIRT_IOMMU_EVT_STRICT);
+    g_assert_cmpuint(evt.reason, ==, reason);
+    g_assert_cmpuint(evt.domain, ==, domain);
+    g_assert_cmphex(evt.iova, ==, iova);
+}
+
+/* strict-checks turns silent driver mistakes into event records. */
+static void test_strict_checks(void)
+{
+    Fixture f;
+    uint32_t dom = start_with_dma_domain(&f, ",strict-checks=on", false);
+    uint64_t in, out;
+
+    in = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
+    out = map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE, EDU_DMA_LIMIT);
+    g_assert_cmpuint(unmap(&f, dom, in, PAGE), ==, VIRT_IOMMU_S_OK);
+
+    g_assert_cmpuint(unmap(&f, dom, in, PAGE), ==, VIRT_IOMMU_S_NOT_MAPPED);
+    expect_strict(&f, VIRT_IOMMU_STRICT_DOUBLE_UNMAP, dom, in);
+    g_assert_cmpuint(unmap(&f, dom, 0x400000, PAGE), ==,
+                     VIRT_IOMMU_S_NOT_MAPPED);
+    expect_strict(&f, VIRT_IOMMU_STRICT_NEVER_MAPPED, dom, 0x400000);
+
+    /* DMA through the just-unmapped IOVA is named as such. */
+    g_assert_false(dma_arrives(&f, in, out, 1));
+    expect_fault(&f, VIRT_IOMMU_FAULT_UNMAPPED, dom, in,
+                 VIRT_IOMMU_PERM_READ);
+    /* An IOVA never mapped is still plainly not mapped. */
+    g_assert_false(dma_arrives(&f, 0x400000, out, 2));
+    expect_fault(&f, VIRT_IOMMU_FAULT_NOT_MAPPED, dom, 0x400000,
+                 VIRT_IOMMU_PERM_READ);
+    fixture_stop(&f);
+}
+
 static void strip_cr(char *text)
 {
     char *w = text;
@@ -941,6 +982,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-iommu/cmd/endpoint-gone", test_endpoint_gone);
     qtest_add_func("/virt-iommu/cmd/info", test_info);
     qtest_add_func("/virt-iommu/cmd/cpu-dead", test_cpu_dead);
+    qtest_add_func("/virt-iommu/cmd/strict-checks", test_strict_checks);
     qtest_add_func("/virt-iommu/cmd/no-magazine-leak", test_no_magazine_leak);
     qtest_add_func("/virt-iommu/cmd/domain-ids", test_domain_ids);
     qtest_add_func("/virt-iommu/cmd/iova-exhaustion", test_iova_exhaustion);

@@ -231,9 +231,16 @@ typedef struct VirtIOMMUEvent {
 #define VIRT_IOMMU_EVT_FAULT            1
 /* An attached endpoint vanished (VF disabled, unplugged): detached */
 #define VIRT_IOMMU_EVT_ENDPOINT_GONE    2
+/* strict-checks: a driver mistake the device refused (reason below) */
+#define VIRT_IOMMU_EVT_STRICT           3
+
+#define VIRT_IOMMU_STRICT_NEVER_MAPPED  1   /* UNMAP of IOVAs never mapped */
+#define VIRT_IOMMU_STRICT_DOUBLE_UNMAP  2   /* UNMAP of IOVAs unmapped before */
 
 #define VIRT_IOMMU_FAULT_BLOCKED        1   /* no domain, or a BLOCKED one */
 #define VIRT_IOMMU_FAULT_NOT_MAPPED     2   /* no mapping holds the IOVA */
 #define VIRT_IOMMU_FAULT_PERMISSION     3   /* mapping forbids the access */
+/* strict-checks: the IOVA was unmapped recently (use after unmap) */
+#define VIRT_IOMMU_FAULT_UNMAPPED       4
 
 #endif /* HW_IOMMU_VIRT_IOMMU_REGS_H */

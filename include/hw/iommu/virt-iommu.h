@@ -106,6 +106,7 @@ struct VirtIOMMUState {
     uint32_t fq_size;           /* IOVAs a DMA_FQ domain batches */
     uint32_t fq_timeout_ms;     /* virtual-clock delay of a partial batch */
     int32_t rcache_cpu;         /* test hook: rcache CPU, -1: the vCPU */
+    bool strict_checks;         /* report driver mistakes as events */
 };
 
 static inline uint64_t virt_iommu_aperture_end(VirtIOMMUState *s)
@@ -218,6 +219,10 @@ void virt_iommu_fault(VirtIOMMUState *s, uint16_t rid, uint32_t domain,
 /* Records that attached endpoint @rid vanished from @domain. */
 void virt_iommu_endpoint_gone(VirtIOMMUState *s, uint16_t rid,
                               uint32_t domain);
+
+/* strict-checks: records a refused UNMAP (VIRT_IOMMU_STRICT_*). */
+void virt_iommu_strict_event(VirtIOMMUState *s, uint32_t domain,
+                             uint64_t iova, uint8_t reason);
 
 /* The guest moved EVTQ_HEAD: a repeated fault is news again. */
 void virt_iommu_fault_consumed(VirtIOMMUState *s);
