@@ -12,11 +12,16 @@
 // order of operations.  Linux uses a red-black tree; AVL trees are a little
 // flatter, which favours our read-mostly descents.
 //
-// Why a pool of indices: nodes live in one std::vector, so there is no
-// per-node heap allocation, nodes are dense in memory, and ownership is
-// plain (the vector owns every node; a free list threads unused slots).
-// Callers may call reserve_room() first so that later inserts cannot throw:
-// the allocator uses this to make frees and flushes allocation-free.
+// Why a pool of indices: nodes live in fixed chunks of kChunk nodes owned
+// by the pool (std::unique_ptr arrays), so there is no per-node heap
+// allocation, nodes are dense in memory, ownership is plain, and a 32-bit
+// index names a node.  Chunks never move: growing the pool allocates one
+// chunk and never copies existing nodes, so no single insert pays for the
+// whole pool (a doubling std::vector would copy every node now and then,
+// breaking the per-operation O(log n) bound).  A free list threads unused
+// slots.  Callers may call reserve_room() first so that later inserts
+// cannot throw: the allocator uses this to make frees and flushes
+// allocation-free.
 //
 // Traits must provide:
 //   using Node = ...;  with members `std::uint32_t left, right;
@@ -35,6 +40,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace iova::detail {
@@ -48,10 +54,10 @@ public:
 
     explicit AvlTree(Traits traits = Traits{}) : traits_(traits) {}
 
-    const Node& at(std::uint32_t i) const noexcept { return nodes_[i]; }
+    const Node& at(std::uint32_t i) const noexcept { return node(i); }
     const Node* get(std::uint32_t i) const noexcept
     {
-        return i == kNil ? nullptr : &nodes_[i];
+        return i == kNil ? nullptr : &node(i);
     }
     std::uint32_t root() const noexcept { return root_; }
     std::size_t size() const noexcept { return live_; }
@@ -61,12 +67,10 @@ public:
     // Throws std::bad_alloc (leaving the tree unchanged) if it cannot.
     void reserve_room(std::size_t extra)
     {
-        if (free_count_ >= extra) {
-            return;
-        }
-        std::size_t want = nodes_.size() + (extra - free_count_);
-        if (want > nodes_.capacity()) {
-            nodes_.reserve(std::max(want, nodes_.capacity() * 2));
+        while (free_count_ + (chunks_.size() * kChunk - used_) < extra) {
+            // Both allocations may throw; neither changes the tree.
+            chunks_.reserve(chunks_.size() + 1);
+            chunks_.push_back(std::make_unique_for_overwrite<Node[]>(kChunk));
         }
     }
 
@@ -83,7 +87,7 @@ public:
         std::uint32_t last_right = kNil, last_left = kNil;
         std::uint32_t cur = root_;
         while (cur != kNil) {
-            const std::uint64_t ck = Traits::key(nodes_[cur]);
+            const std::uint64_t ck = Traits::key(node(cur));
             if (k == ck) {
                 return kNil;
             }
@@ -91,10 +95,10 @@ public:
             path.push(cur, right);
             if (right) {
                 last_right = cur;
-                cur = nodes_[cur].right;
+                cur = node(cur).right;
             } else {
                 last_left = cur;
-                cur = nodes_[cur].left;
+                cur = node(cur).left;
             }
         }
         const std::uint32_t idx = new_node(payload); // may throw: no change yet
@@ -129,48 +133,48 @@ public:
         std::uint32_t found = kNil;
         std::uint32_t cur = root_;
         while (cur != kNil) {
-            if (Traits::key(nodes_[cur]) <= k) {
+            if (Traits::key(node(cur)) <= k) {
                 found = cur;
                 found_depth = path.depth;
                 path.push(cur, true);
-                cur = nodes_[cur].right;
+                cur = node(cur).right;
             } else {
                 path.push(cur, false);
-                cur = nodes_[cur].left;
+                cur = node(cur).left;
             }
         }
-        if (found == kNil || !accept(static_cast<const Node&>(nodes_[found]))) {
+        if (found == kNil || !accept(static_cast<const Node&>(node(found)))) {
             return false;
         }
         path.depth = found_depth; // the path down to `found`, exclusive
         if (out) {
-            out->node = nodes_[found];
+            out->node = node(found);
             out->has_pred = out->has_succ = false;
-            if (nodes_[found].left != kNil) {
-                std::uint32_t p = nodes_[found].left;
-                while (nodes_[p].right != kNil) {
-                    p = nodes_[p].right;
+            if (node(found).left != kNil) {
+                std::uint32_t p = node(found).left;
+                while (node(p).right != kNil) {
+                    p = node(p).right;
                 }
                 out->has_pred = true;
-                out->pred = nodes_[p];
+                out->pred = node(p);
             }
-            if (nodes_[found].right != kNil) {
-                std::uint32_t q = nodes_[found].right;
-                while (nodes_[q].left != kNil) {
-                    q = nodes_[q].left;
+            if (node(found).right != kNil) {
+                std::uint32_t q = node(found).right;
+                while (node(q).left != kNil) {
+                    q = node(q).left;
                 }
                 out->has_succ = true;
-                out->succ = nodes_[q];
+                out->succ = node(q);
             }
             // Without a subtree on that side, the neighbour is the last
             // ancestor where the walk turned the other way.
             for (int d = path.depth - 1; d >= 0 && !(out->has_pred && out->has_succ); --d) {
                 if (path.right[d] && !out->has_pred) {
                     out->has_pred = true;
-                    out->pred = nodes_[path.node[d]];
+                    out->pred = node(path.node[d]);
                 } else if (!path.right[d] && !out->has_succ) {
                     out->has_succ = true;
-                    out->succ = nodes_[path.node[d]];
+                    out->succ = node(path.node[d]);
                 }
             }
         }
@@ -185,13 +189,13 @@ public:
         Path path;
         std::uint32_t cur = root_;
         while (cur != kNil) {
-            const std::uint64_t ck = Traits::key(nodes_[cur]);
+            const std::uint64_t ck = Traits::key(node(cur));
             if (k == ck) {
                 break;
             }
             const bool right = k > ck;
             path.push(cur, right);
-            cur = right ? nodes_[cur].right : nodes_[cur].left;
+            cur = right ? node(cur).right : node(cur).left;
         }
         if (cur == kNil) {
             return false;
@@ -206,11 +210,11 @@ public:
         std::uint32_t best = kNil;
         std::uint32_t cur = root_;
         while (cur != kNil) {
-            if (Traits::key(nodes_[cur]) <= k) {
+            if (Traits::key(node(cur)) <= k) {
                 best = cur;
-                cur = nodes_[cur].right;
+                cur = node(cur).right;
             } else {
-                cur = nodes_[cur].left;
+                cur = node(cur).left;
             }
         }
         return best;
@@ -222,11 +226,11 @@ public:
         std::uint32_t best = kNil;
         std::uint32_t cur = root_;
         while (cur != kNil) {
-            if (Traits::key(nodes_[cur]) > k) {
+            if (Traits::key(node(cur)) > k) {
                 best = cur;
-                cur = nodes_[cur].left;
+                cur = node(cur).left;
             } else {
-                cur = nodes_[cur].right;
+                cur = node(cur).right;
             }
         }
         return best;
@@ -242,24 +246,24 @@ public:
         while (cur != kNil || depth > 0) {
             while (cur != kNil) {
                 stack[depth++] = cur;
-                cur = nodes_[cur].left;
+                cur = node(cur).left;
             }
             cur = stack[--depth];
-            f(cur, nodes_[cur]);
-            cur = nodes_[cur].right;
+            f(cur, node(cur));
+            cur = node(cur).right;
         }
     }
 
     // Height of the subtree at i as stored (0 for kNil).
     int height(std::uint32_t i) const noexcept
     {
-        return i == kNil ? 0 : nodes_[i].height;
+        return i == kNil ? 0 : node(i).height;
     }
 
     // Recomputes what pull() would store for node i, for invariant checks.
     Node recomputed(std::uint32_t i) const
     {
-        Node copy = nodes_[i];
+        Node copy = node(i);
         traits_.pull(copy, get(copy.left), get(copy.right));
         return copy;
     }
@@ -286,23 +290,23 @@ private:
         std::uint32_t victim = cur;
         std::uint32_t replacement;
         int payload_changed_at = kMaxDepth; // depth of a re-filled node
-        if (nodes_[cur].left != kNil && nodes_[cur].right != kNil) {
+        if (node(cur).left != kNil && node(cur).right != kNil) {
             payload_changed_at = path.depth;
             // Two children: the in-order successor (leftmost of the right
             // subtree) has no left child; move its payload here and unlink
             // the successor's slot instead.
             path.push(cur, true);
-            std::uint32_t succ = nodes_[cur].right;
-            while (nodes_[succ].left != kNil) {
+            std::uint32_t succ = node(cur).right;
+            while (node(succ).left != kNil) {
                 path.push(succ, false);
-                succ = nodes_[succ].left;
+                succ = node(succ).left;
             }
-            copy_payload(nodes_[cur], nodes_[succ]);
+            copy_payload(node(cur), node(succ));
             victim = succ;
-            replacement = nodes_[succ].right;
+            replacement = node(succ).right;
         } else {
-            replacement = nodes_[cur].left != kNil ? nodes_[cur].left
-                                                   : nodes_[cur].right;
+            replacement = node(cur).left != kNil ? node(cur).left
+                                                   : node(cur).right;
         }
         release_node(victim);
         fix_up(path, replacement, payload_changed_at);
@@ -323,14 +327,14 @@ private:
         std::uint32_t idx;
         if (free_ != kNil) {
             idx = free_;
-            free_ = nodes_[idx].left;
+            free_ = node(idx).left;
             --free_count_;
-            nodes_[idx] = payload;
         } else {
-            nodes_.push_back(payload);
-            idx = static_cast<std::uint32_t>(nodes_.size() - 1);
+            reserve_room(1); // may throw: no change yet
+            idx = used_++;
         }
-        Node& n = nodes_[idx];
+        node(idx) = payload;
+        Node& n = node(idx);
         n.left = n.right = kNil;
         n.height = 1;
         traits_.pull(n, nullptr, nullptr);
@@ -340,9 +344,9 @@ private:
 
     void release_node(std::uint32_t idx) noexcept
     {
-        nodes_[idx].left = free_;
-        nodes_[idx].right = kNil;
-        nodes_[idx].height = 0;
+        node(idx).left = free_;
+        node(idx).right = kNil;
+        node(idx).height = 0;
         free_ = idx;
         ++free_count_;
         --live_;
@@ -350,7 +354,7 @@ private:
 
     void update(std::uint32_t i) noexcept
     {
-        Node& n = nodes_[i];
+        Node& n = node(i);
         n.height = static_cast<std::int8_t>(
             1 + std::max(height(n.left), height(n.right)));
         traits_.pull(n, get(n.left), get(n.right));
@@ -358,9 +362,9 @@ private:
 
     std::uint32_t rotate_right(std::uint32_t i) noexcept
     {
-        const std::uint32_t l = nodes_[i].left;
-        nodes_[i].left = nodes_[l].right;
-        nodes_[l].right = i;
+        const std::uint32_t l = node(i).left;
+        node(i).left = node(l).right;
+        node(l).right = i;
         update(i);
         update(l);
         return l;
@@ -368,9 +372,9 @@ private:
 
     std::uint32_t rotate_left(std::uint32_t i) noexcept
     {
-        const std::uint32_t r = nodes_[i].right;
-        nodes_[i].right = nodes_[r].left;
-        nodes_[r].left = i;
+        const std::uint32_t r = node(i).right;
+        node(i).right = node(r).left;
+        node(r).left = i;
         update(i);
         update(r);
         return r;
@@ -381,17 +385,17 @@ private:
     // new root.  The common balanced case costs one pull().
     std::uint32_t rebalance(std::uint32_t i) noexcept
     {
-        Node& n = nodes_[i];
+        Node& n = node(i);
         const int hl = height(n.left), hr = height(n.right);
         if (hl - hr > 1) {
-            const Node& l = nodes_[n.left];
+            const Node& l = node(n.left);
             if (height(l.left) < height(l.right)) {
                 n.left = rotate_left(n.left);
             }
             return rotate_right(i);
         }
         if (hr - hl > 1) {
-            const Node& r = nodes_[n.right];
+            const Node& r = node(n.right);
             if (height(r.right) < height(r.left)) {
                 n.right = rotate_right(n.right);
             }
@@ -415,21 +419,34 @@ private:
     {
         for (int d = path.depth - 1; d >= 0; --d) {
             const std::uint32_t n = path.node[d];
-            std::uint32_t& link = path.right[d] ? nodes_[n].right : nodes_[n].left;
+            std::uint32_t& link = path.right[d] ? node(n).right : node(n).left;
             const bool relinked = link != child;
             link = child;
-            const Node before = nodes_[n];
+            const Node before = node(n);
             child = rebalance(n);
             if (d < no_stop_at && !relinked && child == n &&
-                before.height == nodes_[n].height &&
-                Traits::same_augmentation(before, nodes_[n])) {
+                before.height == node(n).height &&
+                Traits::same_augmentation(before, node(n))) {
                 return;
             }
         }
         root_ = child;
     }
 
-    std::vector<Node> nodes_;
+    static constexpr unsigned kChunkBits = 12;
+    static constexpr std::uint32_t kChunk = 1u << kChunkBits;
+
+    Node& node(std::uint32_t i) noexcept
+    {
+        return chunks_[i >> kChunkBits][i & (kChunk - 1)];
+    }
+    const Node& node(std::uint32_t i) const noexcept
+    {
+        return chunks_[i >> kChunkBits][i & (kChunk - 1)];
+    }
+
+    std::vector<std::unique_ptr<Node[]>> chunks_;
+    std::uint32_t used_ = 0; // slots ever handed out (high-water mark)
     std::uint32_t root_ = kNil;
     std::uint32_t free_ = kNil;
     std::size_t live_ = 0;

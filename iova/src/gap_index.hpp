@@ -48,6 +48,10 @@ struct Gap {
     std::uint64_t lo;
     std::uint64_t hi;
     std::uint64_t len() const noexcept { return hi - lo + 1; }
+    // "No gap", for searches that return a Gap by value (two registers,
+    // cheaper than std::optional<Gap> through a recursion).
+    static constexpr Gap none() noexcept { return Gap{1, 0}; }
+    bool empty() const noexcept { return lo > hi; }
 };
 
 class AlignedGapIndex {

@@ -145,10 +145,9 @@ std::optional<RangeInfo> RangeTree::next(std::uint64_t lo) const noexcept
 // wholly below the bound is searched by highest_gap_in(), which enters a
 // child only when its augmentation proves a hit is inside, so the total
 // work is O(height).
-std::optional<Gap> RangeTree::highest_gap_upto(std::uint32_t n,
-                                               std::uint64_t pred_hi,
-                                               std::uint64_t bound,
-                                               std::uint64_t min_len) const noexcept
+Gap RangeTree::highest_gap_upto(std::uint32_t n, std::uint64_t pred_hi,
+                                std::uint64_t bound,
+                                std::uint64_t min_len) const noexcept
 {
     const Traits& t = tree_.traits();
     while (n != kNil) {
@@ -163,7 +162,8 @@ std::optional<Gap> RangeTree::highest_gap_upto(std::uint32_t n,
             // bound and long enough somewhere in it.
             if (r.min_lo <= bound && (r.max_gap >= min_len ||
                                       t.gap_len(nd.hi, r.min_lo) >= min_len)) {
-                if (auto g = highest_gap_upto(nd.right, nd.hi, bound, min_len)) {
+                const Gap g = highest_gap_upto(nd.right, nd.hi, bound, min_len);
+                if (!g.empty()) {
                     return g;
                 }
             }
@@ -171,16 +171,15 @@ std::optional<Gap> RangeTree::highest_gap_upto(std::uint32_t n,
         const std::uint64_t left_hi =
             nd.left != kNil ? tree_.at(nd.left).max_hi : pred_hi;
         if (t.gap_len(left_hi, nd.lo) >= min_len) {
-            return gap_between(left_hi, nd.lo);
+            return gap_at(left_hi, nd.lo);
         }
         return highest_gap_in(nd.left, pred_hi, min_len);
     }
-    return std::nullopt;
+    return Gap::none();
 }
 
-std::optional<Gap> RangeTree::highest_gap_in(std::uint32_t n,
-                                             std::uint64_t pred_hi,
-                                             std::uint64_t min_len) const noexcept
+Gap RangeTree::highest_gap_in(std::uint32_t n, std::uint64_t pred_hi,
+                              std::uint64_t min_len) const noexcept
 {
     const Traits& t = tree_.traits();
     while (n != kNil) {
@@ -196,18 +195,18 @@ std::optional<Gap> RangeTree::highest_gap_in(std::uint32_t n,
         const std::uint64_t left_hi =
             nd.left != kNil ? tree_.at(nd.left).max_hi : pred_hi;
         if (t.gap_len(left_hi, nd.lo) >= min_len) {
-            return gap_between(left_hi, nd.lo);
+            return gap_at(left_hi, nd.lo);
         }
         if (nd.left == kNil) {
-            return std::nullopt;
+            return Gap::none();
         }
         const Node& l = tree_.at(nd.left);
         if (l.max_gap < min_len && t.gap_len(pred_hi, l.min_lo) < min_len) {
-            return std::nullopt;
+            return Gap::none();
         }
         n = nd.left;
     }
-    return std::nullopt;
+    return Gap::none();
 }
 
 // The search, top-down as Linux's, but exact and O(log n):
@@ -243,18 +242,17 @@ std::optional<std::uint64_t> RangeTree::find_fit(std::uint64_t size,
     }
     const std::uint64_t bound = tree_.at(p).lo;
 
-    std::optional<Gap> best =
-        highest_gap_upto(tree_.root(), start_ - 1, bound, size + align - 1);
+    Gap best = highest_gap_upto(tree_.root(), start_ - 1, bound, size + align - 1);
     if (align > 1) {
         const auto band = gaps_.highest_fit(order_floor(align), size, bound);
-        if (band && (!best || band->lo > best->lo)) {
-            best = band;
+        if (band && (best.empty() || band->lo > best.lo)) {
+            best = *band;
         }
     }
-    if (!best) {
+    if (best.empty()) {
         return std::nullopt;
     }
-    return align_down(best->hi - size + 1, align);
+    return align_down(best.hi - size + 1, align);
 }
 
 bool RangeTree::check(std::string* why) const

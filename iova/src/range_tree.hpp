@@ -146,11 +146,17 @@ private:
 
     std::optional<Gap> gap_between(std::uint64_t a_hi,
                                    std::uint64_t b_lo) const noexcept;
-    std::optional<Gap> highest_gap_upto(std::uint32_t n, std::uint64_t pred_hi,
-                                        std::uint64_t bound,
-                                        std::uint64_t min_len) const noexcept;
-    std::optional<Gap> highest_gap_in(std::uint32_t n, std::uint64_t pred_hi,
-                                      std::uint64_t min_len) const noexcept;
+    Gap highest_gap_upto(std::uint32_t n, std::uint64_t pred_hi,
+                         std::uint64_t bound, std::uint64_t min_len) const noexcept;
+    Gap highest_gap_in(std::uint32_t n, std::uint64_t pred_hi,
+                       std::uint64_t min_len) const noexcept;
+    // The gap between a range ending at a_hi and one starting at b_lo,
+    // known to be non-empty.
+    Gap gap_at(std::uint64_t a_hi, std::uint64_t b_lo) const noexcept
+    {
+        const std::uint64_t len = tree_.traits().gap_len(a_hi, b_lo);
+        return Gap{b_lo - len, b_lo - 1};
+    }
 
     std::uint64_t start_;
     std::uint64_t max_pfn_;
