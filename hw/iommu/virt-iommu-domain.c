@@ -359,11 +359,30 @@ int virt_iommu_domain_translate(VirtIOMMUState *s, VirtIOMMUDomain *d,
     return perms & ~*map_perms ? VIRT_IOMMU_FAULT_PERMISSION : 0;
 }
 
+/* Creates domain @id (free, in range) of @type; false if out of memory. */
+static bool virt_iommu_domain_create(VirtIOMMUState *s, uint32_t id,
+                                     uint8_t type)
+{
+    VirtIOMMUDomain *d = g_new0(VirtIOMMUDomain, 1);
+
+    d->s = s;
+    d->id = id;
+    d->type = type;
+    d->mappings = g_tree_new_full(virt_iommu_interval_cmp, NULL, NULL,
+                                  g_free);
+    if (!virt_iommu_domain_setup(d)) {
+        virt_iommu_domain_destroy(d);
+        return false;
+    }
+    s->domains[id - 1] = d;
+    trace_virt_iommu_domain_alloc(id, type);
+    return true;
+}
+
 static uint16_t virt_iommu_cmd_domain_alloc(VirtIOMMUState *s,
                                             const VirtIOMMUCmd *cmd,
                                             uint64_t *result)
 {
-    VirtIOMMUDomain *d;
     uint32_t id;
 
     if (cmd->arg > VIRT_IOMMU_DOMAIN_DMA_FQ) {
@@ -372,22 +391,10 @@ static uint16_t virt_iommu_cmd_domain_alloc(VirtIOMMUState *s,
     for (id = 1; id <= s->max_domains && s->domains[id - 1]; id++) {
         /* lowest free ID, so IDs are reused as Linux reuses them */
     }
-    if (id > s->max_domains) {
+    if (id > s->max_domains || !virt_iommu_domain_create(s, id, cmd->arg)) {
         return VIRT_IOMMU_S_NO_SPACE;
     }
-    d = g_new0(VirtIOMMUDomain, 1);
-    d->s = s;
-    d->id = id;
-    d->type = cmd->arg;
-    d->mappings = g_tree_new_full(virt_iommu_interval_cmp, NULL, NULL,
-                                  g_free);
-    if (!virt_iommu_domain_setup(d)) {
-        virt_iommu_domain_destroy(d);
-        return VIRT_IOMMU_S_NO_SPACE;
-    }
-    s->domains[id - 1] = d;
     *result = id;
-    trace_virt_iommu_domain_alloc(id, d->type);
     return VIRT_IOMMU_S_OK;
 }
 
@@ -866,6 +873,165 @@ uint64_t virt_iommu_domain_foreach_mapping(VirtIOMMUState *s, uint32_t id,
         g_tree_foreach(d->mappings, virt_iommu_mapping_walk_cb, &w);
     }
     return w.done;
+}
+
+typedef struct VirtIOMMUMigSave {
+    VirtIOMMUDomain *d;
+    GArray *mappings;
+} VirtIOMMUMigSave;
+
+static gboolean virt_iommu_mig_save_cb(gpointer key, gpointer value,
+                                       gpointer opaque)
+{
+    VirtIOMMUMigSave *ms = opaque;
+    VirtIOMMUMapping *m = value;
+    unsigned shift = virt_iommu_page_shift(ms->d->s);
+    VirtIOMMUMigMapping r = {
+        .iova = m->range.first,
+        .last = m->range.last,
+        .gpa = m->gpa,
+        .domain = ms->d->id,
+        .perms = m->perms,
+        .fixed = m->fixed,
+    };
+
+    /* The allocator may hold more than the mapping (sizes rounded up). */
+    if (iova_find(ms->d->iova, m->range.first >> shift, &r.pfn_lo,
+                  &r.pfn_hi) != IOVA_OK) {
+        r.pfn_lo = m->range.first >> shift;
+        r.pfn_hi = m->range.last >> shift;
+    }
+    g_array_append_val(ms->mappings, r);
+    return false;
+}
+
+/*
+ * What migrates: domains, mappings and attachments.  What does not: the
+ * IOTLB, the rcache and the flush queues.  With no IOTLB entry on the
+ * destination no stale translation exists, so IOVAs waiting in a flush
+ * queue are simply free there.
+ */
+void virt_iommu_domain_pre_save(VirtIOMMUState *s)
+{
+    GArray *doms = g_array_new(false, false, sizeof(VirtIOMMUMigDomain));
+    GArray *atts = g_array_new(false, false, sizeof(VirtIOMMUMigAttach));
+    VirtIOMMUMigSave ms = {
+        .mappings = g_array_new(false, false, sizeof(VirtIOMMUMigMapping)),
+    };
+    GHashTableIter iter;
+    gpointer rid, d;
+
+    for (uint32_t i = 0; i < s->max_domains; i++) {
+        VirtIOMMUDomain *dom = s->domains[i];
+
+        if (dom) {
+            VirtIOMMUMigDomain r = { dom->id, dom->type };
+
+            g_array_append_val(doms, r);
+            ms.d = dom;
+            g_tree_foreach(dom->mappings, virt_iommu_mig_save_cb, &ms);
+        }
+    }
+    g_hash_table_iter_init(&iter, s->attached);
+    while (g_hash_table_iter_next(&iter, &rid, &d)) {
+        VirtIOMMUMigAttach r = { GPOINTER_TO_UINT(rid),
+                                 ((VirtIOMMUDomain *)d)->id };
+
+        g_array_append_val(atts, r);
+    }
+    virt_iommu_domain_mig_free(s);
+    s->mig_ndomains = doms->len;
+    s->mig_domains = (VirtIOMMUMigDomain *)g_array_free(doms, false);
+    s->mig_nmappings = ms.mappings->len;
+    s->mig_mappings = (VirtIOMMUMigMapping *)g_array_free(ms.mappings, false);
+    s->mig_nattached = atts->len;
+    s->mig_attached = (VirtIOMMUMigAttach *)g_array_free(atts, false);
+}
+
+void virt_iommu_domain_mig_free(VirtIOMMUState *s)
+{
+    g_clear_pointer(&s->mig_domains, g_free);
+    g_clear_pointer(&s->mig_mappings, g_free);
+    g_clear_pointer(&s->mig_attached, g_free);
+    s->mig_ndomains = s->mig_nmappings = s->mig_nattached = 0;
+}
+
+/* Puts one migrated mapping back, its IOVAs taken from the allocator. */
+static bool virt_iommu_mig_load_mapping(VirtIOMMUState *s,
+                                        const VirtIOMMUMigMapping *r)
+{
+    VirtIOMMUDomain *d = virt_iommu_domain_get(s, r->domain);
+    unsigned shift = virt_iommu_page_shift(s);
+    VirtIOMMUInterval key = { r->iova, r->last };
+    VirtIOMMUCmd cmd = {
+        .addr = r->gpa,
+        .size = r->last - r->iova + 1,
+        .arg = r->perms,
+        .iova = r->iova,
+    };
+    uint64_t pfn;
+
+    if (!d || !d->iova || r->last < r->iova ||
+        !virt_iommu_map_args_ok(s, &cmd) ||
+        ((r->last + 1) & (s->page_size - 1)) ||
+        !virt_iommu_range_ok(s, r->iova, cmd.size) ||
+        r->pfn_lo > r->iova >> shift || r->pfn_hi < r->last >> shift ||
+        g_tree_lookup(d->mappings, &key)) {
+        return false;
+    }
+    if (r->fixed) {
+        if (iova_reserve(d->iova, r->pfn_lo, r->pfn_hi) != IOVA_OK) {
+            return false;
+        }
+    } else {
+        /*
+         * Top-down allocation below pfn_hi of exactly this size lands on
+         * [pfn_lo, pfn_hi] when that range is free: the allocator needs
+         * no "allocate here" call to be rebuilt.
+         */
+        if (iova_alloc(d->iova, r->pfn_hi - r->pfn_lo + 1, r->pfn_hi, false,
+                       &pfn) != IOVA_OK) {
+            return false;
+        }
+        if (pfn != r->pfn_lo) {
+            iova_free(d->iova, pfn);
+            return false;
+        }
+    }
+    virt_iommu_mapping_add(d, r->iova, &cmd, r->fixed);
+    return true;
+}
+
+int virt_iommu_domain_post_load(VirtIOMMUState *s)
+{
+    for (int32_t i = 0; i < s->mig_ndomains; i++) {
+        const VirtIOMMUMigDomain *r = &s->mig_domains[i];
+
+        if (r->id < 1 || r->id > s->max_domains || s->domains[r->id - 1] ||
+            r->type > VIRT_IOMMU_DOMAIN_DMA_FQ) {
+            return -EINVAL;
+        }
+        if (!virt_iommu_domain_create(s, r->id, r->type)) {
+            return -ENOMEM;
+        }
+    }
+    for (int32_t i = 0; i < s->mig_nmappings; i++) {
+        if (!virt_iommu_mig_load_mapping(s, &s->mig_mappings[i])) {
+            return -EINVAL;
+        }
+    }
+    for (int32_t i = 0; i < s->mig_nattached; i++) {
+        uint32_t rid = s->mig_attached[i].rid;
+        VirtIOMMUDomain *d = virt_iommu_domain_get(s,
+                                                   s->mig_attached[i].domain);
+
+        if (!d || rid > UINT16_MAX || virt_iommu_domain_of(s, rid)) {
+            return -EINVAL;
+        }
+        g_hash_table_insert(s->attached, GUINT_TO_POINTER(rid), d);
+        d->endpoints++;
+    }
+    return 0;
 }
 
 void virt_iommu_domain_reset(VirtIOMMUState *s)

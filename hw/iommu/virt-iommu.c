@@ -19,7 +19,6 @@
 #include "migration/vmstate.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
-#include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/module.h"
 #include "trace.h"
@@ -28,6 +27,8 @@
 #define VIRT_IOMMU_MAX_DOMAINS 65535
 #define VIRT_IOMMU_MAX_IOTLB 65536
 #define VIRT_IOMMU_MAX_FQ 65536
+/* A migration stream claiming more mappings than this is refused. */
+#define VIRT_IOMMU_MAX_MIG_MAPPINGS (1 << 24)
 
 #define VIRT_IOMMU_DOMAIN_TYPES_SUPPORTED \
     (1u << VIRT_IOMMU_DOMAIN_BLOCKED | 1u << VIRT_IOMMU_DOMAIN_IDENTITY | \
@@ -312,25 +313,22 @@ static void virt_iommu_reset_hold(Object *obj, ResetType type)
     virt_iommu_reset_state(VIRT_IOMMU(obj));
 }
 
-/*
- * Domains and mappings are not in the stream yet: refuse to migrate them
- * rather than lose them.
- */
 static int virt_iommu_pre_save(void *opaque)
 {
-    VirtIOMMUState *s = opaque;
+    virt_iommu_domain_pre_save(opaque);
+    return 0;
+}
 
-    if (virt_iommu_domain_count(s)) {
-        error_report("virt-iommu: cannot migrate with %u domains allocated",
-                     virt_iommu_domain_count(s));
-        return -ENOTSUP;
-    }
+static int virt_iommu_post_save(void *opaque)
+{
+    virt_iommu_domain_mig_free(opaque);
     return 0;
 }
 
 static int virt_iommu_post_load(void *opaque, int version_id)
 {
     VirtIOMMUState *s = opaque;
+    int ret;
 
     s->control &= VIRT_IOMMU_CTRL_MASK;
     s->error &= VIRT_IOMMU_ERR_MASK;
@@ -338,10 +336,13 @@ static int virt_iommu_post_load(void *opaque, int version_id)
         s->evtq.log2size > VIRT_IOMMU_QUEUE_MAX_LOG2 ||
         s->cmdq.head >> s->cmdq.log2size || s->cmdq.tail >> s->cmdq.log2size ||
         s->evtq.head >> s->evtq.log2size || s->evtq.tail >> s->evtq.log2size) {
-        return -EINVAL;
+        ret = -EINVAL;
+    } else {
+        ret = virt_iommu_domain_post_load(s);
     }
+    virt_iommu_domain_mig_free(s);
     virt_iommu_as_update(s);
-    return 0;
+    return ret;
 }
 
 static const VMStateDescription vmstate_virt_iommu_queue = {
@@ -357,12 +358,63 @@ static const VMStateDescription vmstate_virt_iommu_queue = {
     },
 };
 
+static const VMStateDescription vmstate_virt_iommu_mig_domain = {
+    .name = "virt-iommu-domain",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(id, VirtIOMMUMigDomain),
+        VMSTATE_UINT32(type, VirtIOMMUMigDomain),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_virt_iommu_mig_mapping = {
+    .name = "virt-iommu-mapping",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(iova, VirtIOMMUMigMapping),
+        VMSTATE_UINT64(last, VirtIOMMUMigMapping),
+        VMSTATE_UINT64(gpa, VirtIOMMUMigMapping),
+        VMSTATE_UINT64(pfn_lo, VirtIOMMUMigMapping),
+        VMSTATE_UINT64(pfn_hi, VirtIOMMUMigMapping),
+        VMSTATE_UINT32(domain, VirtIOMMUMigMapping),
+        VMSTATE_UINT32(perms, VirtIOMMUMigMapping),
+        VMSTATE_UINT32(fixed, VirtIOMMUMigMapping),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_virt_iommu_mig_attach = {
+    .name = "virt-iommu-attach",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(rid, VirtIOMMUMigAttach),
+        VMSTATE_UINT32(domain, VirtIOMMUMigAttach),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* Checked before the arrays are allocated from the stream's counts. */
+static bool virt_iommu_mig_counts_ok(void *opaque, int version_id)
+{
+    VirtIOMMUState *s = opaque;
+
+    return s->mig_ndomains >= 0 && s->mig_ndomains <= s->max_domains &&
+           s->mig_nattached >= 0 && s->mig_nattached <= UINT16_MAX + 1 &&
+           s->mig_nmappings >= 0 &&
+           s->mig_nmappings <= VIRT_IOMMU_MAX_MIG_MAPPINGS;
+}
+
 static const VMStateDescription vmstate_virt_iommu = {
     .name = TYPE_VIRT_IOMMU,
     .version_id = 1,
     .minimum_version_id = 1,
     .priority = MIG_PRI_IOMMU,
     .pre_save = virt_iommu_pre_save,
+    .post_save = virt_iommu_post_save,
     .post_load = virt_iommu_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_PCI_DEVICE(parent_obj, VirtIOMMUState),
@@ -373,6 +425,21 @@ static const VMStateDescription vmstate_virt_iommu = {
                        VirtIOMMUQueue),
         VMSTATE_STRUCT(evtq, VirtIOMMUState, 1, vmstate_virt_iommu_queue,
                        VirtIOMMUQueue),
+        VMSTATE_INT32(mig_ndomains, VirtIOMMUState),
+        VMSTATE_INT32(mig_nmappings, VirtIOMMUState),
+        VMSTATE_INT32(mig_nattached, VirtIOMMUState),
+        VMSTATE_VALIDATE("virt-iommu domain counts", virt_iommu_mig_counts_ok),
+        VMSTATE_STRUCT_VARRAY_ALLOC(mig_domains, VirtIOMMUState, mig_ndomains,
+                                    1, vmstate_virt_iommu_mig_domain,
+                                    VirtIOMMUMigDomain),
+        VMSTATE_STRUCT_VARRAY_ALLOC(mig_mappings, VirtIOMMUState,
+                                    mig_nmappings, 1,
+                                    vmstate_virt_iommu_mig_mapping,
+                                    VirtIOMMUMigMapping),
+        VMSTATE_STRUCT_VARRAY_ALLOC(mig_attached, VirtIOMMUState,
+                                    mig_nattached, 1,
+                                    vmstate_virt_iommu_mig_attach,
+                                    VirtIOMMUMigAttach),
         VMSTATE_END_OF_LIST()
     },
 };

@@ -613,6 +613,103 @@ static void test_strict_checks(void)
     fixture_stop(&f);
 }
 
+/* Migrates @from to @to (started with -incoming @uri) and waits. */
+static void migrate(QTestState *from, QTestState *to, const char *uri)
+{
+    qtest_qmp_assert_success(from, "{ 'execute': 'migrate',"
+                             " 'arguments': { 'uri': %s } }", uri);
+    for (;;) {
+        g_autoptr(QDict) rsp = qtest_qmp(from,
+                                         "{ 'execute': 'query-migrate' }");
+        const char *status = qdict_get_try_str(qdict_get_qdict(rsp, "return"),
+                                               "status");
+
+        g_assert_nonnull(status);
+        g_assert_cmpstr(status, !=, "failed");
+        if (!strcmp(status, "completed")) {
+            break;
+        }
+        g_usleep(10 * 1000);
+    }
+    qtest_qmp_eventwait(to, "RESUME");
+}
+
+/*
+ * Domains, mappings and attachments survive migration and the
+ * destination's allocator is the source's, range for range; IOVAs that
+ * waited in a flush queue are free there (no IOTLB entry migrates).
+ */
+static void test_migration(void)
+{
+    Fixture f, g;
+    uint32_t dom = start_with_dma_domain(&f, "", false);
+    uint32_t fq;
+    g_autofree char *uri = g_strdup_printf("unix:%s/virt-iommu-mig-%d.sock",
+                                           g_get_tmp_dir(), getpid());
+    VirtIOMMUStats before, after, fq_before, fq_after;
+    uint64_t in, out, big, gone;
+
+    in = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
+    out = map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE, EDU_DMA_LIMIT);
+    /* 3 pages: the rcache path rounds the allocation up to 4 */
+    big = map(&f, dom, f.src, 3 * PAGE, VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
+    g_assert_cmpuint(map_fixed(&f, dom, 0x200000, f.dst, PAGE,
+                               VIRT_IOMMU_PERM_WRITE), ==, VIRT_IOMMU_S_OK);
+    fq = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA_FQ);
+    gone = map(&f, fq, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+    map(&f, fq, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+    g_assert_cmpuint(unmap(&f, fq, gone, PAGE), ==, VIRT_IOMMU_S_OK);
+    qvirt_iommu_stats(&f.iommu, dom, &before);
+    qvirt_iommu_stats(&f.iommu, fq, &fq_before);
+    g_assert_cmpuint(fq_before.fq_pending, ==, 1);
+
+    g.qts = qtest_initf("-M q35 -m 256M -smp 2 -nodefaults "
+                        "-device virt-iommu,addr=04.0,id=viommu "
+                        "-device edu,addr=05.0 -incoming %s", uri);
+    migrate(f.qts, g.qts, uri);
+
+    /* Same guest: same BAR assignment, rings and buffers in RAM. */
+    g.bus = qpci_new_pc(g.qts, NULL);
+    g.src = f.src;
+    g.dst = f.dst;
+    qvirt_iommu_init(&g.iommu, g.bus, IOMMU_DEVFN);
+    g.iommu.cmdq = f.iommu.cmdq;
+    g.iommu.cmdq_log2 = f.iommu.cmdq_log2;
+    g.iommu.evtq = f.iommu.evtq;
+    g.iommu.evtq_log2 = f.iommu.evtq_log2;
+    g.iommu.stats_buf = f.iommu.stats_buf;
+    qedu_init(&g.edu, g.bus, EDU_DEVFN);
+
+    qvirt_iommu_stats(&g.iommu, dom, &after);
+    g_assert_cmpuint(after.type, ==, VIRT_IOMMU_DOMAIN_DMA);
+    g_assert_cmpuint(after.endpoints, ==, 1);
+    g_assert_cmpuint(after.mappings, ==, before.mappings);
+    g_assert_cmpuint(after.mapped_bytes, ==, before.mapped_bytes);
+    g_assert_cmpuint(after.iova_live_ranges, ==, before.iova_live_ranges);
+    g_assert_cmpuint(after.iova_reserved_ranges, ==,
+                     before.iova_reserved_ranges);
+    g_assert_cmpuint(after.iova_live_pfns, ==, before.iova_live_pfns);
+    qvirt_iommu_stats(&g.iommu, fq, &fq_after);
+    g_assert_cmpuint(fq_after.type, ==, VIRT_IOMMU_DOMAIN_DMA_FQ);
+    g_assert_cmpuint(fq_after.mappings, ==, 1);
+    g_assert_cmpuint(fq_after.fq_pending, ==, 0);
+    g_assert_cmpuint(fq_after.iova_live_ranges, ==,
+                     fq_before.iova_live_ranges - 1);
+
+    /* Every mapping translates as before. */
+    g_assert_true(dma_arrives(&g, in, out, 1));
+    g_assert_true(dma_arrives(&g, big, 0x200000, 2));
+    /* The freed IOVA is the first one handed out again. */
+    g_assert_cmphex(map(&g, fq, g.src, PAGE, VIRT_IOMMU_PERM_READ, 0), ==,
+                    gone);
+    fixture_stop(&g);
+    qedu_cleanup(&f.edu);
+    qvirt_iommu_cleanup(&f.iommu);
+    alloc_destroy(&f.alloc);
+    qpci_free_pc(f.bus);
+    qtest_quit(f.qts);
+}
+
 static void strip_cr(char *text)
 {
     char *w = text;
@@ -983,6 +1080,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-iommu/cmd/info", test_info);
     qtest_add_func("/virt-iommu/cmd/cpu-dead", test_cpu_dead);
     qtest_add_func("/virt-iommu/cmd/strict-checks", test_strict_checks);
+    qtest_add_func("/virt-iommu/cmd/migration", test_migration);
     qtest_add_func("/virt-iommu/cmd/no-magazine-leak", test_no_magazine_leak);
     qtest_add_func("/virt-iommu/cmd/domain-ids", test_domain_ids);
     qtest_add_func("/virt-iommu/cmd/iova-exhaustion", test_iova_exhaustion);

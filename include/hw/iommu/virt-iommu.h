@@ -69,6 +69,28 @@ typedef struct VirtIOMMUIOTLBEntry {
     uint32_t perms;             /* VIRT_IOMMU_PERM_* */
 } VirtIOMMUIOTLBEntry;
 
+/* Migration stream records, built by pre_save and consumed by post_load */
+typedef struct VirtIOMMUMigDomain {
+    uint32_t id;
+    uint32_t type;
+} VirtIOMMUMigDomain;
+
+typedef struct VirtIOMMUMigMapping {
+    uint64_t iova;              /* bytes */
+    uint64_t last;              /* bytes, inclusive */
+    uint64_t gpa;
+    uint64_t pfn_lo;            /* the allocator's range holding it */
+    uint64_t pfn_hi;
+    uint32_t domain;
+    uint32_t perms;
+    uint32_t fixed;
+} VirtIOMMUMigMapping;
+
+typedef struct VirtIOMMUMigAttach {
+    uint32_t rid;
+    uint32_t domain;
+} VirtIOMMUMigAttach;
+
 /* Device-wide counters reported by QUERY_STATS for domain 0 */
 typedef struct VirtIOMMUCounters {
     uint64_t events;
@@ -95,6 +117,12 @@ struct VirtIOMMUState {
     VirtIOMMUFaultKey last_fault; /* last record written, not consumed */
     VirtIOMMUIOTLBEntry *iotlb; /* [iotlb_size], direct-mapped */
     VirtIOMMUCounters counters;
+    int32_t mig_ndomains;
+    int32_t mig_nmappings;
+    int32_t mig_nattached;
+    VirtIOMMUMigDomain *mig_domains;
+    VirtIOMMUMigMapping *mig_mappings;
+    VirtIOMMUMigAttach *mig_attached;
 
     /* Properties */
     uint16_t vendor_id;
@@ -170,6 +198,13 @@ unsigned virt_iommu_cpu(VirtIOMMUState *s);
 
 /* Returns @cpu's cached IOVAs of every domain to its allocator. */
 void virt_iommu_domain_cpu_dead(VirtIOMMUState *s, unsigned cpu);
+
+/* Fills the mig_* arrays from the domains, for the migration stream. */
+void virt_iommu_domain_pre_save(VirtIOMMUState *s);
+/* Rebuilds domains, allocators and attachments from the mig_* arrays. */
+int virt_iommu_domain_post_load(VirtIOMMUState *s);
+/* Frees the mig_* arrays. */
+void virt_iommu_domain_mig_free(VirtIOMMUState *s);
 
 /* Detaches every endpoint and frees every domain (device reset). */
 void virt_iommu_domain_reset(VirtIOMMUState *s);
