@@ -670,6 +670,7 @@ static void test_migration(void)
 
     /* Same guest: same BAR assignment, rings and buffers in RAM. */
     g.bus = qpci_new_pc(g.qts, NULL);
+    pc_alloc_init(&g.alloc, g.qts, ALLOC_NO_FLAGS);
     g.src = f.src;
     g.dst = f.dst;
     qvirt_iommu_init(&g.iommu, g.bus, IOMMU_DEVFN);
