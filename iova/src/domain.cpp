@@ -146,10 +146,11 @@ Result<Range> Domain::Impl::free_locked(std::uint64_t pfn) noexcept
     return Range{r->lo, r->hi, r->reserved};
 }
 
-void Domain::Impl::release(std::span<const std::uint64_t> pfns) noexcept
+void Domain::Impl::release(const detail::Magazine& m) noexcept
 {
     std::lock_guard<std::mutex> g(tree_lock);
-    for (std::uint64_t pfn : pfns) {
+    for (unsigned i = 0; i < m.size(); ++i) {
+        const std::uint64_t pfn = m.pfn(i);
         // A cached pfn must start a live allocated range (Linux WARNs when
         // it does not); anything else is a caller bug, counted, and the
         // tree is left alone rather than freeing someone else's range.

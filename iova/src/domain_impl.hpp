@@ -18,8 +18,8 @@ namespace iova {
 struct Domain::Impl final : detail::PfnSink {
     Impl(std::uint64_t granule, std::uint64_t start_pfn, Options options);
 
-    // Returns flushed cached pfns to the tree (takes the tree lock).
-    void release(std::span<const std::uint64_t> pfns) noexcept override;
+    // Returns a flushed magazine's pfns to the tree (takes the tree lock).
+    void release(const detail::Magazine& m) noexcept override;
 
     // Slow-path allocation with the tree lock held.  align is 1 or
     // pow2_ceil(size); limit <= max_pfn.  May throw std::bad_alloc (nothing

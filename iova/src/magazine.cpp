@@ -20,7 +20,7 @@ std::int64_t live_magazines() noexcept
 namespace detail {
 
 Magazine::Magazine(unsigned capacity)
-    : pfns_(std::make_unique_for_overwrite<std::uint64_t[]>(capacity)),
+    : lines_(std::make_unique_for_overwrite<Line[]>((capacity + 7) / 8)),
       capacity_(capacity)
 {
     g_live_magazines.fetch_add(1, std::memory_order_relaxed);

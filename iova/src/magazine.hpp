@@ -14,17 +14,18 @@
 // (iova::live_magazines()) so tests can prove that none leaks.
 //
 // Not thread-safe: a magazine belongs to one CPU slot or one depot, under
-// that owner's lock.
+// that owner's lock.  Each magazine and its pfn array sit on cache lines of
+// their own: two CPUs' magazines allocated one after the other would
+// otherwise share a line, and every push or pop writes the count.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <span>
 
 namespace iova::detail {
 
-class Magazine {
+class alignas(64) Magazine {
 public:
     // Throws std::bad_alloc.
     explicit Magazine(unsigned capacity);
@@ -35,13 +36,10 @@ public:
     bool full() const noexcept { return count_ == capacity_; }
     bool empty() const noexcept { return count_ == 0; }
     unsigned size() const noexcept { return count_; }
-    std::span<const std::uint64_t> pfns() const noexcept
-    {
-        return {pfns_.get(), count_};
-    }
+    std::uint64_t pfn(unsigned i) const noexcept { return at(i); }
 
     // Precondition: !full().
-    void push(std::uint64_t pfn) noexcept { pfns_[count_++] = pfn; }
+    void push(std::uint64_t pfn) noexcept { at(count_++) = pfn; }
 
     // Removes and returns a pfn <= max_lo, trying the most recently pushed
     // first (hot in the IOTLB and likely to fit) and walking down only if
@@ -52,9 +50,9 @@ public:
     std::uint64_t pop_at_most(std::uint64_t max_lo, std::uint64_t none) noexcept
     {
         for (unsigned i = count_; i-- > 0;) {
-            const std::uint64_t pfn = pfns_[i];
+            const std::uint64_t pfn = at(i);
             if (pfn <= max_lo) {
-                pfns_[i] = pfns_[--count_];
+                at(i) = at(--count_);
                 return pfn;
             }
         }
@@ -67,7 +65,16 @@ public:
     std::unique_ptr<Magazine> next;
 
 private:
-    std::unique_ptr<std::uint64_t[]> pfns_;
+    struct alignas(64) Line {
+        std::uint64_t pfn[8];
+    };
+    std::uint64_t& at(unsigned i) noexcept { return lines_[i / 8].pfn[i % 8]; }
+    const std::uint64_t& at(unsigned i) const noexcept
+    {
+        return lines_[i / 8].pfn[i % 8];
+    }
+
+    std::unique_ptr<Line[]> lines_;
     unsigned count_ = 0;
     unsigned capacity_;
 };

@@ -42,7 +42,7 @@ unsigned Rcache::drain(Magazine& m) noexcept
 {
     const unsigned n = m.size();
     if (n) {
-        sink_.release(m.pfns());
+        sink_.release(m);
         m.clear();
     }
     return n;
@@ -169,7 +169,8 @@ bool Rcache::check(const RangeTree& tree, std::string* why) const
         ++mags;
         held += m.size();
         const std::uint64_t size = std::uint64_t{1} << cls;
-        for (std::uint64_t pfn : m.pfns()) {
+        for (unsigned i = 0; i < m.size(); ++i) {
+            const std::uint64_t pfn = m.pfn(i);
             if (!err.empty()) {
                 return;
             }

@@ -35,7 +35,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <span>
 #include <string>
 
 namespace iova {
@@ -46,11 +45,11 @@ namespace iova::detail {
 
 class RangeTree;
 
-// Where flushed pfns go: the domain returns them to its tree.  Called with
-// a CPU or depot lock held; takes the tree lock itself.
+// Where flushed pfns go: the domain returns a magazine's pfns to its tree.
+// Called with a CPU or depot lock held; takes the tree lock itself.
 class PfnSink {
 public:
-    virtual void release(std::span<const std::uint64_t> pfns) noexcept = 0;
+    virtual void release(const Magazine& m) noexcept = 0;
 
 protected:
     ~PfnSink() = default;

@@ -32,7 +32,25 @@ struct FailAllocations {
 };
 } // namespace
 
+static void* checked_aligned(std::size_t n, std::align_val_t al)
+{
+    if (t_fail_allocations) {
+        throw std::bad_alloc();
+    }
+    const std::size_t a = static_cast<std::size_t>(al);
+    if (void* p = std::aligned_alloc(a, (n + a - 1) / a * a)) {
+        return p;
+    }
+    throw std::bad_alloc();
+}
+
 void* operator new(std::size_t n) { return checked_malloc(n); }
+void* operator new(std::size_t n, std::align_val_t a) { return checked_aligned(n, a); }
+void* operator new[](std::size_t n, std::align_val_t a) { return checked_aligned(n, a); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 void* operator new[](std::size_t n) { return checked_malloc(n); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
