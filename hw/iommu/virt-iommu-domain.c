@@ -146,6 +146,7 @@ static bool virt_iommu_domain_init_iova(VirtIOMMUDomain *d)
         /* IOVA 0 is never handed out: a zero address is a likely bug. */
         .start_pfn = 1,
         .ncpus = MACHINE(qdev_get_machine())->smp.max_cpus,
+        .mag_size = s->mag_size,
         .schedule_trim = virt_iommu_schedule_trim,
         .opaque = d,
     };

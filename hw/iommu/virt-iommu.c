@@ -27,6 +27,7 @@
 #define VIRT_IOMMU_MAX_DOMAINS 65535
 #define VIRT_IOMMU_MAX_IOTLB 65536
 #define VIRT_IOMMU_MAX_FQ 65536
+#define VIRT_IOMMU_MAX_MAG_SIZE 4096
 /* A migration stream claiming more mappings than this is refused. */
 #define VIRT_IOMMU_MAX_MIG_MAPPINGS (1 << 24)
 
@@ -215,7 +216,11 @@ static const MemoryRegionOps virt_iommu_regs_ops = {
  */
 static bool virt_iommu_check_geometry(VirtIOMMUState *s, Error **errp)
 {
-    IovaConfig cfg = { .granule = s->page_size, .start_pfn = 1 };
+    IovaConfig cfg = {
+        .granule = s->page_size,
+        .start_pfn = 1,
+        .mag_size = s->mag_size,
+    };
     IovaDomain *probe;
     IovaStatus st;
 
@@ -227,6 +232,11 @@ static bool virt_iommu_check_geometry(VirtIOMMUState *s, Error **errp)
     if (s->page_size > VIRT_IOMMU_MAX_PAGE_SIZE) {
         error_setg(errp, "page-size must be at most 1 GiB, not %" PRIu64,
                    s->page_size);
+        return false;
+    }
+    if (s->mag_size < 1 || s->mag_size > VIRT_IOMMU_MAX_MAG_SIZE) {
+        error_setg(errp, "mag-size must be between 1 and %u, not %u",
+                   VIRT_IOMMU_MAX_MAG_SIZE, s->mag_size);
         return false;
     }
     st = iova_domain_new(&cfg, &probe);
@@ -457,6 +467,8 @@ static const Property virt_iommu_properties[] = {
     DEFINE_PROP_UINT32("fq-size", VirtIOMMUState, fq_size, 256),
     DEFINE_PROP_UINT32("fq-timeout", VirtIOMMUState, fq_timeout_ms, 10),
     DEFINE_PROP_BOOL("strict-checks", VirtIOMMUState, strict_checks, false),
+    /* Linux's IOVA_MAG_SIZE */
+    DEFINE_PROP_UINT32("mag-size", VirtIOMMUState, mag_size, 127),
 };
 
 static char *virt_iommu_get_info(Object *obj, Error **errp)

@@ -711,6 +711,86 @@ static void test_migration(void)
     qtest_quit(f.qts);
 }
 
+/* A small mag-size makes magazines fill, and the depot grow, quickly. */
+static void test_mag_size(void)
+{
+    Fixture f;
+    uint32_t dom = start_with_dma_domain(&f, ",mag-size=2", false);
+    VirtIOMMUStats st;
+    uint64_t iova[6];
+
+    for (int i = 0; i < 6; i++) {
+        iova[i] = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        g_assert_cmpuint(unmap(&f, dom, iova[i], PAGE), ==, VIRT_IOMMU_S_OK);
+    }
+    /*
+     * Linux's free path: fill loaded (2), swap with prev, fill again (2),
+     * then move the full prev to the depot and refill loaded (2).
+     */
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.cached_pfns, ==, 6);
+    g_assert_cmpuint(st.depot_mags, ==, 1);
+    fixture_stop(&f);
+}
+
+/* Queue registers out of range stop the queue and say why in ERROR. */
+static void test_queue_errors(void)
+{
+    Fixture f;
+    QVirtIOMMU *v = &f.iommu;
+    uint32_t on = VIRT_IOMMU_CTRL_ENABLE | VIRT_IOMMU_CTRL_CMDQ_EN |
+                  VIRT_IOMMU_CTRL_EVTQ_EN;
+
+    fixture_start(&f, "", 4);
+    /* TAIL beyond the 16-entry ring: nothing runs until re-enabled. */
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_TAIL, 16);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_ERROR), ==,
+                    VIRT_IOMMU_ERR_CMDQ_TAIL);
+    g_assert_cmpuint(qvirt_iommu_readl(v, VIRT_IOMMU_REG_CMDQ_HEAD), ==, 0);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_EVTQ_HEAD, 99);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_ERROR), ==,
+                    VIRT_IOMMU_ERR_CMDQ_TAIL | VIRT_IOMMU_ERR_EVTQ_HEAD);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_ERROR, VIRT_IOMMU_ERR_MASK);
+
+    /* BASE and SIZE are read-only while the queue runs. */
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_SIZE, 2);
+    g_assert_cmpuint(qvirt_iommu_readl(v, VIRT_IOMMU_REG_CMDQ_SIZE), ==, 4);
+
+    /* A ring outside RAM: the fetch fails and the queue stops. */
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CONTROL, VIRT_IOMMU_CTRL_ENABLE);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_BASE, 0);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_BASE + 4, 0x100);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CONTROL, on);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_STATUS) &
+                    VIRT_IOMMU_STS_CMDQ_ON, ==, VIRT_IOMMU_STS_CMDQ_ON);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_TAIL, 1);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_ERROR), ==,
+                    VIRT_IOMMU_ERR_CMDQ_FETCH);
+    g_assert_cmpuint(qvirt_iommu_readl(v, VIRT_IOMMU_REG_CMDQ_HEAD), ==, 0);
+
+    /* A misaligned ring does not even start. */
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CONTROL, VIRT_IOMMU_CTRL_ENABLE);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_ERROR, VIRT_IOMMU_ERR_MASK);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_BASE, f.iommu.cmdq + 64);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_BASE + 4, 0);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CONTROL, on);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_ERROR), ==,
+                    VIRT_IOMMU_ERR_CMDQ_CONFIG);
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_STATUS) &
+                    VIRT_IOMMU_STS_CMDQ_ON, ==, 0);
+
+    /* Back to a good ring: commands run again. */
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CONTROL, VIRT_IOMMU_CTRL_ENABLE);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_ERROR, VIRT_IOMMU_ERR_MASK);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_BASE, f.iommu.cmdq);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CONTROL, on);
+    g_assert_cmpuint(qvirt_iommu_domain_alloc(v, VIRT_IOMMU_DOMAIN_DMA), ==,
+                     1);
+    fixture_stop(&f);
+}
+
 static void strip_cr(char *text)
 {
     char *w = text;
@@ -1082,6 +1162,8 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-iommu/cmd/cpu-dead", test_cpu_dead);
     qtest_add_func("/virt-iommu/cmd/strict-checks", test_strict_checks);
     qtest_add_func("/virt-iommu/cmd/migration", test_migration);
+    qtest_add_func("/virt-iommu/cmd/mag-size", test_mag_size);
+    qtest_add_func("/virt-iommu/cmd/queue-errors", test_queue_errors);
     qtest_add_func("/virt-iommu/cmd/no-magazine-leak", test_no_magazine_leak);
     qtest_add_func("/virt-iommu/cmd/domain-ids", test_domain_ids);
     qtest_add_func("/virt-iommu/cmd/iova-exhaustion", test_iova_exhaustion);

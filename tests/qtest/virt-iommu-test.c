@@ -199,6 +199,8 @@ static const BadConfig bad_configs[] = {
       "*fq-size must be between 1 and 65536, not 0*" },
     { "fq-timeout-zero", "-device virt-iommu,fq-timeout=0",
       "*fq-timeout must be between 1 and 60000 ms, not 0*" },
+    { "mag-size-zero", "-device virt-iommu,mag-size=0",
+      "*mag-size must be between 1 and 4096, not 0*" },
 };
 
 static void test_bad_config(const void *data)

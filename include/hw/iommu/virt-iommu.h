@@ -133,6 +133,7 @@ struct VirtIOMMUState {
     uint32_t iotlb_size;        /* entries */
     uint32_t fq_size;           /* IOVAs a DMA_FQ domain batches */
     uint32_t fq_timeout_ms;     /* virtual-clock delay of a partial batch */
+    uint32_t mag_size;          /* IOVAs per rcache magazine */
     int32_t rcache_cpu;         /* test hook: rcache CPU, -1: the vCPU */
     bool strict_checks;         /* report driver mistakes as events */
 };
