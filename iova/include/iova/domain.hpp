@@ -23,9 +23,11 @@
 // The schedule_trim hook is called with no lock held.
 //
 // Errors are values (Status / Result<T>), never exceptions, except that
-// std::bad_alloc may escape alloc(), reserve() and the constructor when the
-// process is out of memory; the C API (iova.h) maps it to IOVA_ERR_NOMEM.
-// Frees, flushes and trims never allocate and never throw.
+// std::bad_alloc may escape the constructor, alloc(), alloc_fast(),
+// reserve(), stats() and check_invariants() when the process is out of
+// memory (alloc/alloc_fast/reserve then change nothing); the C API (iova.h)
+// maps it to IOVA_ERR_NOMEM.  Frees, flushes, trims and the destructor never
+// allocate and never throw.
 #pragma once
 
 #include <cstdint>
@@ -196,7 +198,8 @@ public:
     // Linux: it must come from alloc_fast() of the same size class and not
     // be freed twice (check_invariants() detects violations later).
     // Errors: invalid for size 0 or a bad cpu; not_found from the tree path.
-    Status free_fast(std::uint64_t pfn, std::uint64_t size, unsigned cpu) noexcept;
+    [[nodiscard]] Status free_fast(std::uint64_t pfn, std::uint64_t size,
+                                   unsigned cpu) noexcept;
 
     // CPU `cpu` went away: its cached IOVAs return to the tree and its
     // magazines are freed (Linux's CPU-hotplug "dead" callback).
