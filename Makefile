@@ -8,6 +8,8 @@ SHELL := /bin/bash
 BUILD := build
 QEMU_BUILD := $(BUILD)/qemu
 IOVA_BUILD := $(BUILD)/iova
+IOVA_ASAN := $(BUILD)/iova-asan
+IOVA_TSAN := $(BUILD)/iova-tsan
 GUEST_BUILD := $(BUILD)/guest
 QEMU := $(QEMU_BUILD)/qemu-system-x86_64
 # Our qtests, as listed for QEMU's build (patches/0003)
@@ -16,7 +18,7 @@ QTESTS := $(shell cat tests/qtest/virt-iommu-qtests.txt)
 NINJA := ninja -j$(shell nproc)
 
 .PHONY: all deps configure qemu iova guest run check check-iova check-qtest \
-        bench clean distclean
+        check-sanitizers check-iova-asan check-iova-tsan bench clean distclean
 
 all: qemu iova
 
@@ -48,6 +50,24 @@ run: qemu guest
 
 check-iova: iova
 	meson test -C $(IOVA_BUILD) --print-errorlogs
+
+# The allocator's tests under ASan+UBSan (all suites) and TSan (the
+# concurrency suite); any sanitizer report fails the test.
+$(IOVA_ASAN)/build.ninja: | deps
+	meson setup -Db_sanitize=address,undefined -Db_lundef=false $(IOVA_ASAN)
+
+$(IOVA_TSAN)/build.ninja: | deps
+	meson setup -Db_sanitize=thread -Db_lundef=false $(IOVA_TSAN)
+
+check-iova-asan: $(IOVA_ASAN)/build.ninja
+	$(NINJA) -C $(IOVA_ASAN)
+	meson test -C $(IOVA_ASAN) --print-errorlogs
+
+check-iova-tsan: $(IOVA_TSAN)/build.ninja
+	$(NINJA) -C $(IOVA_TSAN)
+	meson test -C $(IOVA_TSAN) --print-errorlogs --suite concurrency
+
+check-sanitizers: check-iova-asan check-iova-tsan
 
 check-qtest: configure
 	$(NINJA) -C $(QEMU_BUILD) qemu-system-x86_64 \

@@ -51,6 +51,8 @@ suite() {
 }
 
 suite iova build/iova check-iova
+suite iova-asan build/iova-asan check-iova-asan
+suite iova-tsan build/iova-tsan check-iova-tsan
 suite qtest build/qemu check-qtest
 suite demo - run
 
