@@ -8,6 +8,7 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
+#include "standard-headers/linux/pci_regs.h"
 #include "qobject/qdict.h"
 #include "libqos/dma-testdev.h"
 #include "libqos/edu.h"
@@ -791,6 +792,47 @@ static void test_queue_errors(void)
     fixture_stop(&f);
 }
 
+/* Event records raise vector 0, SYNC with INTERRUPT raises vector 1. */
+static void test_msix(void)
+{
+    Fixture f;
+    QPCIDevice *dev;
+    uint64_t word;
+
+    fixture_start(&f, "", 4);
+    dev = f.iommu.dev;
+    word = guest_alloc(&f.alloc, 8);
+    qtest_memset(f.qts, word, 0, 8);
+    qpci_msix_enable(dev);
+    /* libqos mapped BAR0 again for the table: follow it. */
+    f.iommu.bar = dev->msix_table_bar;
+    for (int v = 0; v < VIRT_IOMMU_MSIX_VECTORS; v++) {
+        uint32_t entry = VIRT_IOMMU_MSIX_TABLE + v * PCI_MSIX_ENTRY_SIZE;
+
+        qpci_io_writel(dev, f.iommu.bar, entry + PCI_MSIX_ENTRY_LOWER_ADDR,
+                       word + v * 4);
+        qpci_io_writel(dev, f.iommu.bar, entry + PCI_MSIX_ENTRY_UPPER_ADDR,
+                       0);
+        qpci_io_writel(dev, f.iommu.bar, entry + PCI_MSIX_ENTRY_DATA,
+                       0xa0 + v);
+        qpci_io_writel(dev, f.iommu.bar, entry + PCI_MSIX_ENTRY_VECTOR_CTRL,
+                       0);
+    }
+    g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_SYNC, .flags = VIRT_IOMMU_CMD_F_INTERRUPT,
+    }, NULL), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmphex(qtest_readl(f.qts, word + 4), ==, 0xa1);
+    g_assert_cmphex(qtest_readl(f.qts, word), ==, 0);
+
+    g_assert_false(dma_arrives(&f, f.src, f.dst, 1));
+    g_assert_cmphex(qtest_readl(f.qts, word), ==, 0xa0);
+    expect_fault(&f, VIRT_IOMMU_FAULT_BLOCKED, 0, f.src,
+                 VIRT_IOMMU_PERM_READ);
+    expect_fault(&f, VIRT_IOMMU_FAULT_BLOCKED, 0, f.dst,
+                 VIRT_IOMMU_PERM_WRITE);
+    fixture_stop(&f);
+}
+
 static void strip_cr(char *text)
 {
     char *w = text;
@@ -1164,6 +1206,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-iommu/cmd/migration", test_migration);
     qtest_add_func("/virt-iommu/cmd/mag-size", test_mag_size);
     qtest_add_func("/virt-iommu/cmd/queue-errors", test_queue_errors);
+    qtest_add_func("/virt-iommu/cmd/msix", test_msix);
     qtest_add_func("/virt-iommu/cmd/no-magazine-leak", test_no_magazine_leak);
     qtest_add_func("/virt-iommu/cmd/domain-ids", test_domain_ids);
     qtest_add_func("/virt-iommu/cmd/iova-exhaustion", test_iova_exhaustion);
