@@ -78,11 +78,15 @@ check-qtest: configure
 check:
 	scripts/check.sh
 
-bench: $(IOVA_BUILD)/build.ninja
-	meson setup --reconfigure -Dbuildtype=release $(BUILD)/iova-release >/dev/null 2>&1 || \
+# The allocator's own benchmarks (release build), then the allocator
+# against QEMU's util/iova-tree.c, built in the QEMU tree.
+bench: configure
+	[ -f $(BUILD)/iova-release/build.ninja ] || \
 	    meson setup -Dbuildtype=release $(BUILD)/iova-release
 	$(NINJA) -C $(BUILD)/iova-release
 	meson test -C $(BUILD)/iova-release --benchmark --verbose
+	$(NINJA) -C $(QEMU_BUILD) tests/bench/virt-iommu/iova-vs-iova-tree
+	$(QEMU_BUILD)/tests/bench/virt-iommu/iova-vs-iova-tree
 
 clean:
 	-$(NINJA) -C $(QEMU_BUILD) clean
