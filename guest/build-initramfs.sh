@@ -11,8 +11,10 @@
 # SR-IOV) are meant to go into the initramfs.  OUTDIR/vmlinuz is its bzImage,
 # OUTDIR/vmlinux the same kernel uncompressed (faster to boot under TCG).
 # The initramfs holds the static busybox from busybox-static with its applets
-# linked, guest/rootfs/ (/init and friends) and the static virt-iommu-probe
-# built from guest/tool/.
+# linked, guest/rootfs/ (/init and friends), the static virt-iommu-probe
+# built from guest/tool/, and the kernel's pci-pf-stub.ko as
+# /lib/modules/pci-pf-stub.ko (decompressed if the package ships it
+# compressed: busybox's insmod and the tool load it uncompressed).
 #
 # Each step runs only when its inputs are newer than its output, so a re-run
 # with nothing changed does nothing.
@@ -184,7 +186,8 @@ fi
 
 TOOL=$OUTDIR/tool/virt-iommu-probe
 REGS_H=$ROOT/include/hw/iommu/virt-iommu-regs.h
-if stale "$TOOL" "$GUEST_DIR/tool" "$REGS_H" "$SELF"; then
+TESTDEV_H=$ROOT/include/hw/iommu/dma-testdev-regs.h
+if stale "$TOOL" "$GUEST_DIR/tool" "$REGS_H" "$TESTDEV_H" "$SELF"; then
     log "compiling $TOOL"
     mkdir -p "$OUTDIR/tool"
     # shellcheck disable=SC2086  # CFLAGS is a list of words
@@ -201,8 +204,33 @@ if readelf -l "$BUSYBOX" | grep -q 'program interpreter'; then
     die "$BUSYBOX is dynamically linked: install busybox-static or set BUSYBOX"
 fi
 
+# pci-pf-stub: the SR-IOV enabler for a PF without a driver of its own.
+# Debian 12 ships modules uncompressed; later kernels may use .ko.xz or
+# .ko.zst, which busybox's insmod cannot read, so unpack it here.
+PF_STUB=$OUTDIR/pci-pf-stub.ko
+stub_src=
+for ext in "" .xz .zst .gz; do
+    f=$KDIR/lib/modules/$KREL/kernel/drivers/pci/pci-pf-stub.ko$ext
+    if [ -f "$f" ]; then
+        stub_src=$f
+        break
+    fi
+done
+[ -n "$stub_src" ] ||
+    die "$KPKG has no drivers/pci/pci-pf-stub.ko (needs CONFIG_PCI_PF_STUB=m)"
+if stale "$PF_STUB" "$stub_src"; then
+    case "$stub_src" in
+    *.xz) xz -dc "$stub_src" >"$PF_STUB.tmp" ;;
+    *.zst) zstd -qdc "$stub_src" >"$PF_STUB.tmp" ;;
+    *.gz) gzip -dc "$stub_src" >"$PF_STUB.tmp" ;;
+    *) cp "$stub_src" "$PF_STUB.tmp" ;;
+    esac
+    mv "$PF_STUB.tmp" "$PF_STUB"
+fi
+
 INITRAMFS=$OUTDIR/initramfs.cpio.gz
-if stale "$INITRAMFS" "$TOOL" "$GUEST_DIR/rootfs" "$BUSYBOX" "$SELF"; then
+if stale "$INITRAMFS" "$TOOL" "$PF_STUB" "$GUEST_DIR/rootfs" "$BUSYBOX" \
+        "$SELF"; then
     log "packing $INITRAMFS"
     stage=$OUTDIR/initramfs
     rm -rf "$stage"
@@ -214,6 +242,8 @@ if stale "$INITRAMFS" "$TOOL" "$GUEST_DIR/rootfs" "$BUSYBOX" "$SELF"; then
     done
     ln -s bin "$stage/sbin"
     cp "$TOOL" "$stage/bin/virt-iommu-probe"
+    mkdir -p "$stage/lib/modules"
+    cp "$PF_STUB" "$stage/lib/modules/pci-pf-stub.ko"
     # Sorted names, owner root and no device numbers: the same inputs give
     # the same archive.
     (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |

@@ -86,8 +86,9 @@ args=(
     -nodefaults -display none -no-reboot
     "${firmware[@]}"
     -kernel "$kernel" -initrd "$OUTDIR/initramfs.cpio.gz"
-    -append "console=ttyS0 panic=-1 quiet virt_iommu_demo=$mode $APPEND"
+    -append "console=ttyS0 panic=-1 quiet hugepages=4 virt_iommu_demo=$mode $APPEND"
     "${iommu[@]}"
+    -device dma-testdev,addr=06.0
     "$@"
 )
 

@@ -134,3 +134,105 @@ volatile void *pci_map_bar0(const struct pci_func *fn, size_t *len)
     *len = st.st_size;
     return p;
 }
+
+void pci_unmap_bar0(volatile void *bar, size_t len)
+{
+    munmap((void *)bar, len);
+}
+
+int pci_func_at(const char *addr, struct pci_func *fn)
+{
+    unsigned long v, d, c = 0, r = 0;
+
+    if (strlen(addr) >= sizeof(fn->addr) ||
+        read_attr(addr, "vendor", &v) < 0 ||
+        read_attr(addr, "device", &d) < 0) {
+        return -1;
+    }
+    read_attr(addr, "class", &c);
+    read_attr(addr, "revision", &r);
+    strcpy(fn->addr, addr);
+    fn->vendor = v;
+    fn->device = d;
+    fn->class = c;
+    fn->revision = r;
+    return 0;
+}
+
+uint16_t pci_rid(const struct pci_func *fn)
+{
+    unsigned dom, bus, dev, func;
+
+    if (sscanf(fn->addr, "%x:%x:%x.%x", &dom, &bus, &dev, &func) != 4) {
+        return 0xffff;
+    }
+    return bus << 8 | dev << 3 | func;
+}
+
+int sysfs_write(const char *path, const char *val)
+{
+    size_t len = strlen(val);
+    int fd = open(path, O_WRONLY);
+    ssize_t n;
+    int err;
+
+    if (fd < 0) {
+        return -1;
+    }
+    n = write(fd, val, len);
+    err = errno;
+    close(fd);
+    if (n != (ssize_t)len) {
+        errno = n < 0 ? err : EIO;
+        return -1;
+    }
+    return 0;
+}
+
+int sysfs_read(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY);
+    ssize_t n;
+
+    if (fd < 0) {
+        return -1;
+    }
+    n = read(fd, buf, size - 1);
+    close(fd);
+    if (n < 0) {
+        return -1;
+    }
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    return 0;
+}
+
+int pci_disable(const struct pci_func *fn)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), PCI_SYSFS_DEVICES "/%s/enable", fn->addr);
+    return sysfs_write(path, "0");
+}
+
+int pci_set_master(const struct pci_func *fn)
+{
+    char path[256];
+    uint8_t cmd[2];
+    int fd, ret = -1;
+
+    snprintf(path, sizeof(path), PCI_SYSFS_DEVICES "/%s/config", fn->addr);
+    fd = open(path, O_RDWR);
+    if (fd < 0) {
+        return -1;
+    }
+    /* Command register at 0x04: bit 1 Memory Space, bit 2 Bus Master. */
+    if (pread(fd, cmd, 2, 4) == 2) {
+        cmd[0] |= 0x06;
+        if (pwrite(fd, cmd, 2, 4) == 2) {
+            ret = 0;
+        }
+    }
+    close(fd);
+    return ret;
+}

@@ -35,4 +35,27 @@ int pci_enable(const struct pci_func *fn);
  */
 volatile void *pci_map_bar0(const struct pci_func *fn, size_t *len);
 
+/* Fill @fn from sysfs for the function at @addr ("0000:00:06.1"). */
+int pci_func_at(const char *addr, struct pci_func *fn);
+
+/* Requester ID of a function: bus << 8 | device << 3 | function. */
+uint16_t pci_rid(const struct pci_func *fn);
+
+/* Write "0" to "enable": the kernel turns decoding and bus mastering off. */
+int pci_disable(const struct pci_func *fn);
+
+/*
+ * Set Memory Space and Bus Master in the Command register through the
+ * sysfs "config" file (the enable file sets only the former, and a device
+ * does DMA only as bus master).
+ */
+int pci_set_master(const struct pci_func *fn);
+
+/* Write @val to the file @path (a sysfs attribute); 0 or -1 with errno. */
+int sysfs_write(const char *path, const char *val);
+/* Read the first line of @path into @buf; 0 or -1 with errno. */
+int sysfs_read(const char *path, char *buf, size_t size);
+
+void pci_unmap_bar0(volatile void *bar, size_t len);
+
 #endif /* PCI_SYSFS_H */

@@ -14,8 +14,13 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include "demo.h"
 #include "pci-sysfs.h"
+#include "report.h"
 #include "hw/iommu/virt-iommu-regs.h"
+#include "hw/iommu/dma-testdev-regs.h"
+
+#define PF_STUB_DEFAULT "/lib/modules/pci-pf-stub.ko"
 
 #include <endian.h>
 #include <errno.h>
@@ -27,38 +32,6 @@
 #include <unistd.h>
 
 static const char *prog = "virt-iommu-probe";
-static unsigned passed, failed;
-
-/* Print one check's line and count it; returns @ok. */
-static bool check(bool ok, const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs(ok ? "ok   " : "FAIL ", stdout);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-    }
-    return ok;
-}
-
-/* Check a value, printed in hex with at least @digits digits. */
-static bool check_eq(const char *what, uint64_t got, uint64_t want,
-                     int digits)
-{
-    if (got == want) {
-        return check(true, "%s 0x%0*llx", what, digits,
-                     (unsigned long long)got);
-    }
-    return check(false, "%s 0x%0*llx (expected 0x%0*llx)", what,
-                 digits, (unsigned long long)got,
-                 digits, (unsigned long long)want);
-}
 
 /* Registers are little-endian and accessed 32 bits at a time. */
 static volatile uint32_t *bar0;
@@ -195,33 +168,94 @@ static void check_control_status(void)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: %s [-d VENDOR:DEVICE]\n"
-            "Check the registers of a virt-iommu PCI device (default IDs "
-            "%04x:%04x).\n", prog, VIRT_IOMMU_PCI_VENDOR_ID,
-            VIRT_IOMMU_PCI_DEVICE_ID);
+    fprintf(f, "usage: %s [-p] [-d VENDOR:DEVICE] [-t VENDOR:DEVICE] "
+            "[-c CYCLES] [-n VFS] [-H PAGES] [-m MODULE]\n"
+            "Check the registers of a virt-iommu PCI device, then drive it "
+            "as its driver:\ndomains for dma-testdev's PF and SR-IOV VFs, "
+            "DMA through IOVAs, faults, statistics.\n"
+            "  -p          registers only (no queues, no DMA)\n"
+            "  -d V:D      virt-iommu's PCI IDs (default %04x:%04x)\n"
+            "  -t V:D      dma-testdev PF's PCI IDs (default %04x:%04x)\n"
+            "  -c CYCLES   SR-IOV enable/traffic/disable cycles (default 3)\n"
+            "  -n VFS      at most this many VFs per cycle (default all)\n"
+            "  -H PAGES    huge pages to use (default 4; the kernel needs "
+            "hugepages=N)\n"
+            "  -m MODULE   pci-pf-stub.ko to load (default %s)\n",
+            prog, VIRT_IOMMU_PCI_VENDOR_ID, VIRT_IOMMU_PCI_DEVICE_ID,
+            DMA_TESTDEV_PCI_VENDOR_ID, DMA_TESTDEV_PCI_DEVICE_ID,
+            PF_STUB_DEFAULT);
+}
+
+static bool parse_ids(const char *arg, uint16_t *vendor, uint16_t *device)
+{
+    unsigned v, d;
+
+    if (sscanf(arg, "%x:%x", &v, &d) != 2 || v > 0xffff || d > 0xffff) {
+        return false;
+    }
+    *vendor = v;
+    *device = d;
+    return true;
+}
+
+static bool parse_uint(const char *arg, unsigned max, unsigned *val)
+{
+    char *end;
+    unsigned long n = strtoul(arg, &end, 0);
+
+    if (end == arg || *end || n > max) {
+        return false;
+    }
+    *val = n;
+    return true;
 }
 
 int main(int argc, char **argv)
 {
-    unsigned vendor = VIRT_IOMMU_PCI_VENDOR_ID;
-    unsigned device = VIRT_IOMMU_PCI_DEVICE_ID;
+    uint16_t vendor = VIRT_IOMMU_PCI_VENDOR_ID;
+    uint16_t device = VIRT_IOMMU_PCI_DEVICE_ID;
+    struct demo_opts o = {
+        .cycles = 3,
+        .huge_pages = 4,
+        .pf_vendor = DMA_TESTDEV_PCI_VENDOR_ID,
+        .pf_device = DMA_TESTDEV_PCI_DEVICE_ID,
+        .pf_stub = PF_STUB_DEFAULT,
+    };
+    bool probe_only = false, ok = true;
     struct pci_func fn;
     size_t len;
     int opt;
 
-    while ((opt = getopt(argc, argv, "d:h")) != -1) {
+    while ((opt = getopt(argc, argv, "pd:t:c:n:H:m:h")) != -1) {
         switch (opt) {
+        case 'p':
+            probe_only = true;
+            break;
         case 'd':
-            if (sscanf(optarg, "%x:%x", &vendor, &device) != 2 ||
-                vendor > 0xffff || device > 0xffff) {
-                usage(stderr);
-                return 2;
-            }
+            ok = parse_ids(optarg, &vendor, &device);
+            break;
+        case 't':
+            ok = parse_ids(optarg, &o.pf_vendor, &o.pf_device);
+            break;
+        case 'c':
+            ok = parse_uint(optarg, 1000, &o.cycles);
+            break;
+        case 'n':
+            ok = parse_uint(optarg, 16, &o.max_vfs);
+            break;
+        case 'H':
+            ok = parse_uint(optarg, 64, &o.huge_pages) && o.huge_pages;
+            break;
+        case 'm':
+            o.pf_stub = optarg;
             break;
         case 'h':
             usage(stdout);
             return 0;
         default:
+            ok = false;
+        }
+        if (!ok) {
             usage(stderr);
             return 2;
         }
@@ -229,6 +263,7 @@ int main(int argc, char **argv)
     /* Keep our lines in order with the kernel's on a shared console. */
     setvbuf(stdout, NULL, _IOLBF, 0);
 
+    step_begin("virt-iommu registers");
     if (!check(pci_find(vendor, device, &fn) == 0,
                "device %04x:%04x in " PCI_SYSFS_DEVICES, vendor, device)) {
         goto out;
@@ -243,6 +278,8 @@ int main(int argc, char **argv)
         goto out;
     }
     check(true, "enable %s", fn.addr);
+    /* The device reads its queues as bus master. */
+    check(pci_set_master(&fn) == 0, "bus master on %s", fn.addr);
     bar0 = pci_map_bar0(&fn, &len);
     if (!bar0) {
         check(false, "map %s/resource0: %s", fn.addr, strerror(errno));
@@ -253,13 +290,18 @@ int main(int argc, char **argv)
                len >= VIRT_IOMMU_BAR0_SIZE ? "" : " (expected >= 0x1000)")) {
         goto out;
     }
-    if (check_identification()) {
-        check_control_status();
-    } else {
+    if (!check_identification()) {
         printf("     not a virt-iommu %u.%u: CONTROL left alone\n",
                VIRT_IOMMU_VERSION_MAJOR, VIRT_IOMMU_VERSION_MINOR);
+        goto out;
+    }
+    check_control_status();
+    if (!probe_only) {
+        demo_run(bar0, &o);
     }
 out:
-    printf("%s: %u passed, %u failed\n", prog, passed, failed);
-    return failed ? 1 : 0;
+    report_print();
+    printf("%s: %u passed, %u failed\n", prog, checks_passed(),
+           checks_failed());
+    return checks_failed() ? 1 : 0;
 }
