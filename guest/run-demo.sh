@@ -4,9 +4,12 @@
 # usage: guest/run-demo.sh [--shell] [--no-iommu] [--] [QEMU ARG...]
 #
 # Brings the guest up to date (guest/build-initramfs.sh, a no-op when nothing
-# changed), boots it on q35 under TCG with -device virt-iommu, streams the
-# serial console to the terminal and to OUTDIR/demo.log, and ends with one
-# verdict line.  Arguments after the options go to QEMU unchanged, e.g.
+# changed), boots it on q35 under TCG with -device virt-iommu and
+# -device dma-testdev,addr=06.0 (PF at 00:06.0, VFs at 06.1-06.7), streams
+# the serial console to the terminal and to OUTDIR/demo.log, then shows the
+# device's own view (HMP 'info virt-iommu', also in OUTDIR/hmp.log) and
+# ends with one verdict line.  Arguments after the options go to QEMU
+# unchanged, e.g.
 #   guest/run-demo.sh -trace 'virt_iommu_*'
 #
 #   --shell      boot into an interactive busybox shell instead of the check
@@ -20,6 +23,12 @@
 #   APPEND    extra kernel command line arguments
 #   KVM=1     use KVM instead of TCG (/dev/kvm may exist and not work)
 #   NO_IOMMU=1  same as --no-iommu
+#   GUEST_ARGS  arguments for the guest's virt-iommu-probe, e.g. '-c 5 -n 4'
+#             (5 SR-IOV cycles, at most 4 VFs each; '-h' lists them all)
+#   TRACE     QEMU trace event pattern(s), comma-separated, e.g.
+#             'virt_iommu_*,dma_testdev_*' (output goes to the log too)
+#   HOLD      seconds the guest waits after its verdict for the monitor
+#             query (default 30; the script quits QEMU as soon as it is done)
 #
 # Exit status: 0 if the guest's check passed, 1 if it failed, 124 if the
 # guest timed out, 2 if the demo could not be started, 130 on ^C.
@@ -35,6 +44,9 @@ QEMU=${QEMU:-$ROOT/build/qemu/qemu-system-x86_64}
 OUTDIR=${OUTDIR:-$ROOT/build/guest}
 TIMEOUT=${TIMEOUT:-120}
 APPEND=${APPEND:-}
+GUEST_ARGS=${GUEST_ARGS:-}
+TRACE=${TRACE:-}
+HOLD=${HOLD:-30}
 
 say() { echo "run-demo: $*"; }
 die() { echo "run-demo: error: $*" >&2; exit 2; }
@@ -59,6 +71,16 @@ done
 
 [[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] ||
     die "TIMEOUT must be a number of seconds, not '$TIMEOUT'"
+[[ "$HOLD" =~ ^[0-9]+$ ]] ||
+    die "HOLD must be a number of seconds, not '$HOLD'"
+# The kernel command line splits at spaces: the guest's /init turns the
+# commas back into spaces.
+[[ "$GUEST_ARGS" != *,* ]] || die "GUEST_ARGS cannot contain commas"
+# shellcheck disable=SC2086  # word splitting squeezes the spaces
+guest_args=$(echo $GUEST_ARGS | tr ' ' ,)
+# Only the check holds for the monitor query; the shell has its own monitor.
+hold=
+[ "$mode" = check ] && [ "$HOLD" -gt 0 ] && hold=$HOLD
 [ -x "$QEMU" ] ||
     die "no QEMU binary at $QEMU: build it first, or set QEMU=/path/to/it"
 
@@ -86,11 +108,12 @@ args=(
     -nodefaults -display none -no-reboot
     "${firmware[@]}"
     -kernel "$kernel" -initrd "$OUTDIR/initramfs.cpio.gz"
-    -append "console=ttyS0 panic=-1 quiet hugepages=4 virt_iommu_demo=$mode $APPEND"
+    -append "console=ttyS0 panic=-1 quiet hugepages=4 virt_iommu_demo=$mode ${guest_args:+virt_iommu_args=$guest_args }${hold:+virt_iommu_hold=$hold }$APPEND"
     "${iommu[@]}"
-    -device dma-testdev,addr=06.0
-    "$@"
+    -device "dma-testdev,addr=06.0"
 )
+[ -n "$TRACE" ] && args+=(-trace "$TRACE")
+args+=("$@")
 
 if [ "$mode" = shell ]; then
     say "interactive shell; 'exit' powers the guest off, Ctrl-A x quits QEMU"
@@ -101,14 +124,44 @@ fi
 # switching the terminal to raw mode and leaving it so if it gets killed.
 # ^C reaches QEMU (timeout --foreground keeps it in our process group), tee
 # keeps copying until QEMU is gone, and the verdict says what happened.
+#
+# The device's own view at the end: the guest holds after its verdict
+# (virt_iommu_hold), a watcher sees the verdict in the log, asks the HMP
+# monitor (a unix socket) for 'info virt-iommu' and quits QEMU.  If the
+# watcher fails, the guest powers off by itself after HOLD seconds.
 log=$OUTDIR/demo.log
+hmp_log=$OUTDIR/hmp.log
+mon=$OUTDIR/monitor.sock
+rm -f "$log" "$hmp_log" "$mon"
+: >"$log"
+args+=(-monitor "unix:$mon,server=on,wait=off")
+
+watch_verdict() {
+    local deadline=$((SECONDS + TIMEOUT))
+
+    while [ $SECONDS -lt $deadline ]; do
+        if grep -a -q 'VIRT-IOMMU-DEMO: \(PASS\|FAIL\)' "$log"; then
+            python3 "$GUEST_DIR/hmp.py" "$mon" "info virt-iommu" \
+                >"$hmp_log.tmp" 2>&1 && mv "$hmp_log.tmp" "$hmp_log"
+            python3 "$GUEST_DIR/hmp.py" "$mon" quit >/dev/null 2>&1
+            return
+        fi
+        sleep 0.2
+    done
+}
+
 interrupted=
 trap 'interrupted=1' INT
 start=$(date +%s%N)
+watch_verdict &
+watcher=$!
 timeout --foreground -k 5 "$TIMEOUT" "$QEMU" -serial stdio "${args[@]}" \
-    </dev/null 2>&1 | tee -i "$log"
+    </dev/null 2>&1 | tee -i -a "$log"
 status=${PIPESTATUS[0]}
+kill "$watcher" 2>/dev/null
+wait "$watcher" 2>/dev/null
 trap - INT
+rm -f "$mon" "$hmp_log.tmp"
 secs=$(( ($(date +%s%N) - start) / 1000000 ))
 secs=$(printf '%d.%d' $((secs / 1000)) $((secs % 1000 / 100)))
 if [ -n "$interrupted" ]; then
@@ -116,22 +169,62 @@ if [ -n "$interrupted" ]; then
     exit 130
 fi
 
+hmp_ok=
+if [ -s "$hmp_log" ]; then
+    echo
+    say "the device's view at the end (HMP 'info virt-iommu', $hmp_log):"
+    cat "$hmp_log"
+    grep -q '^virt-iommu ' "$hmp_log" && hmp_ok=1
+fi
+
 # The console has CRLF line ends, and kernel messages may share a line with
 # ours, so look for the strings anywhere.
-summary=$(tr -d '\r' <"$log" |
-          grep -a -o 'virt-iommu-probe: [0-9]* passed, [0-9]* failed' |
-          tail -n 1)
+clean=$(tr -d '\r' <"$log")
+summary=$(grep -a -o 'virt-iommu-probe: [0-9]* passed, [0-9]* failed' \
+          <<<"$clean" | tail -n 1)
+
+# What the guest's report must say beyond "0 failed": every byte moved was
+# verified, no fault came unprovoked, and (for the full scenario, without
+# GUEST_ARGS) data moved at all and the allocator is back to baseline.
+report_problem() {
+    local totals moved verified unexpected
+
+    totals=$(grep -a -o 'totals: .*' <<<"$clean" | tail -n 1)
+    [ -n "$totals" ] || { echo "no totals line in the guest's report"; return; }
+    moved=$(sed -n 's/.* \([0-9]*\) bytes moved by DMA.*/\1/p' <<<"$totals")
+    verified=$(sed -n 's/.*DMA, \([0-9]*\) verified.*/\1/p' <<<"$totals")
+    unexpected=$(sed -n 's/.* \([0-9]*\) unexpected.*/\1/p' <<<"$totals")
+    if [ -z "$moved" ] || [ "$moved" != "$verified" ]; then
+        echo "bytes moved ($moved) and verified ($verified) differ"
+    elif [ "$unexpected" != 0 ]; then
+        echo "$unexpected unexpected faults"
+    elif [ -z "$GUEST_ARGS" ] && [ "$moved" -eq 0 ]; then
+        echo "no DMA in the guest's report"
+    elif [ -z "$GUEST_ARGS" ] &&
+         ! grep -a -q '^allocator: .*; back to baseline$' <<<"$clean"; then
+        echo "the allocator is not back to baseline"
+    elif [ -z "$hmp_ok" ]; then
+        echo "no 'info virt-iommu' from the monitor"
+    fi
+}
+
 if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
     say "FAIL: timed out after $TIMEOUT s (log: $log)"
     exit 124
-elif grep -a -q 'VIRT-IOMMU-DEMO: PASS' "$log" &&
+elif grep -a -q 'VIRT-IOMMU-DEMO: PASS' <<<"$clean" &&
      [[ "$summary" == *", 0 failed" ]] && [ "$status" -eq 0 ]; then
-    say "PASS ($summary) in $secs s"
+    problem=$(report_problem)
+    if [ -n "$problem" ]; then
+        say "FAIL: $problem, after $secs s (log: $log)"
+        exit 1
+    fi
+    say "PASS ($summary; $(grep -a -o 'totals: .*' <<<"$clean" |
+        tail -n 1 | sed 's/^totals: //')) in $secs s"
     exit 0
-elif grep -a -q 'VIRT-IOMMU-DEMO: PASS' "$log" && [ "$status" -ne 0 ]; then
+elif grep -a -q 'VIRT-IOMMU-DEMO: PASS' <<<"$clean" && [ "$status" -ne 0 ]; then
     say "FAIL: the guest passed but QEMU exited with status $status," \
         "after $secs s (log: $log)"
-elif grep -a -q 'VIRT-IOMMU-DEMO: ' "$log"; then
+elif grep -a -q 'VIRT-IOMMU-DEMO: ' <<<"$clean"; then
     say "FAIL: ${summary:-the guest check failed} after $secs s (log: $log)"
 else
     say "FAIL: no verdict from the guest; QEMU exited with status $status" \
