@@ -1,0 +1,60 @@
+/*
+ * Helpers for the virt-iommu lifecycle qtests: one command per call with
+ * its expected status checked, the accounting checks every lifecycle ends
+ * with, QEMU's resident memory, and the SOAK multiplier.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef QOS_VIRT_IOMMU_LIFECYCLE_H
+#define QOS_VIRT_IOMMU_LIFECYCLE_H
+
+#include "virt-iommu.h"
+
+/* The path of the device; the suites start it with id=viommu. */
+#define LC_VIOMMU_PATH  "/machine/peripheral/viommu"
+
+/* 100 with SOAK=1 in the environment (100 times the cycles), else 1. */
+unsigned lc_soak_factor(void);
+
+/* VmRSS of the QEMU process of @qts, in KiB. */
+uint64_t lc_rss_kib(QTestState *qts);
+
+/* qom-set of an integer property of the virt-iommu device. */
+void lc_qom_set_int(QTestState *qts, const char *prop, int64_t value);
+
+/* MAP below @limit (0: aperture top); returns the status, IOVA in *@iova */
+uint16_t lc_map(QVirtIOMMU *v, uint32_t domain, uint64_t gpa, uint64_t size,
+                uint32_t perms, uint64_t limit, uint64_t *iova);
+/* The same, failing the test unless it is OK; returns the IOVA. */
+uint64_t lc_map_ok(QVirtIOMMU *v, uint32_t domain, uint64_t gpa,
+                   uint64_t size, uint32_t perms, uint64_t limit);
+uint16_t lc_unmap(QVirtIOMMU *v, uint32_t domain, uint64_t iova,
+                  uint64_t size);
+uint16_t lc_set_type(QVirtIOMMU *v, uint32_t domain, uint8_t type);
+uint16_t lc_detach(QVirtIOMMU *v, uint16_t rid);
+uint16_t lc_domain_free(QVirtIOMMU *v, uint32_t domain);
+/* INVALIDATE DOMAIN: runs a DMA_FQ domain's batch. */
+uint16_t lc_invalidate_domain(QVirtIOMMU *v, uint32_t domain);
+
+/*
+ * Device-wide stats, asserting the state every lifecycle must return to:
+ * no domain, no IOVA, no magazine in any allocator of the process, no
+ * IOTLB entry counted as pending.  Returns the stats for more checks.
+ */
+void lc_assert_baseline(QVirtIOMMU *v, VirtIOMMUStats *st);
+
+/*
+ * Checks the internal consistency of a domain's allocator counters:
+ * live magazines are allocated minus freed, and a domain with no cached
+ * IOVA has nothing in its depot.
+ */
+void lc_assert_mag_accounting(const VirtIOMMUStats *st);
+
+/* Fails the test if the event queue holds a record. */
+void lc_assert_no_event(QVirtIOMMU *v);
+
+/* Pops one record and checks it is this fault. */
+void lc_expect_fault(QVirtIOMMU *v, uint8_t reason, uint16_t rid,
+                     uint32_t domain, uint64_t iova, uint32_t access);
+
+#endif /* QOS_VIRT_IOMMU_LIFECYCLE_H */
