@@ -448,6 +448,45 @@ static unsigned sriov_vfs(char addrs[][32], unsigned max)
 
 /* --- the steps ------------------------------------------------------------- */
 
+/*
+ * MAP and UNMAP one buffer @rounds times with sizes cycling through the
+ * rcache's size classes (1 to 32 pages), as a busy driver's dma_map and
+ * dma_unmap do: after the first round the allocator serves every size
+ * from its per-CPU magazines.  Returns the rcache hits gained.
+ */
+static void churn(uint32_t dom, unsigned rounds)
+{
+    static const unsigned pages[] = { 1, 2, 4, 8, 16, 32, 3, 12 };
+    VirtIOMMUStats before, after;
+    struct dmabuf buf;
+    unsigned bad = 0;
+
+    hugemem_reset();
+    if (!query(dom, &before) ||
+        hugemem_alloc(32 * PAGE, PAGE, &buf) < 0) {
+        check(false, "churn: stats or memory");
+        return;
+    }
+    for (unsigned i = 0; i < rounds; i++) {
+        uint64_t size = pages[i % 8] * PAGE, iova = 0;
+
+        bad += viommu_map(&vi, dom, buf.gpa, size, VIRT_IOMMU_PERM_READ,
+                          &iova) != VIRT_IOMMU_S_OK;
+        bad += viommu_unmap(&vi, dom, iova, size) != VIRT_IOMMU_S_OK;
+    }
+    if (query(dom, &after)) {
+        check(!bad && after.rcache_hits > before.rcache_hits &&
+              after.mappings == before.mappings,
+              "%u MAP/UNMAP pairs of 1..32 pages: %u refused, rcache hits "
+              "%llu -> %llu, misses %llu -> %llu, magazines live %llu",
+              rounds, bad, (unsigned long long)before.rcache_hits,
+              (unsigned long long)after.rcache_hits,
+              (unsigned long long)before.rcache_misses,
+              (unsigned long long)after.rcache_misses,
+              (unsigned long long)after.mags_live);
+    }
+}
+
 /* The PF's one domain through every type, with traffic between changes. */
 static void pf_type_changes(struct dmadev *pf)
 {
@@ -459,7 +498,7 @@ static void pf_type_changes(struct dmadev *pf)
     char rid[16];
 
     rid_name(pf->rid, rid, sizeof(rid));
-    step_begin("PF %s: DMA domain, MAP + MAP_FIXED", rid);
+    step_begin("PF %s: DMA domain, MAP + MAP_FIXED, churn", rid);
     if (!cmd_ok(viommu_domain_alloc(&vi, VIRT_IOMMU_DOMAIN_DMA, &dom),
                 "DOMAIN_ALLOC DMA") ||
         !check(viommu_attach(&vi, dom, pf->rid) == VIRT_IOMMU_S_OK,
@@ -468,6 +507,7 @@ static void pf_type_changes(struct dmadev *pf)
     }
     round_trip(pf, dom, "DMA", FIXED_IOVA);
     round_trip(pf, dom, "DMA", 0);
+    churn(dom, 256);
     sync_no_events("DMA traffic");
 
     step_begin("PF %s: DMA -> DMA_FQ, flush queue", rid);

@@ -1,16 +1,18 @@
 /*
- * virt-iommu-probe: check a virt-iommu's registers from a Linux guest
+ * virt-iommu-probe: drive a virt-iommu from a Linux guest, as its driver
  *
  * Finds the device in sysfs by its PCI IDs, maps BAR0 through resource0,
- * checks the identification registers against virt-iommu-regs.h, then
- * exercises CONTROL and STATUS.  One line per check, "ok   ..." or
- * "FAIL ...", and a summary line; the exit status is 0 only if every check
- * passed.  The demo's /init and run-demo.sh rely on that summary line.
+ * checks the identification registers against virt-iommu-regs.h and
+ * exercises CONTROL and STATUS (this file); then, unless -p, runs the demo
+ * scenario (demo.c): queues, domains for dma-testdev's PF and SR-IOV VFs,
+ * DMA through IOVAs, faults and allocator statistics.  One line per check,
+ * "ok   ..." or "FAIL ...", a report of one line per step (report.c) and a
+ * summary line; the exit status is 0 only if every check passed.  The
+ * demo's /init and run-demo.sh rely on the report's totals and summary.
  *
- * Translation is only ever enabled together with DEFAULT_BYPASS: version 0.1
- * has no command queue, hence no domains, and an enabled IOMMU without
- * bypass would block every DMA in the guest.  CONTROL is put back to its
- * reset value before exiting, whatever failed.
+ * Translation is only ever enabled together with DEFAULT_BYPASS: Linux has
+ * no driver for the device, so every function the tool does not attach to
+ * a domain of its own must keep bypassing it.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -19,8 +21,6 @@
 #include "report.h"
 #include "hw/iommu/virt-iommu-regs.h"
 #include "hw/iommu/dma-testdev-regs.h"
-
-#define PF_STUB_DEFAULT "/lib/modules/pci-pf-stub.ko"
 
 #include <endian.h>
 #include <errno.h>
@@ -32,6 +32,9 @@
 #include <unistd.h>
 
 static const char *prog = "virt-iommu-probe";
+
+/* Where build-initramfs.sh puts the module */
+#define PF_STUB_DEFAULT "/lib/modules/pci-pf-stub.ko"
 
 /* Registers are little-endian and accessed 32 bits at a time. */
 static volatile uint32_t *bar0;
