@@ -25,8 +25,8 @@
 #   NO_IOMMU=1  same as --no-iommu
 #   GUEST_ARGS  arguments for the guest's virt-iommu-probe, e.g. '-c 5 -n 4'
 #             (5 SR-IOV cycles, at most 4 VFs each; '-h' lists them all)
-#   TRACE     QEMU trace event pattern(s), comma-separated, e.g.
-#             'virt_iommu_*,dma_testdev_*' (output goes to the log too)
+#   TRACE     QEMU trace event pattern, e.g. 'virt_iommu_*' or 'dma_testdev_*';
+#             the events go to OUTDIR/trace.log (with --shell: the terminal)
 #   HOLD      seconds the guest waits after its verdict for the monitor
 #             query (default 30; the script quits QEMU as soon as it is done)
 #
@@ -112,7 +112,13 @@ args=(
     "${iommu[@]}"
     -device "dma-testdev,addr=06.0"
 )
-[ -n "$TRACE" ] && args+=(-trace "$TRACE")
+if [ -n "$TRACE" ] && [ "$mode" = shell ]; then
+    args+=(-trace "enable=$TRACE")
+elif [ -n "$TRACE" ]; then
+    # A file of their own, so that they never split the console's lines.
+    rm -f "$OUTDIR/trace.log"
+    args+=(-trace "enable=$TRACE,file=$OUTDIR/trace.log")
+fi
 args+=("$@")
 
 if [ "$mode" = shell ]; then
@@ -167,6 +173,11 @@ secs=$(printf '%d.%d' $((secs / 1000)) $((secs % 1000 / 100)))
 if [ -n "$interrupted" ]; then
     say "interrupted after $secs s (log: $log)"
     exit 130
+fi
+
+if [ -n "$TRACE" ]; then
+    say "trace events: $(wc -l <"$OUTDIR/trace.log" 2>/dev/null || echo 0)" \
+        "lines in $OUTDIR/trace.log"
 fi
 
 hmp_ok=

@@ -181,7 +181,7 @@ static void print_stats(const char *what, const VirtIOMMUStats *s)
     }
     note("  iova: %llu live ranges (%llu reserved), %llu live pfns; "
          "magazines %llu live (%llu allocated, %llu freed), depot %llu, "
-         "%llu cached pfns; rcache %llu hits %llu misses%s",
+         "%llu cached IOVAs; rcache %llu hits %llu misses%s",
          (unsigned long long)s->iova_live_ranges,
          (unsigned long long)s->iova_reserved_ranges,
          (unsigned long long)s->iova_live_pfns,
