@@ -34,6 +34,7 @@
 #define DESC_LEN        64
 #define SRC_BYTES       PAGE
 #define DST_BYTES       (8 * PAGE)      /* DESCS * DESC_LEN, rounded up */
+#define TYPE_DESCS      32              /* per VF and type in suite 2 */
 /*
  * A fresh 48-bit domain hands out IOVAs top-down, size-aligned: the ring
  * (8 pages), then the source page, then the destination (8 pages).
@@ -376,9 +377,188 @@ static void test_vf_churn(void)
     fixture_stop(&f);
 }
 
+/* Ring traffic from each of @n VFs in turn through @bus, data checked. */
+static void group_traffic(Fixture *f, QDmaTestdev *vf, int n,
+                          const Addrs *bus)
+{
+    uint8_t src_data[SRC_BYTES];
+
+    for (int i = 0; i < n; i++) {
+        ring_start(f, &vf[i], &f->gpa[0], bus, TYPE_DESCS, src_data, 0);
+        ring_check(f, &f->gpa[0], TYPE_DESCS, TYPE_DESCS, src_data);
+    }
+}
+
+/* A single COPY from @from must fail at @from with this fault record. */
+static void expect_dma_fault(Fixture *f, QDmaTestdev *vf, uint64_t from,
+                             uint64_t to, uint8_t reason, uint32_t dom)
+{
+    g_assert_cmpuint(qdma_testdev_run(vf, DMA_TESTDEV_OP_COPY, from, to,
+                                      DESC_LEN, 0), ==,
+                     DMA_TESTDEV_ERR_DMA_FAULT);
+    g_assert_cmphex(qdma_testdev_readq(vf, DMA_TESTDEV_REG_FAULT_ADDR), ==,
+                    from);
+    lc_expect_fault(&f->iommu, reason, vf->dev->devfn, dom, from,
+                    VIRT_IOMMU_PERM_READ);
+}
+
+/*
+ * One turn of DMA -> DMA_FQ -> IDENTITY -> BLOCKED -> DMA on domain @dom,
+ * which both VFs of @vf are attached to and which starts as a DMA domain
+ * with a fresh allocator.  Each type's translation is checked with
+ * traffic, and each teardown must give back every magazine.
+ */
+static void type_cycle(Fixture *f, QDmaTestdev *vf, uint32_t dom)
+{
+    QVirtIOMMU *v = &f->iommu;
+    const Addrs *gpa = &f->gpa[0];
+    VirtIOMMUStats st;
+    Addrs bus;
+    uint64_t src2, flushes;
+
+    /* DMA: translates, and only through mappings. */
+    map_bufs(f, dom, gpa, &bus);
+    group_traffic(f, vf, 2, &bus);
+    expect_dma_fault(f, &vf[0], gpa->src, bus.dst,
+                     VIRT_IOMMU_FAULT_NOT_MAPPED, dom);
+    /* Strict: an unmapped IOVA is reusable at once, from the magazine. */
+    g_assert_cmpuint(lc_unmap(v, dom, bus.dst, DST_BYTES), ==,
+                     VIRT_IOMMU_S_OK);
+    g_assert_cmphex(lc_map_ok(v, dom, gpa->dst, DST_BYTES,
+                              VIRT_IOMMU_PERM_WRITE, 0), ==, IOVA_DST);
+    qvirt_iommu_stats(v, dom, &st);
+    g_assert_cmpuint(st.rcache_hits, ==, 1);
+    g_assert_cmpuint(st.mags_live, ==, 1);
+
+    /* DMA_FQ: same allocator and mappings, plus a flush queue. */
+    g_assert_cmpuint(lc_set_type(v, dom, VIRT_IOMMU_DOMAIN_DMA_FQ), ==,
+                     VIRT_IOMMU_S_OK);
+    qvirt_iommu_stats(v, dom, &st);
+    g_assert_cmpuint(st.type, ==, VIRT_IOMMU_DOMAIN_DMA_FQ);
+    g_assert_cmpuint(st.endpoints, ==, 2);
+    g_assert_cmpuint(st.mappings, ==, 3);
+    g_assert_cmpuint(st.rcache_hits, ==, 1);
+    g_assert_cmpuint(st.mags_live, ==, 1);
+    /* a domain counter: it keeps counting across type changes */
+    flushes = st.fq_flushes;
+    group_traffic(f, vf, 2, &bus);
+    /* An unmapped IOVA waits for the batch: a new MAP gets another. */
+    g_assert_cmpuint(lc_unmap(v, dom, bus.src, SRC_BYTES), ==,
+                     VIRT_IOMMU_S_OK);
+    src2 = lc_map_ok(v, dom, gpa->src, SRC_BYTES, VIRT_IOMMU_PERM_READ, 0);
+    /* the highest free page: the hole the destination's alignment left */
+    g_assert_cmphex(src2, ==, IOVA_SRC - PAGE);
+    qvirt_iommu_stats(v, dom, &st);
+    g_assert_cmpuint(st.fq_pending, ==, 1);
+    g_assert_cmpuint(st.cached_pfns, ==, 0);
+    /* After the batch, it is the first one handed out again. */
+    g_assert_cmpuint(lc_invalidate_domain(v, dom), ==, VIRT_IOMMU_S_OK);
+    qvirt_iommu_stats(v, dom, &st);
+    g_assert_cmpuint(st.fq_pending, ==, 0);
+    g_assert_cmpuint(st.fq_flushes, ==, flushes + 1);
+    g_assert_cmpuint(st.cached_pfns, ==, 1);
+    g_assert_cmphex(lc_map_ok(v, dom, gpa->src, SRC_BYTES,
+                              VIRT_IOMMU_PERM_READ, 0), ==, IOVA_SRC);
+    g_assert_cmpuint(lc_unmap(v, dom, src2, SRC_BYTES), ==, VIRT_IOMMU_S_OK);
+    group_traffic(f, vf, 2, &bus);
+    /* What the teardown must give back: 2 magazines, 1 queued IOVA. */
+    qvirt_iommu_stats(v, dom, &st);
+    g_assert_cmpuint(st.mappings, ==, 3);
+    g_assert_cmpuint(st.fq_pending, ==, 1);
+    g_assert_cmpuint(st.mags_live, ==, 2);
+    g_assert_cmpuint(st.cached_pfns, ==, 0);
+    g_assert_cmpuint(st.iova_live_ranges, ==, 5);
+    qvirt_iommu_stats(v, 0, &st);
+    g_assert_cmpuint(st.process_mags_live, ==, 2);
+
+    /* IDENTITY: the old allocator is gone with every magazine. */
+    g_assert_cmpuint(lc_set_type(v, dom, VIRT_IOMMU_DOMAIN_IDENTITY), ==,
+                     VIRT_IOMMU_S_OK);
+    qvirt_iommu_stats(v, 0, &st);
+    g_assert_cmpuint(st.endpoints, ==, 2);
+    g_assert_cmpuint(st.mappings, ==, 0);
+    g_assert_cmpuint(st.fq_pending, ==, 0);
+    g_assert_cmpuint(st.iova_live_ranges, ==, 0);
+    g_assert_cmpuint(st.mags_live, ==, 0);
+    g_assert_cmpuint(st.cached_pfns, ==, 0);
+    g_assert_cmpuint(st.process_mags_live, ==, 0);
+    /* ...and DMA reaches guest-physical addresses untranslated. */
+    group_traffic(f, vf, 2, gpa);
+
+    /* BLOCKED: every access faults. */
+    g_assert_cmpuint(lc_set_type(v, dom, VIRT_IOMMU_DOMAIN_BLOCKED), ==,
+                     VIRT_IOMMU_S_OK);
+    for (int i = 0; i < 2; i++) {
+        expect_dma_fault(f, &vf[i], gpa->src, gpa->dst,
+                         VIRT_IOMMU_FAULT_BLOCKED, dom);
+    }
+
+    /* DMA again: a fresh allocator, where the old IOVAs mean nothing. */
+    g_assert_cmpuint(lc_set_type(v, dom, VIRT_IOMMU_DOMAIN_DMA), ==,
+                     VIRT_IOMMU_S_OK);
+    qvirt_iommu_stats(v, dom, &st);
+    g_assert_cmpuint(st.iova_live_ranges, ==, 1);   /* the MSI window */
+    g_assert_cmpuint(st.iova_reserved_ranges, ==, 1);
+    g_assert_cmpuint(st.mags_allocated, ==, 0);
+    g_assert_cmpuint(st.rcache_hits + st.rcache_misses, ==, 0);
+    /* the teardown ran the queued IOVA's batch before freeing it */
+    g_assert_cmpuint(st.fq_flushes, ==, flushes + 2);
+    expect_dma_fault(f, &vf[0], IOVA_SRC, IOVA_DST,
+                     VIRT_IOMMU_FAULT_NOT_MAPPED, dom);
+    lc_assert_no_event(v);
+}
+
+/*
+ * Suite 2: an endpoint group (two VFs sharing a domain) cycled through
+ * DMA -> DMA_FQ -> IDENTITY -> BLOCKED -> DMA with traffic between the
+ * changes, as Linux's sysfs changes a group's default domain.
+ */
+static void test_type_changes(void)
+{
+    unsigned cycles = 32 * lc_soak_factor();
+    uint64_t rss_start = 0, rss_end;
+    QDmaTestdev vf[2];
+    VirtIOMMUStats st;
+    uint32_t dom;
+    Fixture f;
+
+    fixture_start(&f);
+    qdma_testdev_vfs_enable(&f.pf, 2);
+    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    for (int i = 0; i < 2; i++) {
+        qdma_testdev_vf_init(&vf[i], &f.pf, i);
+        qvirt_iommu_attach(&f.iommu, vf[i].dev->devfn, dom);
+    }
+    for (unsigned c = 0; c < cycles; c++) {
+        type_cycle(&f, vf, dom);
+        if (c == 0) {
+            rss_start = lc_rss_kib(f.qts);
+        }
+    }
+    rss_end = lc_rss_kib(f.qts);
+    for (int i = 0; i < 2; i++) {
+        g_assert_cmpuint(lc_detach(&f.iommu, vf[i].dev->devfn), ==,
+                         VIRT_IOMMU_S_OK);
+        qdma_testdev_vf_cleanup(&vf[i]);
+    }
+    qdma_testdev_vfs_disable(&f.pf);
+    g_assert_cmpuint(lc_domain_free(&f.iommu, dom), ==, VIRT_IOMMU_S_OK);
+    lc_assert_baseline(&f.iommu, &st);
+    /* Per cycle: one NOT_MAPPED in DMA, two BLOCKED, one stale IOVA */
+    g_assert_cmpuint(st.events, ==, 4 * cycles);
+    g_test_message("type-changes: %u cycles of DMA -> DMA_FQ -> IDENTITY -> "
+                   "BLOCKED -> DMA; %" PRIu64 " fault records; QEMU VmRSS %"
+                   PRIu64 " KiB after cycle 1, %" PRIu64 " KiB at the end; "
+                   "process_mags_live %" PRIu64, cycles, st.events,
+                   rss_start, rss_end, st.process_mags_live);
+    g_assert_cmpuint(rss_end, <, rss_start + RSS_SLACK_KIB);
+    fixture_stop(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/virt-iommu/lifecycle/vf-churn", test_vf_churn);
+    qtest_add_func("/virt-iommu/lifecycle/type-changes", test_type_changes);
     return g_test_run();
 }
