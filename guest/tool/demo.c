@@ -778,8 +778,10 @@ out:
            (unsigned long long)vi.commands,
            (unsigned long long)(query(0, &end) ? end.events : 0));
     /*
-     * Translation and the queues stay on (with default bypass and no
-     * domain, which changes nothing for anyone), so that 'info virt-iommu'
-     * on the host shows the queues as the run left them.
+     * Leave the device as Linux found it: CONTROL at its reset value.  The
+     * queue registers keep their bases and indexes, so 'info virt-iommu'
+     * on the host still shows how far the queues went; a second run (in
+     * the demo's shell) starts from the same state as the first.
      */
+    viommu_stop(&vi);
 }

@@ -155,6 +155,16 @@ static void check_control_status(void)
           status_name(sts), sts == VIRT_IOMMU_STS_BYPASS ?
           "" : ", expected 0x2 (BYPASS)");
 
+    /*
+     * The next checks rely on the queues failing to start, which they do
+     * with SIZE 0 as after reset.  A run before this one (in the demo's
+     * shell) leaves its rings programmed: clear them first.
+     */
+    if (rd32(VIRT_IOMMU_REG_CMDQ_SIZE) || rd32(VIRT_IOMMU_REG_EVTQ_SIZE)) {
+        printf("     rings left programmed by an earlier run: SIZE set to 0\n");
+        wr32(VIRT_IOMMU_REG_CMDQ_SIZE, 0);
+        wr32(VIRT_IOMMU_REG_EVTQ_SIZE, 0);
+    }
     check_control("enable with bypass", on, on, sts_on);
     /*
      * Unknown bits are ignored, and the queue enables do not take while no
