@@ -174,6 +174,130 @@ static void test_depot_trim(const void *data)
     fixture_stop(&f);
 }
 
+/* Below this limit only pfns 1..63 exist: IOVA 0 is never handed out. */
+#define SMALL_LIMIT     0x3ffffULL
+#define SMALL_PAGES     63
+
+static uint16_t map_small(Fixture *f, uint32_t dom, uint64_t pages,
+                          uint64_t *iova)
+{
+    return lc_map(&f->iommu, dom, f->buf, pages * PAGE, RW, SMALL_LIMIT,
+                  iova);
+}
+
+/* Maps single pages below SMALL_LIMIT until NO_SPACE; returns how many. */
+static unsigned fill_small(Fixture *f, uint32_t dom, uint64_t top,
+                           uint64_t *iova)
+{
+    unsigned n = 0;
+
+    while (map_small(f, dom, 1, &iova[n]) == VIRT_IOMMU_S_OK) {
+        /* Top-down, one page below the last, from the highest free. */
+        g_assert_cmphex(iova[n], ==, top - n * PAGE);
+        n++;
+        g_assert_cmpuint(n, <=, SMALL_PAGES);
+    }
+    return n;
+}
+
+/*
+ * Suite 6: fill a small aperture (a MAP limit) until MAP fails with
+ * NO_SPACE; the IOVAs unmapped into two CPUs' magazines are reclaimed by
+ * the allocator's flush-and-retry for a size no magazine holds; free and
+ * carry on.  The flush queue is out of the retry's reach until its batch.
+ */
+static void test_exhaustion(void)
+{
+    unsigned cycles = 8 * lc_soak_factor();
+    uint64_t iova[SMALL_PAGES + 1], big, flushes = 0;
+    VirtIOMMUStats st;
+    uint32_t dom;
+    Fixture f;
+
+    fixture_start(&f, 2, "");
+    for (unsigned c = 0; c < cycles; c++) {
+        dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
+        g_assert_cmpuint(fill_small(&f, dom, SMALL_LIMIT + 1 - PAGE, iova),
+                         ==, SMALL_PAGES);
+        /* The failed MAP flushed the (empty) caches and retried once. */
+        qvirt_iommu_stats(&f.iommu, dom, &st);
+        g_assert_cmpuint(st.rcache_flushes, ==, 1);
+        g_assert_cmpuint(st.iova_live_ranges, ==, SMALL_PAGES + 1);
+
+        /* Half the IOVAs wait in CPU 0's magazine, half in CPU 1's. */
+        for (unsigned i = 0; i < SMALL_PAGES; i++) {
+            lc_qom_set_int(f.qts, "rcache-cpu", i % 2);
+            g_assert_cmpuint(lc_unmap(&f.iommu, dom, iova[i], PAGE), ==,
+                             VIRT_IOMMU_S_OK);
+        }
+        qvirt_iommu_stats(&f.iommu, dom, &st);
+        g_assert_cmpuint(st.cached_pfns, ==, SMALL_PAGES);
+        g_assert_cmpuint(st.mags_live, ==, 2);
+        g_assert_cmpuint(st.iova_live_ranges, ==, SMALL_PAGES + 1);
+
+        /* Two pages: no magazine has any, the tree is full: flush, retry */
+        g_assert_cmpuint(map_small(&f, dom, 2, &big), ==, VIRT_IOMMU_S_OK);
+        g_assert_cmphex(big, ==, SMALL_LIMIT + 1 - 2 * PAGE);
+        qvirt_iommu_stats(&f.iommu, dom, &st);
+        g_assert_cmpuint(st.rcache_flushes, ==, 2);
+        g_assert_cmpuint(st.cached_pfns, ==, 0);
+        g_assert_cmpuint(st.mags_live, ==, 0);
+        g_assert_cmpuint(st.iova_live_ranges, ==, 2);
+
+        /* Carry on: the rest of the space, then NO_SPACE again. */
+        g_assert_cmpuint(fill_small(&f, dom, big - PAGE, iova), ==,
+                         SMALL_PAGES - 2);
+        qvirt_iommu_stats(&f.iommu, dom, &st);
+        g_assert_cmpuint(st.rcache_flushes, ==, 3);
+        /* The two-page range, cached, comes back for a single page. */
+        g_assert_cmpuint(lc_unmap(&f.iommu, dom, big, 2 * PAGE), ==,
+                         VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(map_small(&f, dom, 1, &iova[0]), ==,
+                         VIRT_IOMMU_S_OK);
+        g_assert_cmphex(iova[0], ==, SMALL_LIMIT + 1 - PAGE);
+        qvirt_iommu_stats(&f.iommu, dom, &st);
+        g_assert_cmpuint(st.rcache_flushes, ==, 4);
+        g_assert_cmpuint(st.mappings, ==, SMALL_PAGES - 1);
+        flushes += st.rcache_flushes;
+        g_assert_cmpuint(lc_domain_free(&f.iommu, dom), ==, VIRT_IOMMU_S_OK);
+        lc_assert_baseline(&f.iommu, &st);
+        lc_qom_set_int(f.qts, "rcache-cpu", -1);
+
+        /* DMA_FQ: unmapped IOVAs are in neither tree nor magazine. */
+        dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA_FQ);
+        g_assert_cmpuint(fill_small(&f, dom, SMALL_LIMIT + 1 - PAGE, iova),
+                         ==, SMALL_PAGES);
+        for (unsigned i = 0; i < SMALL_PAGES; i++) {
+            g_assert_cmpuint(lc_unmap(&f.iommu, dom, iova[i], PAGE), ==,
+                             VIRT_IOMMU_S_OK);
+        }
+        g_assert_cmpuint(map_small(&f, dom, 1, &big), ==,
+                         VIRT_IOMMU_S_NO_SPACE);
+        qvirt_iommu_stats(&f.iommu, dom, &st);
+        g_assert_cmpuint(st.fq_pending, ==, SMALL_PAGES);
+        g_assert_cmpuint(st.rcache_flushes, ==, 2);
+        /* After the batch the magazine serves, last freed first... */
+        g_assert_cmpuint(lc_invalidate_domain(&f.iommu, dom), ==,
+                         VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(map_small(&f, dom, 1, &big), ==, VIRT_IOMMU_S_OK);
+        g_assert_cmphex(big, ==, iova[SMALL_PAGES - 1]);
+        /* ...and a flush gives the rest back to the tree for two pages. */
+        g_assert_cmpuint(map_small(&f, dom, 2, &big), ==, VIRT_IOMMU_S_OK);
+        g_assert_cmphex(big, ==, SMALL_LIMIT + 1 - 2 * PAGE);
+        qvirt_iommu_stats(&f.iommu, dom, &st);
+        g_assert_cmpuint(st.rcache_flushes, ==, 3);
+        g_assert_cmpuint(st.rcache_hits, ==, 1);
+        g_assert_cmpuint(st.cached_pfns, ==, 0);
+        g_assert_cmpuint(st.mappings, ==, 2);
+        flushes += st.rcache_flushes;
+        g_assert_cmpuint(lc_domain_free(&f.iommu, dom), ==, VIRT_IOMMU_S_OK);
+        lc_assert_baseline(&f.iommu, &st);
+    }
+    g_test_message("exhaustion: %u cycles, %" PRIu64 " full rcache flushes",
+                   cycles, flushes);
+    fixture_stop(&f);
+}
+
 int main(int argc, char **argv)
 {
     static const TrimCase trim_cases[] = {
@@ -189,5 +313,6 @@ int main(int argc, char **argv)
 
         qtest_add_data_func(path, &trim_cases[i], test_depot_trim);
     }
+    qtest_add_func("/virt-iommu/lifecycle/exhaustion", test_exhaustion);
     return g_test_run();
 }
