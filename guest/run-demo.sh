@@ -216,6 +216,18 @@ report_problem() {
         echo "the allocator is not back to baseline"
     elif [ -z "$hmp_ok" ]; then
         echo "no 'info virt-iommu' from the monitor"
+    elif [ -z "$GUEST_ARGS" ]; then
+        # The device's view must agree with the guest's: as many event
+        # records written as the guest read, and nothing left behind.
+        local guest_events dev_events
+        guest_events=$(sed -n 's/^virt-iommu: [0-9]* commands, \([0-9]*\) event records read$/\1/p' <<<"$clean" | tail -n 1)
+        dev_events=$(sed -n 's/^  evtq: .*; \([0-9]*\) records, .*/\1/p' "$hmp_log")
+        if [ -z "$guest_events" ] || [ "$guest_events" != "$dev_events" ]; then
+            echo "the guest read ${guest_events:-no} event records," \
+                "the device says it wrote ${dev_events:-none}"
+        elif ! grep -q '^  0 domains, 0 endpoints attached' "$hmp_log"; then
+            echo "the device still has domains or attached endpoints"
+        fi
     fi
 }
 

@@ -279,6 +279,7 @@ bool viommu_pop_event(struct viommu *v, VirtIOMMUEvent *evt)
     evt->iova = le64toh(evt->iova);
     evt->access = le32toh(evt->access);
     viommu_wr32(v, VIRT_IOMMU_REG_EVTQ_HEAD, (head + 1) & mask);
+    v->events_read++;
     return true;
 }
 

@@ -17,6 +17,7 @@ struct viommu {
     struct dmabuf cmdq, evtq, stats, sync;
     uint32_t cmdq_log2, evtq_log2;
     uint64_t commands;      /* submitted */
+    uint64_t events_read;   /* records taken off the event ring */
 };
 
 /*
