@@ -19,7 +19,7 @@
 # Environment:
 #   QEMU      qemu-system-x86_64 (default <repo>/build/qemu/qemu-system-x86_64)
 #   OUTDIR    guest build directory (default <repo>/build/guest)
-#   TIMEOUT   seconds before QEMU is killed (default 120)
+#   TIMEOUT   seconds before QEMU is killed (default 60)
 #   APPEND    extra kernel command line arguments
 #   KVM=1     use KVM instead of TCG (/dev/kvm may exist and not work)
 #   NO_IOMMU=1  same as --no-iommu
@@ -42,7 +42,7 @@ ROOT=$(dirname "$GUEST_DIR")
 
 QEMU=${QEMU:-$ROOT/build/qemu/qemu-system-x86_64}
 OUTDIR=${OUTDIR:-$ROOT/build/guest}
-TIMEOUT=${TIMEOUT:-120}
+TIMEOUT=${TIMEOUT:-60}
 APPEND=${APPEND:-}
 GUEST_ARGS=${GUEST_ARGS:-}
 TRACE=${TRACE:-}
