@@ -298,6 +298,278 @@ static void test_exhaustion(void)
     fixture_stop(&f);
 }
 
+/*
+ * Writes @n commands at the tail and rings the doorbell once, so that
+ * the device runs them as one batch; stores each status and result.
+ */
+static void submit_batch(QVirtIOMMU *v, const VirtIOMMUCmd *cmds, unsigned n,
+                         uint16_t *status, uint64_t *result)
+{
+    QTestState *qts = v->dev->bus->qts;
+    uint32_t mask = (1u << v->cmdq_log2) - 1;
+    uint32_t tail = qvirt_iommu_readl(v, VIRT_IOMMU_REG_CMDQ_TAIL);
+
+    g_assert_cmpuint(n, <, mask);
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t le[sizeof(VirtIOMMUCmd)] = { 0 };
+
+        le[0] = cmds[i].opcode;
+        stl_le_p(le + offsetof(VirtIOMMUCmd, domain), cmds[i].domain);
+        stl_le_p(le + offsetof(VirtIOMMUCmd, endpoint), cmds[i].endpoint);
+        stl_le_p(le + offsetof(VirtIOMMUCmd, arg), cmds[i].arg);
+        stq_le_p(le + offsetof(VirtIOMMUCmd, iova), cmds[i].iova);
+        stq_le_p(le + offsetof(VirtIOMMUCmd, addr), cmds[i].addr);
+        stq_le_p(le + offsetof(VirtIOMMUCmd, size), cmds[i].size);
+        stq_le_p(le + offsetof(VirtIOMMUCmd, limit), cmds[i].limit);
+        qtest_memwrite(qts, v->cmdq + ((tail + i) & mask) * sizeof(le), le,
+                       sizeof(le));
+    }
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_TAIL, (tail + n) & mask);
+    g_assert_cmpuint(qvirt_iommu_readl(v, VIRT_IOMMU_REG_CMDQ_HEAD), ==,
+                     (tail + n) & mask);
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t le[sizeof(VirtIOMMUCmd)];
+
+        qtest_memread(qts, v->cmdq + ((tail + i) & mask) * sizeof(le), le,
+                      sizeof(le));
+        status[i] = lduw_le_p(le + offsetof(VirtIOMMUCmd, status));
+        result[i] = ldq_le_p(le + offsetof(VirtIOMMUCmd, result));
+    }
+}
+
+typedef enum Teardown {
+    TEARDOWN_FREE,          /* DOMAIN_FREE */
+    TEARDOWN_IDENTITY,      /* DOMAIN_SET_TYPE to IDENTITY */
+    TEARDOWN_BLOCKED,       /* DOMAIN_SET_TYPE to BLOCKED */
+    TEARDOWN_COUNT,
+} Teardown;
+
+/* Tears @dom's allocator down the @how way; the domain is gone after. */
+static void teardown(Fixture *f, uint32_t dom, Teardown how)
+{
+    VirtIOMMUStats st;
+
+    if (how == TEARDOWN_IDENTITY || how == TEARDOWN_BLOCKED) {
+        g_assert_cmpuint(lc_set_type(&f->iommu, dom,
+                                     how == TEARDOWN_IDENTITY ?
+                                     VIRT_IOMMU_DOMAIN_IDENTITY :
+                                     VIRT_IOMMU_DOMAIN_BLOCKED), ==,
+                         VIRT_IOMMU_S_OK);
+        /* The whole process has no magazine left before the free. */
+        qvirt_iommu_stats(&f->iommu, 0, &st);
+        g_assert_cmpuint(st.process_mags_live, ==, 0);
+        g_assert_cmpuint(st.iova_live_ranges, ==, 0);
+    }
+    g_assert_cmpuint(lc_domain_free(&f->iommu, dom), ==, VIRT_IOMMU_S_OK);
+}
+
+/*
+ * Suite 5a: the domain's allocator goes (freed, or its type changed)
+ * halfway through the trim delay.  Its trim must never run, neither on
+ * it nor on the domain that reuses its ID, whose own trim runs exactly
+ * one delay after its own depot overflowed.
+ */
+static void test_race_trim_pending(void)
+{
+    /* mag-size 2: 14 frees overfill the depot by 3 past 2 vCPUs */
+    enum { MAG = 2, FREES = 14 };
+    unsigned cycles = 6 * lc_soak_factor();
+    VirtIOMMUStats st;
+    Fixture f;
+
+    fixture_start(&f, 2, ",mag-size=2");
+    for (unsigned c = 0; c < cycles; c++) {
+        uint32_t dom = qvirt_iommu_domain_alloc(&f.iommu,
+                                                VIRT_IOMMU_DOMAIN_DMA);
+
+        map_unmap(&f, dom, FREES, 1, NULL);
+        qvirt_iommu_stats(&f.iommu, dom, &st);
+        g_assert_cmpuint(st.depot_mags, ==, depot_after(FREES, MAG));
+        g_assert_cmpuint(st.depot_mags, ==, 5);
+        qtest_clock_step(f.qts, TRIM_DELAY_NS / 2);
+        teardown(&f, dom, c % TEARDOWN_COUNT);
+        lc_assert_baseline(&f.iommu, &st);
+
+        /* The successor overflows its depot half a delay later. */
+        g_assert_cmpuint(qvirt_iommu_domain_alloc(&f.iommu,
+                                                  VIRT_IOMMU_DOMAIN_DMA), ==,
+                         dom);
+        map_unmap(&f, dom, FREES, 1, NULL);
+        qtest_clock_step(f.qts, TRIM_DELAY_NS / 2);
+        qvirt_iommu_stats(&f.iommu, dom, &st);
+        g_assert_cmpuint(st.depot_trims, ==, 0);
+        g_assert_cmpuint(st.depot_mags, ==, 5);
+        qtest_clock_step(f.qts, TRIM_DELAY_NS / 2);
+        qvirt_iommu_stats(&f.iommu, dom, &st);
+        g_assert_cmpuint(st.depot_trims, ==, 1);
+        g_assert_cmpuint(st.depot_mags, ==, 4);
+        g_assert_cmpuint(lc_domain_free(&f.iommu, dom), ==, VIRT_IOMMU_S_OK);
+        lc_assert_baseline(&f.iommu, &st);
+    }
+    g_test_message("race/trim-pending: %u cycles", cycles);
+    fixture_stop(&f);
+}
+
+/*
+ * Suite 5b: a DMA_FQ domain goes with its flush-queue timer pending.
+ * The queued IOVAs are released through the batch first (exact
+ * counters), and the stale timer touches nothing afterwards, not even
+ * the domain that reuses the ID with its own queue pending.
+ */
+static void test_race_fq_timer(void)
+{
+    enum { N = 3, FQ_TIMEOUT_NS = 10 * 1000 * 1000 };
+    unsigned cycles = 8 * lc_soak_factor();
+    uint64_t iova[N];
+    VirtIOMMUStats st;
+    Fixture f;
+
+    fixture_start(&f, 2, "");
+    for (unsigned c = 0; c < cycles; c++) {
+        uint32_t dom = qvirt_iommu_domain_alloc(&f.iommu,
+                                                VIRT_IOMMU_DOMAIN_DMA_FQ);
+
+        map_unmap(&f, dom, N, 1, iova);
+        qtest_clock_step(f.qts, FQ_TIMEOUT_NS / 2);
+        qvirt_iommu_stats(&f.iommu, dom, &st);
+        g_assert_cmpuint(st.fq_pending, ==, N);
+        g_assert_cmpuint(st.fq_flushes, ==, 0);
+        if (c % (TEARDOWN_COUNT + 1) == TEARDOWN_COUNT) {
+            /* DMA_FQ -> DMA keeps the allocator and runs the batch now. */
+            g_assert_cmpuint(lc_set_type(&f.iommu, dom,
+                                         VIRT_IOMMU_DOMAIN_DMA), ==,
+                             VIRT_IOMMU_S_OK);
+            qvirt_iommu_stats(&f.iommu, dom, &st);
+            g_assert_cmpuint(st.fq_pending, ==, 0);
+            g_assert_cmpuint(st.fq_flushes, ==, 1);
+            g_assert_cmpuint(st.cached_pfns, ==, N);
+            g_assert_cmpuint(st.mags_live, ==, 1);
+            /* Strict now: the cached IOVAs come back, last first. */
+            g_assert_cmphex(lc_map_ok(&f.iommu, dom, f.buf, PAGE, RW, 0), ==,
+                            iova[N - 1]);
+            g_assert_cmpuint(lc_domain_free(&f.iommu, dom), ==,
+                             VIRT_IOMMU_S_OK);
+        } else {
+            teardown(&f, dom, c % (TEARDOWN_COUNT + 1));
+        }
+        lc_assert_baseline(&f.iommu, &st);
+
+        g_assert_cmpuint(qvirt_iommu_domain_alloc(&f.iommu,
+                                                  VIRT_IOMMU_DOMAIN_DMA_FQ),
+                         ==, dom);
+        map_unmap(&f, dom, 1, 1, NULL);
+        qtest_clock_step(f.qts, FQ_TIMEOUT_NS / 2);
+        qvirt_iommu_stats(&f.iommu, dom, &st);
+        g_assert_cmpuint(st.fq_pending, ==, 1);
+        g_assert_cmpuint(st.fq_flushes, ==, 0);
+        qtest_clock_step(f.qts, FQ_TIMEOUT_NS / 2);
+        qvirt_iommu_stats(&f.iommu, dom, &st);
+        g_assert_cmpuint(st.fq_pending, ==, 0);
+        g_assert_cmpuint(st.fq_flushes, ==, 1);
+        g_assert_cmpuint(st.cached_pfns, ==, 1);
+        g_assert_cmpuint(lc_domain_free(&f.iommu, dom), ==, VIRT_IOMMU_S_OK);
+        lc_assert_baseline(&f.iommu, &st);
+    }
+    g_test_message("race/fq-timer: %u cycles", cycles);
+    fixture_stop(&f);
+}
+
+/*
+ * Suite 5c: one endpoint's driver tears the shared domain down while
+ * another endpoint's driver maps into it, in one command batch, and then
+ * while that endpoint's VF vanishes.  Commands run in order, so the
+ * outcome is fixed: the free is refused while an endpoint is attached,
+ * the other endpoint's mappings keep translating, and once it has gone
+ * (swept before the batch) the same batch's free takes every mapping.
+ */
+static void test_race_other_endpoint(void)
+{
+    unsigned cycles = 8 * lc_soak_factor();
+    QDmaTestdevPF pf;
+    VirtIOMMUStats st;
+    VirtIOMMUEvent evt;
+    Fixture f;
+    uint64_t src, dst;
+
+    fixture_start(&f, 2, " -device dma-testdev,addr=06.0");
+    qdma_testdev_pf_init(&pf, f.bus, PF_DEVFN);
+    src = guest_alloc(&f.alloc, PAGE);
+    dst = guest_alloc(&f.alloc, PAGE);
+    for (unsigned c = 0; c < cycles; c++) {
+        QDmaTestdev vf[2];
+        uint16_t status[4];
+        uint64_t result[4];
+        uint32_t dom;
+        uint8_t in[64], out[64];
+
+        qdma_testdev_vfs_enable(&pf, 2);
+        dom = qvirt_iommu_domain_alloc(&f.iommu, c % 2 ?
+                                       VIRT_IOMMU_DOMAIN_DMA_FQ :
+                                       VIRT_IOMMU_DOMAIN_DMA);
+        for (int i = 0; i < 2; i++) {
+            qdma_testdev_vf_init(&vf[i], &pf, i);
+            qvirt_iommu_attach(&f.iommu, vf[i].dev->devfn, dom);
+        }
+        submit_batch(&f.iommu, (VirtIOMMUCmd[]) {
+            { .opcode = VIRT_IOMMU_CMD_MAP, .domain = dom, .addr = src,
+              .size = PAGE, .arg = VIRT_IOMMU_PERM_READ },
+            { .opcode = VIRT_IOMMU_CMD_DETACH,
+              .endpoint = vf[0].dev->devfn },
+            { .opcode = VIRT_IOMMU_CMD_DOMAIN_FREE, .domain = dom },
+            { .opcode = VIRT_IOMMU_CMD_MAP, .domain = dom, .addr = dst,
+              .size = PAGE, .arg = VIRT_IOMMU_PERM_WRITE },
+        }, 4, status, result);
+        g_assert_cmpuint(status[0], ==, VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(status[1], ==, VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(status[2], ==, VIRT_IOMMU_S_BUSY);
+        g_assert_cmpuint(status[3], ==, VIRT_IOMMU_S_OK);
+        g_assert_cmphex(result[0], ==, 0xfffffffff000ULL);
+        g_assert_cmphex(result[3], ==, 0xffffffffe000ULL);
+
+        /* The remaining endpoint's DMA goes through both mappings. */
+        for (size_t i = 0; i < sizeof(in); i++) {
+            in[i] = c + i * 7;
+        }
+        qtest_memwrite(f.qts, src, in, sizeof(in));
+        qtest_memset(f.qts, dst, 0, sizeof(out));
+        g_assert_cmpuint(qdma_testdev_run(&vf[1], DMA_TESTDEV_OP_COPY,
+                                          result[0], result[3], sizeof(in),
+                                          0), ==, DMA_TESTDEV_ERR_NONE);
+        qtest_memread(f.qts, dst, out, sizeof(out));
+        g_assert_cmpmem(in, sizeof(in), out, sizeof(out));
+        /* The detached one is blocked (no default bypass), domain 0. */
+        g_assert_cmpuint(qdma_testdev_run(&vf[0], DMA_TESTDEV_OP_COPY,
+                                          result[0], result[3], sizeof(in),
+                                          0), ==, DMA_TESTDEV_ERR_DMA_FAULT);
+        lc_expect_fault(&f.iommu, VIRT_IOMMU_FAULT_BLOCKED, vf[0].dev->devfn,
+                        0, result[0], VIRT_IOMMU_PERM_READ);
+
+        /* The VFs vanish; the next batch maps, then frees. */
+        for (int i = 0; i < 2; i++) {
+            qdma_testdev_vf_cleanup(&vf[i]);
+        }
+        qdma_testdev_vfs_disable(&pf);
+        submit_batch(&f.iommu, (VirtIOMMUCmd[]) {
+            { .opcode = VIRT_IOMMU_CMD_MAP, .domain = dom, .addr = src,
+              .size = PAGE, .arg = VIRT_IOMMU_PERM_READ },
+            { .opcode = VIRT_IOMMU_CMD_DOMAIN_FREE, .domain = dom },
+        }, 2, status, result);
+        g_assert_cmpuint(status[0], ==, VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(status[1], ==, VIRT_IOMMU_S_OK);
+        g_assert_true(qvirt_iommu_pop_event(&f.iommu, &evt));
+        g_assert_cmpuint(evt.type, ==, VIRT_IOMMU_EVT_ENDPOINT_GONE);
+        g_assert_cmphex(evt.endpoint, ==, qdma_testdev_vf_devfn(&pf, 1));
+        g_assert_cmpuint(evt.domain, ==, dom);
+        lc_assert_no_event(&f.iommu);
+        lc_assert_baseline(&f.iommu, &st);
+    }
+    g_test_message("race/other-endpoint: %u cycles", cycles);
+    guest_free(&f.alloc, src);
+    guest_free(&f.alloc, dst);
+    qdma_testdev_pf_cleanup(&pf);
+    fixture_stop(&f);
+}
+
 int main(int argc, char **argv)
 {
     static const TrimCase trim_cases[] = {
@@ -314,5 +586,10 @@ int main(int argc, char **argv)
         qtest_add_data_func(path, &trim_cases[i], test_depot_trim);
     }
     qtest_add_func("/virt-iommu/lifecycle/exhaustion", test_exhaustion);
+    qtest_add_func("/virt-iommu/lifecycle/race/trim-pending",
+                   test_race_trim_pending);
+    qtest_add_func("/virt-iommu/lifecycle/race/fq-timer", test_race_fq_timer);
+    qtest_add_func("/virt-iommu/lifecycle/race/other-endpoint",
+                   test_race_other_endpoint);
     return g_test_run();
 }
