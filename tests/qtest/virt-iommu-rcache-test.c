@@ -570,6 +570,105 @@ static void test_race_other_endpoint(void)
     fixture_stop(&f);
 }
 
+/*
+ * Suite 4: IOVAs freed on four vCPUs (attributed through the rcache-cpu
+ * hook, since qtest rings doorbells without a vCPU) wait in each CPU's
+ * magazines; removing a CPU through the cpu-dead path returns exactly
+ * its cached IOVAs to the tree in every domain and frees its magazines,
+ * leaving the other CPUs' and the shared depot alone.
+ */
+static void test_cpu_dead(void)
+{
+    /* mag-size 8: CPU c frees 4 + 5c; CPU 3 (19) also fills the depot */
+    enum { MAG = 8, NCPU = 4 };
+    static const unsigned frees[NCPU] = { 4, 9, 14, 19 };
+    /* CPU 3: loaded 3, prev 8, one magazine of 8 in the depot */
+    static const unsigned held[NCPU] = { 4, 9, 14, 11 };
+    unsigned cycles = 8 * lc_soak_factor();
+    uint64_t cpu_flushes = 0;
+    VirtIOMMUStats st;
+    Fixture f;
+
+    fixture_start(&f, NCPU, ",mag-size=8");
+    for (unsigned c = 0; c < cycles; c++) {
+        uint32_t dom[2];
+        uint64_t cached = 0, mags = 0, depot = 0;
+        unsigned dead = c % NCPU, other = (c + 1) % NCPU;
+
+        for (int d = 0; d < 2; d++) {
+            dom[d] = qvirt_iommu_domain_alloc(&f.iommu, d ?
+                                              VIRT_IOMMU_DOMAIN_DMA_FQ :
+                                              VIRT_IOMMU_DOMAIN_DMA);
+        }
+        for (unsigned cpu = 0; cpu < NCPU; cpu++) {
+            lc_qom_set_int(f.qts, "rcache-cpu", cpu);
+            for (int d = 0; d < 2; d++) {
+                map_unmap(&f, dom[d], frees[cpu], 1, NULL);
+            }
+            cached += frees[cpu];
+            mags += mags_after(frees[cpu], MAG);
+            depot += depot_after(frees[cpu], MAG);
+        }
+        /* DMA_FQ: the batch frees on the CPU that runs it */
+        lc_qom_set_int(f.qts, "rcache-cpu", 0);
+        g_assert_cmpuint(lc_invalidate_domain(&f.iommu, dom[1]), ==,
+                         VIRT_IOMMU_S_OK);
+        qvirt_iommu_stats(&f.iommu, dom[0], &st);
+        g_assert_cmpuint(st.cached_pfns, ==, cached);
+        g_assert_cmpuint(st.mags_live, ==, mags);
+        g_assert_cmpuint(st.depot_mags, ==, depot);
+        g_assert_cmpuint(st.iova_live_ranges, ==, cached + 1);
+
+        lc_qom_set_int(f.qts, "cpu-dead", dead);
+        qvirt_iommu_stats(&f.iommu, dom[0], &st);
+        g_assert_cmpuint(st.cpu_flushes, ==, 1);
+        g_assert_cmpuint(st.cached_pfns, ==, cached - held[dead]);
+        g_assert_cmpuint(st.iova_live_ranges, ==, cached - held[dead] + 1);
+        g_assert_cmpuint(st.iova_live_pfns, ==,
+                         cached - held[dead] + MSI_PAGES);
+        g_assert_cmpuint(st.mags_live, ==, mags - MIN(2, frees[dead] / MAG +
+                                                      !!(frees[dead] % MAG)));
+        g_assert_cmpuint(st.depot_mags, ==, depot);
+        lc_assert_mag_accounting(&st);
+        /*
+         * ...and in the other domain, where the batch freed all 46 on
+         * CPU 0: 4 magazines to the depot, 14 IOVAs held by CPU 0.
+         */
+        qvirt_iommu_stats(&f.iommu, dom[1], &st);
+        g_assert_cmpuint(st.cpu_flushes, ==, (dead == 0 ? 1 : 0));
+        g_assert_cmpuint(st.depot_mags, ==, 4);
+        g_assert_cmpuint(st.cached_pfns, ==, (dead == 0 ? 46 - 14 : 46));
+        qvirt_iommu_stats(&f.iommu, 0, &st);
+        g_assert_cmpuint(st.process_mags_live, ==, st.mags_live);
+        cpu_flushes += st.cpu_flushes;
+
+        /* A second removal finds nothing left to return. */
+        lc_qom_set_int(f.qts, "cpu-dead", dead);
+        qvirt_iommu_stats(&f.iommu, dom[0], &st);
+        g_assert_cmpuint(st.cpu_flushes, ==, 1);
+        /* The CPU that comes back starts from the tree... */
+        lc_qom_set_int(f.qts, "rcache-cpu", dead);
+        lc_map_ok(&f.iommu, dom[0], f.buf, PAGE, RW, 0);
+        qvirt_iommu_stats(&f.iommu, dom[0], &st);
+        /* (or from the depot, which is no CPU's) */
+        g_assert_cmpuint(st.rcache_hits, ==, (depot ? 1 : 0));
+        /* ...while another CPU still hits its own magazine. */
+        lc_qom_set_int(f.qts, "rcache-cpu", other);
+        lc_map_ok(&f.iommu, dom[0], f.buf, PAGE, RW, 0);
+        qvirt_iommu_stats(&f.iommu, dom[0], &st);
+        g_assert_cmpuint(st.rcache_hits, ==, (depot ? 2 : 1));
+        lc_qom_set_int(f.qts, "rcache-cpu", -1);
+        for (int d = 0; d < 2; d++) {
+            g_assert_cmpuint(lc_domain_free(&f.iommu, dom[d]), ==,
+                             VIRT_IOMMU_S_OK);
+        }
+        lc_assert_baseline(&f.iommu, &st);
+    }
+    g_test_message("cpu-dead: %u cycles, %" PRIu64 " CPU flushes", cycles,
+                   cpu_flushes);
+    fixture_stop(&f);
+}
+
 int main(int argc, char **argv)
 {
     static const TrimCase trim_cases[] = {
@@ -591,5 +690,6 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-iommu/lifecycle/race/fq-timer", test_race_fq_timer);
     qtest_add_func("/virt-iommu/lifecycle/race/other-endpoint",
                    test_race_other_endpoint);
+    qtest_add_func("/virt-iommu/lifecycle/cpu-dead", test_cpu_dead);
     return g_test_run();
 }
