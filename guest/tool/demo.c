@@ -14,8 +14,10 @@
  *  - start the queues, allocator statistics at baseline;
  *  - SR-IOV through Linux: pci-pf-stub bound to the PF by new_id;
  *  - on the PF, one domain through every type change, ring traffic between
- *    them, and three deliberate faults (BLOCKED domain, unmapped IOVA,
- *    write to a read-only mapping) whose records must arrive;
+ *    them, the flush queue's stale-IOTLB window against strict unmap, the
+ *    allocator's magazines returned when a type change destroys it, and
+ *    deliberate faults (read after invalidation, BLOCKED domain, unmapped
+ *    IOVA, write to a read-only mapping) whose records must arrive;
  *  - cycles of sriov_numvfs = N, a domain per VF, ring traffic, and
  *    sriov_numvfs = 0, alternately after detaching and with the VFs still
  *    attached, so that the device reports them with ENDPOINT_GONE;
@@ -30,8 +32,8 @@
 #include "viommu.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -452,7 +454,7 @@ static unsigned sriov_vfs(char addrs[][32], unsigned max)
  * MAP and UNMAP one buffer @rounds times with sizes cycling through the
  * rcache's size classes (1 to 32 pages), as a busy driver's dma_map and
  * dma_unmap do: after the first round the allocator serves every size
- * from its per-CPU magazines.  Returns the rcache hits gained.
+ * from its per-CPU magazines.  One check: every command OK, hits gained.
  */
 static void churn(uint32_t dom, unsigned rounds)
 {
