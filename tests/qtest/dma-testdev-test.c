@@ -849,13 +849,7 @@ static void test_sriov_layout(void)
 }
 
 /* Each bad command line must stop QEMU with this message on stderr. */
-typedef struct BadConfig {
-    const char *name;
-    const char *args;
-    const char *error;
-} BadConfig;
-
-static const BadConfig bad_configs[] = {
+static const QCmdlineError bad_configs[] = {
     { "vf-offset-0", "-device dma-testdev,addr=07.0,vf-offset=0",
       "*vf-offset must not be 0*" },
     { "vf-stride-0", "-device dma-testdev,addr=07.0,vf-stride=0",
@@ -881,7 +875,7 @@ static const BadConfig bad_configs[] = {
 
 static void test_bad_config(const void *data)
 {
-    const BadConfig *bad = data;
+    const QCmdlineError *bad = data;
     g_autofree char *args = g_strdup_printf(MACHINE_ARGS "%s", bad->args);
 
     qtest_assert_cmdline_error(args, bad->error);

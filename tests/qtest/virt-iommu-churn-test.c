@@ -416,7 +416,7 @@ static void expect_dma_fault(Fixture *f, QDmaTestdev *vf, uint64_t from,
                      DMA_TESTDEV_ERR_DMA_FAULT);
     g_assert_cmphex(qdma_testdev_readq(vf, DMA_TESTDEV_REG_FAULT_ADDR), ==,
                     from);
-    lc_expect_fault(&f->iommu, reason, vf->dev->devfn, dom, from,
+    qvirt_iommu_expect_fault(&f->iommu, reason, vf->dev->devfn, dom, from,
                     VIRT_IOMMU_PERM_READ);
 }
 

@@ -142,19 +142,12 @@ static uint32_t start_with_dma_domain(Fixture *f, const char *iommu_opts,
     return dom;
 }
 
-/* Pops one event and checks it is exactly this fault record. */
+/* Pops one event and checks it is exactly this fault record of edu's. */
 static void expect_fault(Fixture *f, uint8_t reason, uint32_t domain,
                          uint64_t iova, uint32_t access)
 {
-    VirtIOMMUEvent evt;
-
-    g_assert_true(qvirt_iommu_pop_event(&f->iommu, &evt));
-    g_assert_cmpuint(evt.type, ==, VIRT_IOMMU_EVT_FAULT);
-    g_assert_cmpuint(evt.reason, ==, reason);
-    g_assert_cmphex(evt.endpoint, ==, EDU_RID);
-    g_assert_cmpuint(evt.domain, ==, domain);
-    g_assert_cmphex(evt.iova, ==, iova);
-    g_assert_cmphex(evt.access, ==, access);
+    qvirt_iommu_expect_fault(&f->iommu, reason, EDU_RID, domain, iova,
+                             access);
 }
 
 static void test_dma_domain(void)

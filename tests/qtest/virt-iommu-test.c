@@ -173,13 +173,7 @@ static void test_properties(void)
 }
 
 /* Each bad command line must stop QEMU with this message on stderr. */
-typedef struct BadConfig {
-    const char *name;
-    const char *args;
-    const char *error;
-} BadConfig;
-
-static const BadConfig bad_configs[] = {
+static const QCmdlineError bad_configs[] = {
     { "page-size-not-pow2", "-device virt-iommu,page-size=12345",
       "*page-size 12345 is not a usable IOVA granule*" },
     { "page-size-too-small", "-device virt-iommu,page-size=2048",
@@ -206,7 +200,7 @@ static const BadConfig bad_configs[] = {
 
 static void test_bad_config(const void *data)
 {
-    const BadConfig *bad = data;
+    const QCmdlineError *bad = data;
     g_autofree char *args = g_strdup_printf(MACHINE_ARGS "%s", bad->args);
 
     qtest_assert_cmdline_error(args, bad->error);

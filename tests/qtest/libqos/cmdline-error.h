@@ -6,6 +6,13 @@
 #ifndef QOS_CMDLINE_ERROR_H
 #define QOS_CMDLINE_ERROR_H
 
+/* One command line to refuse, for a table of test cases */
+typedef struct QCmdlineError {
+    const char *name;           /* test path component */
+    const char *args;           /* appended to the machine's arguments */
+    const char *error;          /* glob QEMU's stderr must match */
+} QCmdlineError;
+
 /*
  * Call from a GLib test function.  Runs the current test again in a
  * subprocess that starts QEMU with @args, and asserts that the subprocess

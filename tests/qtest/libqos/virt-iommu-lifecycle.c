@@ -136,17 +136,3 @@ void lc_assert_no_event(QVirtIOMMU *v)
     }
     g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_ERROR), ==, 0);
 }
-
-void lc_expect_fault(QVirtIOMMU *v, uint8_t reason, uint16_t rid,
-                     uint32_t domain, uint64_t iova, uint32_t access)
-{
-    VirtIOMMUEvent evt;
-
-    g_assert_true(qvirt_iommu_pop_event(v, &evt));
-    g_assert_cmpuint(evt.type, ==, VIRT_IOMMU_EVT_FAULT);
-    g_assert_cmpuint(evt.reason, ==, reason);
-    g_assert_cmphex(evt.endpoint, ==, rid);
-    g_assert_cmpuint(evt.domain, ==, domain);
-    g_assert_cmphex(evt.iova, ==, iova);
-    g_assert_cmphex(evt.access, ==, access);
-}

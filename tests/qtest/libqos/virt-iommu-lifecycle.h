@@ -53,8 +53,4 @@ void lc_assert_mag_accounting(const VirtIOMMUStats *st);
 /* Fails the test if the event queue holds a record. */
 void lc_assert_no_event(QVirtIOMMU *v);
 
-/* Pops one record and checks it is this fault. */
-void lc_expect_fault(QVirtIOMMU *v, uint8_t reason, uint16_t rid,
-                     uint32_t domain, uint64_t iova, uint32_t access);
-
 #endif /* QOS_VIRT_IOMMU_LIFECYCLE_H */

@@ -161,3 +161,18 @@ bool qvirt_iommu_pop_event(QVirtIOMMU *v, VirtIOMMUEvent *evt)
     qvirt_iommu_writel(v, VIRT_IOMMU_REG_EVTQ_HEAD, (head + 1) & mask);
     return true;
 }
+
+void qvirt_iommu_expect_fault(QVirtIOMMU *v, uint8_t reason, uint16_t rid,
+                              uint32_t domain, uint64_t iova,
+                              uint32_t access)
+{
+    VirtIOMMUEvent evt;
+
+    g_assert_true(qvirt_iommu_pop_event(v, &evt));
+    g_assert_cmpuint(evt.type, ==, VIRT_IOMMU_EVT_FAULT);
+    g_assert_cmpuint(evt.reason, ==, reason);
+    g_assert_cmphex(evt.endpoint, ==, rid);
+    g_assert_cmpuint(evt.domain, ==, domain);
+    g_assert_cmphex(evt.iova, ==, iova);
+    g_assert_cmphex(evt.access, ==, access);
+}

@@ -71,4 +71,13 @@ void qvirt_iommu_stats(QVirtIOMMU *v, uint32_t domain, VirtIOMMUStats *st);
  */
 bool qvirt_iommu_pop_event(QVirtIOMMU *v, VirtIOMMUEvent *evt);
 
+/*
+ * Pops the oldest event record and fails the test unless it is exactly
+ * this fault (VIRT_IOMMU_FAULT_* @reason, requester ID, domain, first
+ * faulting IOVA, VIRT_IOMMU_PERM_* @access).
+ */
+void qvirt_iommu_expect_fault(QVirtIOMMU *v, uint8_t reason, uint16_t rid,
+                              uint32_t domain, uint64_t iova,
+                              uint32_t access);
+
 #endif /* QOS_VIRT_IOMMU_H */
