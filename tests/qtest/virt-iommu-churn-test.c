@@ -417,7 +417,7 @@ static void expect_dma_fault(Fixture *f, QDmaTestdev *vf, uint64_t from,
     g_assert_cmphex(qdma_testdev_readq(vf, DMA_TESTDEV_REG_FAULT_ADDR), ==,
                     from);
     qvirt_iommu_expect_fault(&f->iommu, reason, vf->dev->devfn, dom, from,
-                    VIRT_IOMMU_PERM_READ);
+                             VIRT_IOMMU_PERM_READ);
 }
 
 /*

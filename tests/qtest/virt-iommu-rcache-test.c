@@ -541,8 +541,9 @@ static void test_race_other_endpoint(void)
         g_assert_cmpuint(qdma_testdev_run(&vf[0], DMA_TESTDEV_OP_COPY,
                                           result[0], result[3], sizeof(in),
                                           0), ==, DMA_TESTDEV_ERR_DMA_FAULT);
-        qvirt_iommu_expect_fault(&f.iommu, VIRT_IOMMU_FAULT_BLOCKED, vf[0].dev->devfn,
-                        0, result[0], VIRT_IOMMU_PERM_READ);
+        qvirt_iommu_expect_fault(&f.iommu, VIRT_IOMMU_FAULT_BLOCKED,
+                                 vf[0].dev->devfn, 0, result[0],
+                                 VIRT_IOMMU_PERM_READ);
 
         /* The VFs vanish; the next batch maps, then frees. */
         for (int i = 0; i < 2; i++) {
