@@ -321,16 +321,6 @@ bool virt_iommu_domain_is_identity(VirtIOMMUDomain *d)
     return d->type == VIRT_IOMMU_DOMAIN_IDENTITY;
 }
 
-unsigned virt_iommu_domain_count(VirtIOMMUState *s)
-{
-    unsigned n = 0;
-
-    for (uint32_t i = 0; i < s->max_domains; i++) {
-        n += s->domains[i] != NULL;
-    }
-    return n;
-}
-
 int virt_iommu_domain_translate(VirtIOMMUState *s, VirtIOMMUDomain *d,
                                 uint64_t iova, uint32_t perms,
                                 uint64_t *gpa, uint32_t *map_perms)

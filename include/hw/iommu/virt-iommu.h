@@ -176,7 +176,6 @@ int virt_iommu_domain_translate(VirtIOMMUState *s, VirtIOMMUDomain *d,
 
 uint32_t virt_iommu_domain_id(VirtIOMMUDomain *d);
 bool virt_iommu_domain_is_identity(VirtIOMMUDomain *d);
-unsigned virt_iommu_domain_count(VirtIOMMUState *s);
 
 /*
  * Detaches, and reports with an ENDPOINT_GONE record, every attached
