@@ -8,6 +8,7 @@ SHELL := /bin/bash
 BUILD := build
 QEMU_BUILD := $(BUILD)/qemu
 IOVA_BUILD := $(BUILD)/iova
+QEMU_ASAN := $(BUILD)/qemu-asan
 IOVA_ASAN := $(BUILD)/iova-asan
 IOVA_TSAN := $(BUILD)/iova-tsan
 GUEST_BUILD := $(BUILD)/guest
@@ -18,7 +19,8 @@ QTESTS := $(shell cat tests/qtest/virt-iommu-qtests.txt)
 NINJA := ninja -j$(shell nproc)
 
 .PHONY: all deps configure qemu iova guest run check check-iova check-qtest \
-        check-sanitizers check-iova-asan check-iova-tsan bench clean distclean
+        check-sanitizers check-iova-asan check-iova-tsan check-qtest-asan \
+        bench clean distclean
 
 all: qemu iova
 
@@ -67,7 +69,16 @@ check-iova-tsan: $(IOVA_TSAN)/build.ninja
 	$(NINJA) -C $(IOVA_TSAN)
 	meson test -C $(IOVA_TSAN) --print-errorlogs --suite concurrency
 
-check-sanitizers: check-iova-asan check-iova-tsan
+# Every qtest against an ASan+UBSan build of qemu-system-x86_64 (the
+# device models are guest-facing attack surface); any report fails it.
+check-qtest-asan: deps
+	./configure --objdir=qemu-asan -- --enable-asan --enable-ubsan
+	$(NINJA) -C $(QEMU_ASAN) qemu-system-x86_64 \
+	    $(addprefix tests/qtest/,$(QTESTS))
+	cd $(QEMU_ASAN) && QTEST_SANITIZED=1 meson test --no-rebuild \
+	    --print-errorlogs $(addprefix qtest-x86_64/,$(QTESTS))
+
+check-sanitizers: check-iova-asan check-iova-tsan check-qtest-asan
 
 check-qtest: configure
 	$(NINJA) -C $(QEMU_BUILD) qemu-system-x86_64 \
@@ -90,6 +101,7 @@ bench: configure
 
 clean:
 	-$(NINJA) -C $(QEMU_BUILD) clean
+	-$(NINJA) -C $(QEMU_ASAN) clean
 	-$(NINJA) -C $(IOVA_BUILD) clean
 
 distclean:

@@ -28,6 +28,16 @@ uint64_t lc_rss_kib(QTestState *qts)
     return g_ascii_strtoull(line + strlen("\nVmRSS:"), NULL, 10);
 }
 
+void lc_assert_rss_stable(uint64_t start_kib, uint64_t end_kib,
+                          uint64_t slack_kib)
+{
+    if (getenv("QTEST_SANITIZED")) {
+        g_test_message("RSS bound not checked in a sanitizer build");
+        return;
+    }
+    g_assert_cmpuint(end_kib, <, start_kib + slack_kib);
+}
+
 void lc_qom_set_int(QTestState *qts, const char *prop, int64_t value)
 {
     qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments':"

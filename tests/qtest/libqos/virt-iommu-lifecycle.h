@@ -19,6 +19,15 @@ unsigned lc_soak_factor(void);
 /* VmRSS of the QEMU process of @qts, in KiB. */
 uint64_t lc_rss_kib(QTestState *qts);
 
+/*
+ * Fails the test if RSS grew by @slack_kib or more from @start_kib to
+ * @end_kib, unless QEMU is a sanitizer build (QTEST_SANITIZED set in the
+ * environment): ASan's quarantine keeps freed memory resident, so RSS
+ * says nothing there, and LeakSanitizer does that job instead.
+ */
+void lc_assert_rss_stable(uint64_t start_kib, uint64_t end_kib,
+                          uint64_t slack_kib);
+
 /* qom-set of an integer property of the virt-iommu device. */
 void lc_qom_set_int(QTestState *qts, const char *prop, int64_t value);
 
