@@ -5,7 +5,7 @@
  * write returns every command before TAIL has completed; SYNC exists so a
  * driver written for asynchronous hardware can wait the same way.  The
  * device reads its rings through its own bus-master address space, which
- * is never translated by itself.
+ * is never translated by itself, and only where that space is RAM.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -49,6 +49,54 @@ static const uint8_t cmd_fields[] = {
     [VIRT_IOMMU_CMD_SYNC] = F_ADDR | F_LIMIT,
     [VIRT_IOMMU_CMD_QUERY_STATS] = F_DOMAIN | F_ADDR,
 };
+
+/*
+ * The device's own DMA (rings, SYNC, QUERY_STATS) reaches RAM only.  A
+ * guest that points it at MMIO, its own registers included, would
+ * otherwise have it write device registers from inside its command or
+ * translation path; that fails here as a DMA error instead.
+ */
+static bool virt_iommu_is_ram(VirtIOMMUState *s, uint64_t addr,
+                              uint64_t len, bool is_write)
+{
+    AddressSpace *as = pci_get_address_space(PCI_DEVICE(s));
+
+    if (addr + len - 1 < addr) {
+        return false;
+    }
+    RCU_READ_LOCK_GUARD();
+    while (len) {
+        hwaddr xlat, l = len;
+        MemoryRegion *mr = address_space_translate(as, addr, &xlat, &l,
+                                                   is_write,
+                                                   MEMTXATTRS_UNSPECIFIED);
+
+        if (!memory_access_is_direct(mr, is_write, MEMTXATTRS_UNSPECIFIED)) {
+            return false;
+        }
+        addr += l;
+        len -= l;
+    }
+    return true;
+}
+
+static MemTxResult virt_iommu_ram_read(VirtIOMMUState *s, uint64_t addr,
+                                       void *buf, uint64_t len)
+{
+    if (!virt_iommu_is_ram(s, addr, len, false)) {
+        return MEMTX_DECODE_ERROR;
+    }
+    return pci_dma_read(PCI_DEVICE(s), addr, buf, len);
+}
+
+static MemTxResult virt_iommu_ram_write(VirtIOMMUState *s, uint64_t addr,
+                                        const void *buf, uint64_t len)
+{
+    if (!virt_iommu_is_ram(s, addr, len, true)) {
+        return MEMTX_DECODE_ERROR;
+    }
+    return pci_dma_write(PCI_DEVICE(s), addr, buf, len);
+}
 
 uint64_t virt_iommu_supported_commands(void)
 {
@@ -130,8 +178,9 @@ static uint16_t virt_iommu_cmd_sync(VirtIOMMUState *s,
         return VIRT_IOMMU_S_INVALID;
     }
     if (cmd->addr &&
-        pci_dma_write(dev, cmd->addr, &(uint32_t){ cpu_to_le32(cmd->limit) },
-                      sizeof(uint32_t)) != MEMTX_OK) {
+        virt_iommu_ram_write(s, cmd->addr,
+                             &(uint32_t){ cpu_to_le32(cmd->limit) },
+                             sizeof(uint32_t)) != MEMTX_OK) {
         return VIRT_IOMMU_S_DMA_ERROR;
     }
     if ((cmd->flags & VIRT_IOMMU_CMD_F_INTERRUPT) && msix_enabled(dev)) {
@@ -158,7 +207,7 @@ static uint16_t virt_iommu_cmd_query_stats(VirtIOMMUState *s,
                            sizeof(uint64_t); i++) {
         counter[i] = cpu_to_le64(counter[i]);
     }
-    if (pci_dma_write(PCI_DEVICE(s), cmd->addr, &st, sizeof(st)) != MEMTX_OK) {
+    if (virt_iommu_ram_write(s, cmd->addr, &st, sizeof(st)) != MEMTX_OK) {
         return VIRT_IOMMU_S_DMA_ERROR;
     }
     return VIRT_IOMMU_S_OK;
@@ -198,7 +247,6 @@ static void virt_iommu_cmd_from_le(VirtIOMMUCmd *cmd)
 
 void virt_iommu_cmdq_run(VirtIOMMUState *s)
 {
-    PCIDevice *dev = PCI_DEVICE(s);
     VirtIOMMUQueue *q = &s->cmdq;
 
     if (!(s->control & VIRT_IOMMU_CTRL_CMDQ_EN) ||
@@ -214,7 +262,7 @@ void virt_iommu_cmdq_run(VirtIOMMUState *s)
         uint64_t result = 0;
         uint16_t status;
 
-        if (pci_dma_read(dev, slot, &cmd, CMD_SIZE) != MEMTX_OK) {
+        if (virt_iommu_ram_read(s, slot, &cmd, CMD_SIZE) != MEMTX_OK) {
             s->error |= VIRT_IOMMU_ERR_CMDQ_FETCH;
             trace_virt_iommu_cmdq_error(q->head, s->error);
             return;
@@ -225,10 +273,10 @@ void virt_iommu_cmdq_run(VirtIOMMUState *s)
                              cmd.iova, cmd.size, status, result);
         cmd.status = cpu_to_le16(status);
         cmd.result = cpu_to_le64(result);
-        if (pci_dma_write(dev, slot + offsetof(VirtIOMMUCmd, status),
-                          &cmd.status, sizeof(cmd.status)) != MEMTX_OK ||
-            pci_dma_write(dev, slot + offsetof(VirtIOMMUCmd, result),
-                          &cmd.result, sizeof(cmd.result)) != MEMTX_OK) {
+        if (virt_iommu_ram_write(s, slot + offsetof(VirtIOMMUCmd, status),
+                                 &cmd.status, sizeof(cmd.status)) != MEMTX_OK ||
+            virt_iommu_ram_write(s, slot + offsetof(VirtIOMMUCmd, result),
+                                 &cmd.result, sizeof(cmd.result)) != MEMTX_OK) {
             s->error |= VIRT_IOMMU_ERR_CMDQ_FETCH;
             trace_virt_iommu_cmdq_error(q->head, s->error);
             return;
@@ -256,8 +304,8 @@ static bool virt_iommu_event_push(VirtIOMMUState *s, VirtIOMMUEvent *evt)
         s->counters.events_dropped++;
         return false;
     }
-    if (pci_dma_write(dev, q->base + (uint64_t)q->tail * EVT_SIZE, evt,
-                      EVT_SIZE) != MEMTX_OK) {
+    if (virt_iommu_ram_write(s, q->base + (uint64_t)q->tail * EVT_SIZE, evt,
+                             EVT_SIZE) != MEMTX_OK) {
         s->error |= VIRT_IOMMU_ERR_EVTQ_WRITE;
         s->counters.events_dropped++;
         return false;
