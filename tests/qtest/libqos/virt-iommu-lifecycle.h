@@ -51,6 +51,9 @@ uint16_t lc_invalidate_domain(QVirtIOMMU *v, uint32_t domain);
  * IOTLB entry counted as pending.  Returns the stats for more checks.
  */
 void lc_assert_baseline(QVirtIOMMU *v, VirtIOMMUStats *st);
+/* The same, for a run that made the device drop @dropped event records. */
+void lc_assert_baseline_dropped(QVirtIOMMU *v, VirtIOMMUStats *st,
+                                uint64_t dropped);
 
 /*
  * Checks the internal consistency of a domain's allocator counters:
