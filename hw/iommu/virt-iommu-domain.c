@@ -631,13 +631,30 @@ static uint16_t virt_iommu_cmd_unmap(VirtIOMMUState *s,
         .range = { cmd->iova, cmd->iova + cmd->size - 1 },
         .hits = hits,
     };
+    VirtIOMMUMapping *m;
 
     if (!virt_iommu_range_ok(s, cmd->iova, cmd->size)) {
         return VIRT_IOMMU_S_RANGE;
     }
-    g_tree_foreach(d->mappings, virt_iommu_unmap_scan_cb, &scan);
-    if (scan.partial) {
+    /*
+     * The lookup finds a mapping overlapping the range if there is one.
+     * Drivers unmap what they mapped, so it is usually exactly the range
+     * and nothing else can be inside: O(log n).  Only a range holding
+     * several mappings needs the ordered scan.
+     */
+    m = g_tree_lookup(d->mappings, &scan.range);
+    if (m && (m->range.first < scan.range.first ||
+              m->range.last > scan.range.last)) {
         return VIRT_IOMMU_S_PARTIAL;
+    }
+    if (m && m->range.first == scan.range.first &&
+        m->range.last == scan.range.last) {
+        g_ptr_array_add(hits, m);
+    } else if (m) {
+        g_tree_foreach(d->mappings, virt_iommu_unmap_scan_cb, &scan);
+        if (scan.partial) {
+            return VIRT_IOMMU_S_PARTIAL;
+        }
     }
     if (!hits->len) {
         if (s->strict_checks) {
