@@ -246,6 +246,7 @@ static void virt_iommu_mapping_remove(VirtIOMMUDomain *d, VirtIOMMUMapping *m)
         virt_iommu_iova_release(d, &r);
     }
     g_tree_remove(d->mappings, &m->range);
+    s->nr_mappings--;
 }
 
 static gboolean virt_iommu_mapping_collect_cb(gpointer key, gpointer value,
@@ -535,6 +536,7 @@ static VirtIOMMUMapping *virt_iommu_mapping_add(VirtIOMMUDomain *d,
     m->perms = cmd->arg;
     m->fixed = fixed;
     g_tree_insert(d->mappings, &m->range, m);
+    d->s->nr_mappings++;
     trace_virt_iommu_map(d->id, iova, cmd->addr, cmd->size, cmd->arg, fixed);
     virt_iommu_as_notify(d->s, d, iova, cmd->size, cmd->addr, cmd->arg, true);
     return m;
@@ -548,6 +550,9 @@ static uint16_t virt_iommu_cmd_map(VirtIOMMUState *s, const VirtIOMMUCmd *cmd,
     uint64_t pfn;
 
     limit = MIN(limit, virt_iommu_aperture_end(s));
+    if (s->nr_mappings >= s->max_mappings) {
+        return VIRT_IOMMU_S_NO_SPACE;
+    }
     if (iova_alloc_fast(d->iova, cmd->size >> shift, limit >> shift,
                         virt_iommu_cpu(d->s), true, &pfn) != IOVA_OK) {
         return VIRT_IOMMU_S_NO_SPACE;
@@ -572,6 +577,9 @@ static uint16_t virt_iommu_cmd_map_fixed(VirtIOMMUState *s,
     }
     if (g_tree_lookup(d->mappings, &key)) {
         return VIRT_IOMMU_S_EXISTS;
+    }
+    if (s->nr_mappings >= s->max_mappings) {
+        return VIRT_IOMMU_S_NO_SPACE;
     }
     st = iova_reserve(d->iova, cmd->iova >> shift, last >> shift);
     if (st == IOVA_ERR_EXIST) {

@@ -26,6 +26,8 @@
 #define VIRT_IOMMU_MAX_PAGE_SIZE (1ULL << 30)
 #define VIRT_IOMMU_MAX_DOMAINS 65535
 #define VIRT_IOMMU_MAX_IOTLB 65536
+/* Bounds the host memory a guest can make the device hold */
+#define VIRT_IOMMU_DEFAULT_MAX_MAPPINGS (1u << 20)
 #define VIRT_IOMMU_MAX_FQ 65536
 #define VIRT_IOMMU_MAX_MAG_SIZE 4096
 /* A migration stream claiming more mappings than this is refused. */
@@ -275,6 +277,10 @@ static void virt_iommu_realize(PCIDevice *dev, Error **errp)
                    VIRT_IOMMU_MAX_DOMAINS, s->max_domains);
         return;
     }
+    if (s->max_mappings < 1) {
+        error_setg(errp, "max-mappings must be at least 1");
+        return;
+    }
     if (s->iotlb_size < 1 || s->iotlb_size > VIRT_IOMMU_MAX_IOTLB) {
         error_setg(errp, "iotlb-size must be between 1 and %u, not %u",
                    VIRT_IOMMU_MAX_IOTLB, s->iotlb_size);
@@ -462,6 +468,8 @@ static const Property virt_iommu_properties[] = {
     DEFINE_PROP_SIZE("page-size", VirtIOMMUState, page_size, 4096),
     DEFINE_PROP_UINT8("iova-bits", VirtIOMMUState, iova_bits, 48),
     DEFINE_PROP_UINT32("max-domains", VirtIOMMUState, max_domains, 256),
+    DEFINE_PROP_UINT32("max-mappings", VirtIOMMUState, max_mappings,
+                       VIRT_IOMMU_DEFAULT_MAX_MAPPINGS),
     DEFINE_PROP_UINT32("iotlb-size", VirtIOMMUState, iotlb_size, 64),
     /* Linux's IOVA_FQ_SIZE and IOVA_FQ_TIMEOUT */
     DEFINE_PROP_UINT32("fq-size", VirtIOMMUState, fq_size, 256),

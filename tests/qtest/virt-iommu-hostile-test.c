@@ -1153,6 +1153,39 @@ static void test_vf_storm(void)
     fixture_stop(&f);
 }
 
+/*
+ * A guest cannot make the host hold more than max-mappings mappings: MAP
+ * and MAP_FIXED beyond it get NO_SPACE (nothing changes), and an UNMAP
+ * makes room again.  The fixture itself holds four.
+ */
+static void test_max_mappings(void)
+{
+    Snapshot before;
+    Fixture f;
+    uint64_t iova;
+
+    fixture_start(&f, ",max-mappings=5");
+    iova = lc_map_ok(&f.iommu, DOM_FQ, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+    snapshot(&f, &before);
+    g_assert_cmpuint(lc_map(&f.iommu, DOM_DMA, f.src, PAGE,
+                            VIRT_IOMMU_PERM_READ, 0, NULL), ==,
+                     VIRT_IOMMU_S_NO_SPACE);
+    g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_MAP_FIXED, .domain = DOM_DMA,
+        .iova = 0x400000, .addr = f.src, .size = PAGE,
+        .arg = VIRT_IOMMU_PERM_READ,
+    }, NULL), ==, VIRT_IOMMU_S_NO_SPACE);
+    assert_unchanged(&f, &before, "MAP beyond max-mappings");
+    g_assert_cmpuint(lc_unmap(&f.iommu, DOM_FQ, iova, PAGE), ==,
+                     VIRT_IOMMU_S_OK);
+    iova = lc_map_ok(&f.iommu, DOM_DMA, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+    g_assert_cmpuint(lc_unmap(&f.iommu, DOM_DMA, iova, PAGE), ==,
+                     VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(lc_invalidate_domain(&f.iommu, DOM_FQ), ==,
+                     VIRT_IOMMU_S_OK);
+    fixture_stop(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1168,5 +1201,6 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-iommu/hostile/p2p-doorbell", test_p2p_doorbell);
     qtest_add_func("/virt-iommu/hostile/dma-at-top", test_dma_at_top);
     qtest_add_func("/virt-iommu/hostile/vf-storm", test_vf_storm);
+    qtest_add_func("/virt-iommu/hostile/max-mappings", test_max_mappings);
     return g_test_run();
 }

@@ -184,6 +184,8 @@ static const QCmdlineError bad_configs[] = {
       "*iova-bits must be between 32 and 64, not 31*" },
     { "iova-bits-large", "-device virt-iommu,iova-bits=65",
       "*iova-bits must be between 32 and 64, not 65*" },
+    { "max-mappings-zero", "-device virt-iommu,max-mappings=0",
+      "*max-mappings must be at least 1*" },
     { "two-iommus", "-device virt-iommu -device virt-iommu",
       "*already has an IOMMU*" },
     { "no-domains", "-device virt-iommu,max-domains=0",

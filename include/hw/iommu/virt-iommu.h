@@ -117,6 +117,7 @@ struct VirtIOMMUState {
     VirtIOMMUFaultKey last_fault; /* last record written, not consumed */
     VirtIOMMUIOTLBEntry *iotlb; /* [iotlb_size], direct-mapped */
     VirtIOMMUCounters counters;
+    uint32_t nr_mappings;       /* in all domains, at most max_mappings */
     int32_t mig_ndomains;
     int32_t mig_nmappings;
     int32_t mig_nattached;
@@ -130,6 +131,7 @@ struct VirtIOMMUState {
     uint64_t page_size;         /* bytes; the IOVA granule */
     uint8_t iova_bits;          /* input address width, 32..64 */
     uint32_t max_domains;
+    uint32_t max_mappings;      /* bounds the host memory a guest can use */
     uint32_t iotlb_size;        /* entries */
     uint32_t fq_size;           /* IOVAs a DMA_FQ domain batches */
     uint32_t fq_timeout_ms;     /* virtual-clock delay of a partial batch */
