@@ -1,0 +1,165 @@
+#!/bin/bash
+# Build the Linux guest kernel with the virt-iommu driver: OUTDIR/vmlinux
+#
+# usage: guest/linux/build-kernel.sh [OUTDIR]      (default: <repo>/build/linux)
+#
+# The source is Debian's linux-source-6.1 package (Debian's patches already
+# applied), fetched with `apt-get download` into
+# ${VIRT_IOMMU_CACHE:-~/.cache/virt-iommu}/linux and never installed.  Its
+# tarball is unpacked into OUTDIR/src, the driver (guest/linux/drivers/) is
+# copied in and guest/linux/patches/*.patch applied; the configuration is
+# `make tinyconfig` with guest/linux/config.fragment merged over it (every
+# line of the fragment is checked to have taken); the build goes to
+# OUTDIR/obj with kbuild's own incremental rebuild.
+#
+# OUTDIR/.stamp holds a hash of every input (the package's name and size,
+# the fragment, the patches, the driver, this script): with nothing changed
+# a re-run checks that and returns in well under a second.  A new package or
+# changed patches unpack the tree again; tar keeps the files' times, so
+# kbuild still rebuilds only what the change touched.
+#
+# Environment:
+#   LINUX_SOURCE_PKG  Debian source package (default linux-source-6.1)
+#   VIRT_IOMMU_CACHE  cache directory (default ~/.cache/virt-iommu)
+#   JOBS              parallel jobs (default: the number of CPUs)
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+set -euo pipefail
+
+LINUX_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$LINUX_DIR/../.." && pwd)
+SELF="$LINUX_DIR/$(basename "${BASH_SOURCE[0]}")"
+
+OUTDIR=${1:-$ROOT/build/linux}
+PKG=${LINUX_SOURCE_PKG:-linux-source-6.1}
+CACHE=${VIRT_IOMMU_CACHE:-$HOME/.cache/virt-iommu}/linux
+JOBS=${JOBS:-$(nproc)}
+FRAGMENT=$LINUX_DIR/config.fragment
+
+log() { echo "build-kernel: $*"; }
+die() { echo "build-kernel: error: $*" >&2; exit 1; }
+
+mkdir -p "$OUTDIR" "$CACHE"
+OUTDIR=$(cd "$OUTDIR" && pwd)
+SRC=$OUTDIR/src
+OBJ=$OUTDIR/obj
+
+exec 9>"$OUTDIR/.lock"
+flock 9
+
+# --- the source package --------------------------------------------------
+
+find_deb() {
+    local deb newest=
+
+    for deb in "$CACHE/${PKG}_"*_all.deb; do
+        [ -e "$deb" ] || continue
+        if [ -z "$newest" ] || [ "$deb" -nt "$newest" ]; then
+            newest=$deb
+        fi
+    done
+    [ -n "$newest" ] && echo "$newest"
+}
+
+DEB=$(find_deb) || true
+if [ -z "$DEB" ]; then
+    log "downloading $PKG into $CACHE"
+    tmp=$(mktemp -d "$CACHE/download.XXXXXX")
+    if ! (cd "$tmp" &&
+          apt-get -q -o APT::Sandbox::User=root download "$PKG"); then
+        rm -rf "$tmp"
+        die "could not download $PKG: 'apt-get download $PKG' failed" \
+            "(run 'apt-get update', or put ${PKG}_*_all.deb into $CACHE)"
+    fi
+    mv "$tmp"/*.deb "$CACHE/"
+    rm -rf "$tmp"
+    DEB=$(find_deb) || die "apt-get download $PKG left no ${PKG}_*_all.deb"
+fi
+
+PATCHES=("$LINUX_DIR"/patches/*.patch)
+DRIVER_FILES=("$LINUX_DIR"/drivers/iommu/*)
+
+# Every input of the build, hashed: the key of the stamp.
+inputs_hash() {
+    {
+        echo "$(basename "$DEB") $(stat -c %s "$DEB")"
+        sha256sum "$FRAGMENT" "${PATCHES[@]}" "${DRIVER_FILES[@]}" "$SELF" |
+            sed "s| $LINUX_DIR/| |"
+    } | sha256sum | cut -d' ' -f1
+}
+
+KEY=$(inputs_hash)
+if [ -f "$OBJ/vmlinux" ] && [ "$(cat "$OUTDIR/.stamp" 2>/dev/null)" = "$KEY" ]; then
+    log "up to date: $OUTDIR/vmlinux"
+    exit 0
+fi
+rm -f "$OUTDIR/.stamp"
+
+# --- the source tree ------------------------------------------------------
+
+# The tree is unpacked again when the package or the patches change;
+# .tree names what it was made from.
+tree_key=$({ basename "$DEB"; cat "${PATCHES[@]}"; } | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$SRC/.tree" 2>/dev/null)" != "$tree_key" ]; then
+    log "unpacking $(basename "$DEB") into $SRC"
+    rm -rf "$SRC" "$SRC.tmp"
+    mkdir -p "$SRC.tmp"
+    # The .deb holds usr/src/linux-source-6.1.tar.xz: stream it straight
+    # into tar.  Times are kept, so an old object tree stays valid.
+    dpkg-deb --fsys-tarfile "$DEB" |
+        tar -xO --wildcards './usr/src/linux-source-*.tar.xz' |
+        tar -xJ -C "$SRC.tmp" --strip-components=1
+    [ -f "$SRC.tmp/Makefile" ] || die "$DEB held no kernel source tarball"
+    for p in "${PATCHES[@]}"; do
+        log "applying $(basename "$p")"
+        patch -s -d "$SRC.tmp" -p1 --no-backup-if-mismatch <"$p" ||
+            die "$(basename "$p") does not apply to $(basename "$DEB")"
+    done
+    echo "$tree_key" >"$SRC.tmp/.tree"
+    mv "$SRC.tmp" "$SRC"
+fi
+
+# The driver's files: copied only when they differ, so that kbuild sees
+# unchanged ones as unchanged.
+for f in "${DRIVER_FILES[@]}"; do
+    dst=$SRC/drivers/iommu/$(basename "$f")
+    cmp -s "$f" "$dst" || cp "$f" "$dst"
+done
+
+# --- configuration ----------------------------------------------------------
+
+frag_key=$(cat "$FRAGMENT" "$SRC/.tree" | sha256sum | cut -d' ' -f1)
+if [ ! -f "$OBJ/.config" ] ||
+   [ "$(cat "$OBJ/.fragment" 2>/dev/null)" != "$frag_key" ]; then
+    log "configuring: tinyconfig + $(basename "$FRAGMENT")"
+    mkdir -p "$OBJ"
+    make -s -C "$SRC" O="$OBJ" tinyconfig >/dev/null
+    "$SRC/scripts/kconfig/merge_config.sh" -m -O "$OBJ" "$OBJ/.config" \
+        "$FRAGMENT" >/dev/null
+    make -s -C "$SRC" O="$OBJ" olddefconfig >/dev/null
+    # A symbol whose dependencies are missing is silently dropped: say so.
+    missing=
+    while read -r line; do
+        case "$line" in
+        CONFIG_*=*)
+            grep -qxF "$line" "$OBJ/.config" || missing+=" $line" ;;
+        "# CONFIG_"*" is not set")
+            sym=${line#\# }
+            sym=${sym%% *}
+            grep -q "^$sym=" "$OBJ/.config" && missing+=" $sym=n" ;;
+        esac
+    done <"$FRAGMENT"
+    [ -z "$missing" ] ||
+        die "the configuration did not take:$missing (see $OBJ/.config)"
+    echo "$frag_key" >"$OBJ/.fragment"
+fi
+
+# --- build ------------------------------------------------------------------
+
+log "building vmlinux in $OBJ (-j$JOBS)"
+start=$SECONDS
+make -s -C "$SRC" O="$OBJ" -j"$JOBS" vmlinux
+ln -sf obj/vmlinux "$OUTDIR/vmlinux"
+echo "$KEY" >"$OUTDIR/.stamp"
+log "built $OUTDIR/vmlinux in $((SECONDS - start)) s"

@@ -1,0 +1,1028 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Driver for virt-iommu, the paravirtual PCI IOMMU of the virt-iommu QEMU
+ * project (docs/specs/virt-iommu.rst there).
+ *
+ * The device keeps the translation state itself: the driver allocates
+ * domains of the device's four types, attaches requester IDs to them and
+ * sends each map_pages()/unmap_pages() as one MAP_FIXED/UNMAP command for
+ * the IOVA that dma-iommu chose.  Commands run synchronously when the tail
+ * doorbell is written, so the driver waits for HEAD to catch up instead of
+ * sleeping, which keeps map/unmap usable in atomic context.  The device's
+ * own ring accesses are not translated by itself, so the rings are coherent
+ * memory of the IOMMU's own PCI function.
+ *
+ * The driver keeps a shadow of each paging domain's mappings for
+ * iova_to_phys() and for an exact account (debugfs "stats") that a test can
+ * hold against the device's own accounting.
+ */
+
+#define pr_fmt(fmt) "virt-iommu: " fmt
+
+#include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/dma-map-ops.h>
+#include <linux/interrupt.h>
+#include <linux/interval_tree.h>
+#include <linux/iommu.h>
+#include <linux/iopoll.h>
+#include <linux/io-64-nonatomic-lo-hi.h>
+#include <linux/pci.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+
+#include "dma-iommu.h"
+#include "virt-iommu.h"
+
+/* Ring sizes (log2 of entries): 16 KiB of commands, 4 KiB of events */
+#define VIOMMU_CMDQ_LOG2	8
+#define VIOMMU_EVTQ_LOG2	7
+/* Commands complete during the doorbell write; this only catches a hang */
+#define VIOMMU_CMD_TIMEOUT_US	1000000
+/* Batches are at most INVALIDATE + SYNC or DETACH + FREE */
+#define VIOMMU_MAX_BATCH	4
+
+/* x86's MSI window: never translated by the device (see the spec) */
+#define VIOMMU_MSI_BASE		0xfee00000UL
+#define VIOMMU_MSI_SIZE		0x100000UL
+
+struct viommu_dev {
+	struct iommu_device	iommu;
+	struct pci_dev		*pdev;
+	void __iomem		*regs;
+
+	/* Serialises the command ring and the SYNC word */
+	spinlock_t		cmd_lock;
+	struct viommu_cmd	*cmdq;
+	dma_addr_t		cmdq_dma;
+	u32			cmdq_tail;
+	u32			*sync_word;
+	dma_addr_t		sync_dma;
+	u32			sync_seq;
+	struct mutex		stats_lock;	/* serialises QUERY_STATS */
+	struct viommu_stats	*stats;
+	dma_addr_t		stats_dma;
+
+	struct viommu_event	*evtq;
+	dma_addr_t		evtq_dma;
+	u32			evtq_head;
+
+	u64			pgsize_bitmap;
+	u32			iova_bits;
+	u32			domain_types;
+
+	/* Driver-side accounting, shown in debugfs and compared by tests */
+	atomic_t		domains[VIOMMU_NR_DOMAIN_TYPES];
+	atomic_t		endpoints;	/* attached endpoints */
+	atomic64_t		mappings;
+	atomic64_t		mapped_bytes;
+	atomic64_t		commands;
+	atomic64_t		cmd_errors;
+	atomic64_t		invalidations;
+	atomic64_t		type_changes;
+	atomic64_t		faults;
+	atomic64_t		endpoints_gone;
+	atomic64_t		strict_events;
+	atomic64_t		overflows;
+	struct dentry		*debugfs;
+};
+
+struct viommu_domain {
+	struct iommu_domain	domain;
+	struct viommu_dev	*viommu;
+	u32			id;		/* device domain ID, 1.. */
+	spinlock_t		type_lock;	/* serialises type changes */
+	u32			dev_type;	/* type the device has now */
+	atomic_t		endpoints;
+	/* Shadow of the device's mappings: iova_to_phys() and accounting */
+	spinlock_t		map_lock;
+	struct rb_root_cached	mappings;
+};
+
+struct viommu_mapping {
+	struct interval_tree_node	node;	/* IOVA range, inclusive */
+	phys_addr_t			paddr;
+};
+
+/* Per endpoint (PCI function) state, dev_iommu_priv */
+struct viommu_endpoint {
+	struct viommu_dev	*viommu;
+	struct device		*dev;
+	u16			rid;
+	struct viommu_domain	*domain;	/* NULL: detached */
+};
+
+/* One IOMMU per PCI hierarchy; this driver supports one in the system. */
+static struct viommu_dev *viommu_global;
+static struct iommu_ops viommu_ops;
+
+static const char * const viommu_status_names[] = {
+	"PENDING", "OK", "UNSUPPORTED", "INVALID", "NO_DOMAIN", "BUSY",
+	"NO_SPACE", "EXISTS", "NOT_MAPPED", "PARTIAL", "RANGE", "WRONG_TYPE",
+	"DMA_ERROR", "NO_ENDPOINT",
+};
+
+static const char *viommu_status_name(u16 status)
+{
+	if (status < ARRAY_SIZE(viommu_status_names))
+		return viommu_status_names[status];
+	return "?";
+}
+
+static int viommu_status_errno(u16 status)
+{
+	switch (status) {
+	case VIOMMU_S_OK:
+		return 0;
+	case VIOMMU_S_NO_SPACE:
+		return -ENOSPC;
+	case VIOMMU_S_EXISTS:
+		return -EEXIST;
+	case VIOMMU_S_NOT_MAPPED:
+	case VIOMMU_S_NO_DOMAIN:
+	case VIOMMU_S_NO_ENDPOINT:
+		return -ENOENT;
+	case VIOMMU_S_BUSY:
+		return -EBUSY;
+	case VIOMMU_S_RANGE:
+		return -ERANGE;
+	default:
+		return -EIO;
+	}
+}
+
+static struct viommu_domain *to_viommu_domain(struct iommu_domain *domain)
+{
+	return container_of(domain, struct viommu_domain, domain);
+}
+
+static u32 viommu_type_of(unsigned int iommu_type)
+{
+	switch (iommu_type) {
+	case IOMMU_DOMAIN_BLOCKED:
+		return VIOMMU_DOMAIN_BLOCKED;
+	case IOMMU_DOMAIN_IDENTITY:
+		return VIOMMU_DOMAIN_IDENTITY;
+	case IOMMU_DOMAIN_DMA_FQ:
+		return VIOMMU_DOMAIN_DMA_FQ;
+	default:
+		/* DMA and UNMANAGED are both paging domains, strict */
+		return VIOMMU_DOMAIN_DMA;
+	}
+}
+
+/*
+ * Run @n commands (n <= VIOMMU_MAX_BATCH) and wait for them.  Each command's
+ * status and result are copied back into @cmds.  Returns 0 if all of them
+ * returned OK, else the errno of the first failure; failures are logged
+ * unless @quiet_status names the one status the caller expects and handles.
+ * Callable in atomic context.
+ */
+static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n,
+		      int quiet_status)
+{
+	u32 mask = (1U << VIOMMU_CMDQ_LOG2) - 1;
+	u32 head, first, tail, seq = 0;
+	bool sync_lost = false;
+	unsigned long flags;
+	int i, ret = 0, err;
+
+	spin_lock_irqsave(&v->cmd_lock, flags);
+	first = v->cmdq_tail;
+	tail = first;
+	for (i = 0; i < n; i++) {
+		cmds[i].status = cpu_to_le16(VIOMMU_S_PENDING);
+		if (cmds[i].opcode == VIOMMU_CMD_SYNC) {
+			/* The SYNC word is shared: number and check it here */
+			seq = ++v->sync_seq;
+			cmds[i].limit = cpu_to_le64(seq);
+		}
+		v->cmdq[tail] = cmds[i];
+		tail = (tail + 1) & mask;
+	}
+	/* The slots must be visible before the doorbell */
+	dma_wmb();
+	writel(tail, v->regs + VIOMMU_REG_CMDQ_TAIL);
+	err = readl_poll_timeout_atomic(v->regs + VIOMMU_REG_CMDQ_HEAD, head,
+					head == tail, 0,
+					VIOMMU_CMD_TIMEOUT_US);
+	/* Status and result were written before HEAD moved */
+	dma_rmb();
+	for (i = 0; i < n; i++)
+		cmds[i] = v->cmdq[(first + i) & mask];
+	if (seq && !err && READ_ONCE(*v->sync_word) != seq)
+		sync_lost = true;
+	if (err) {
+		/*
+		 * The ring is stuck (ERROR.CMDQ_* set, or the device is gone):
+		 * resynchronise with where the device stopped.
+		 */
+		tail = head;
+	}
+	v->cmdq_tail = tail;
+	spin_unlock_irqrestore(&v->cmd_lock, flags);
+
+	atomic64_add(n, &v->commands);
+	if (err) {
+		atomic64_inc(&v->cmd_errors);
+		dev_err_ratelimited(&v->pdev->dev,
+				    "command queue stuck at %u (tail %u, error %#x)\n",
+				    head, tail,
+				    readl(v->regs + VIOMMU_REG_ERROR));
+		return -ETIMEDOUT;
+	}
+	if (sync_lost) {
+		atomic64_inc(&v->cmd_errors);
+		dev_err_ratelimited(&v->pdev->dev,
+				    "SYNC %u completed without writing its value\n",
+				    seq);
+		ret = -EIO;
+	}
+	for (i = 0; i < n; i++) {
+		u16 status = le16_to_cpu(cmds[i].status);
+
+		if (status == VIOMMU_S_OK)
+			continue;
+		if (!ret)
+			ret = viommu_status_errno(status);
+		if (status == quiet_status)
+			continue;
+		atomic64_inc(&v->cmd_errors);
+		dev_err_ratelimited(&v->pdev->dev,
+				    "command %#x (domain %u, endpoint %#x, iova %#llx, size %#llx): %s\n",
+				    cmds[i].opcode, le32_to_cpu(cmds[i].domain),
+				    le32_to_cpu(cmds[i].endpoint),
+				    le64_to_cpu(cmds[i].iova),
+				    le64_to_cpu(cmds[i].size),
+				    viommu_status_name(status));
+	}
+	return ret;
+}
+
+static int viommu_run1(struct viommu_dev *v, struct viommu_cmd *cmd)
+{
+	return viommu_run(v, cmd, 1, -1);
+}
+
+/*
+ * Fill @cmd as a SYNC that writes into the SYNC word; viommu_run() gives it
+ * a fresh sequence number and checks that it landed.  Commands complete in
+ * order, so a SYNC that landed proves every command before it ran.
+ */
+static void viommu_sync_prep(struct viommu_dev *v, struct viommu_cmd *cmd)
+{
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->opcode = VIOMMU_CMD_SYNC;
+	cmd->addr = cpu_to_le64(v->sync_dma);
+}
+
+/*
+ * Invalidate @domain's IOTLB entries in [iova, iova + size), or all of them
+ * if @size is 0, and wait for the invalidation with a SYNC.  A whole-domain
+ * invalidation is also the batch that the device's flush queue waits for.
+ */
+static void viommu_invalidate(struct viommu_domain *vdom, u64 iova, u64 size)
+{
+	struct viommu_dev *v = vdom->viommu;
+	struct viommu_cmd cmds[2] = {};
+
+	cmds[0].opcode = VIOMMU_CMD_INVALIDATE;
+	cmds[0].domain = cpu_to_le32(vdom->id);
+	if (size) {
+		cmds[0].arg = cpu_to_le32(VIOMMU_INV_RANGE);
+		cmds[0].iova = cpu_to_le64(iova);
+		cmds[0].size = cpu_to_le64(size);
+	} else {
+		cmds[0].arg = cpu_to_le32(VIOMMU_INV_DOMAIN);
+	}
+	viommu_sync_prep(v, &cmds[1]);
+	viommu_run(v, cmds, 2, -1);
+	atomic64_inc(&v->invalidations);
+}
+
+/*
+ * The IOMMU core changes a default domain from DMA to DMA_FQ in place (its
+ * sysfs "type" store, or dma-iommu falling back from DMA_FQ to DMA when it
+ * cannot set up a flush queue) without telling the driver.  Before each
+ * operation on the domain, mirror the core's type on the device so that
+ * both keep the same semantics and both views agree.
+ */
+static void viommu_sync_type(struct viommu_domain *vdom)
+{
+	u32 want = viommu_type_of(READ_ONCE(vdom->domain.type));
+	struct viommu_cmd cmd = {};
+	unsigned long flags;
+
+	if (likely(READ_ONCE(vdom->dev_type) == want))
+		return;
+	spin_lock_irqsave(&vdom->type_lock, flags);
+	if (vdom->dev_type == want)
+		goto out;
+	cmd.opcode = VIOMMU_CMD_DOMAIN_SET_TYPE;
+	cmd.domain = cpu_to_le32(vdom->id);
+	cmd.arg = cpu_to_le32(want);
+	if (!viommu_run1(vdom->viommu, &cmd)) {
+		atomic_dec(&vdom->viommu->domains[vdom->dev_type]);
+		atomic_inc(&vdom->viommu->domains[want]);
+		WRITE_ONCE(vdom->dev_type, want);
+		atomic64_inc(&vdom->viommu->type_changes);
+	}
+out:
+	spin_unlock_irqrestore(&vdom->type_lock, flags);
+}
+
+/* --- domains ----------------------------------------------------------- */
+
+static struct iommu_domain *viommu_domain_alloc(unsigned int type)
+{
+	struct viommu_dev *v = viommu_global;
+	struct viommu_domain *vdom;
+	struct viommu_cmd cmd = {};
+	u32 dtype;
+
+	if (!v)
+		return NULL;
+	switch (type) {
+	case IOMMU_DOMAIN_BLOCKED:
+	case IOMMU_DOMAIN_IDENTITY:
+	case IOMMU_DOMAIN_UNMANAGED:
+	case IOMMU_DOMAIN_DMA:
+	case IOMMU_DOMAIN_DMA_FQ:
+		break;
+	default:
+		return NULL;
+	}
+	dtype = viommu_type_of(type);
+	if (!(v->domain_types & BIT(dtype)))
+		return NULL;
+
+	vdom = kzalloc(sizeof(*vdom), GFP_KERNEL);
+	if (!vdom)
+		return NULL;
+	vdom->viommu = v;
+	spin_lock_init(&vdom->map_lock);
+	spin_lock_init(&vdom->type_lock);
+	vdom->mappings = RB_ROOT_CACHED;
+	atomic_set(&vdom->endpoints, 0);
+
+	cmd.opcode = VIOMMU_CMD_DOMAIN_ALLOC;
+	cmd.arg = cpu_to_le32(dtype);
+	if (viommu_run1(v, &cmd)) {
+		kfree(vdom);
+		return NULL;
+	}
+	vdom->id = (u32)le64_to_cpu(cmd.result);
+	vdom->dev_type = dtype;
+	atomic_inc(&v->domains[dtype]);
+
+	vdom->domain.pgsize_bitmap = v->pgsize_bitmap;
+	vdom->domain.geometry.aperture_start = 0;
+	vdom->domain.geometry.aperture_end =
+		v->iova_bits >= 64 ? U64_MAX : BIT_ULL(v->iova_bits) - 1;
+	vdom->domain.geometry.force_aperture = true;
+	return &vdom->domain;
+}
+
+static void viommu_domain_free(struct iommu_domain *domain)
+{
+	struct viommu_domain *vdom = to_viommu_domain(domain);
+	struct viommu_dev *v = vdom->viommu;
+	struct interval_tree_node *node, *next;
+	struct viommu_cmd cmd = {};
+
+	if (atomic_read(&vdom->endpoints))
+		dev_err(&v->pdev->dev, "freeing domain %u with %d endpoints\n",
+			vdom->id, atomic_read(&vdom->endpoints));
+
+	/* The device frees the domain's mappings with it */
+	cmd.opcode = VIOMMU_CMD_DOMAIN_FREE;
+	cmd.domain = cpu_to_le32(vdom->id);
+	viommu_run1(v, &cmd);
+	atomic_dec(&v->domains[vdom->dev_type]);
+
+	node = interval_tree_iter_first(&vdom->mappings, 0, ULONG_MAX);
+	while (node) {
+		struct viommu_mapping *m =
+			container_of(node, struct viommu_mapping, node);
+
+		next = interval_tree_iter_next(node, 0, ULONG_MAX);
+		interval_tree_remove(node, &vdom->mappings);
+		atomic64_dec(&v->mappings);
+		atomic64_sub(node->last - node->start + 1, &v->mapped_bytes);
+		kfree(m);
+		node = next;
+	}
+	kfree(vdom);
+}
+
+static int viommu_attach_dev(struct iommu_domain *domain, struct device *dev)
+{
+	struct viommu_endpoint *ep = dev_iommu_priv_get(dev);
+	struct viommu_domain *vdom = to_viommu_domain(domain);
+	struct viommu_dev *v = vdom->viommu;
+	struct viommu_cmd cmd = {};
+	int ret;
+
+	if (!ep || ep->viommu != v)
+		return -ENODEV;
+	if (ep->domain == vdom)
+		return 0;
+
+	cmd.opcode = VIOMMU_CMD_ATTACH;
+	cmd.domain = cpu_to_le32(vdom->id);
+	cmd.endpoint = cpu_to_le32(ep->rid);
+	ret = viommu_run1(v, &cmd);
+	if (ret)
+		return ret;
+
+	/* ATTACH leaves the previous domain */
+	if (ep->domain)
+		atomic_dec(&ep->domain->endpoints);
+	else
+		atomic_inc(&v->endpoints);
+	atomic_inc(&vdom->endpoints);
+	ep->domain = vdom;
+	return 0;
+}
+
+static void viommu_detach_endpoint(struct viommu_endpoint *ep)
+{
+	struct viommu_cmd cmd = {};
+
+	if (!ep->domain)
+		return;
+	cmd.opcode = VIOMMU_CMD_DETACH;
+	cmd.endpoint = cpu_to_le32(ep->rid);
+	/* OK also when the device already detached a vanished VF */
+	viommu_run1(ep->viommu, &cmd);
+	atomic_dec(&ep->domain->endpoints);
+	atomic_dec(&ep->viommu->endpoints);
+	ep->domain = NULL;
+}
+
+static int viommu_map_pages(struct iommu_domain *domain, unsigned long iova,
+			    phys_addr_t paddr, size_t pgsize, size_t pgcount,
+			    int prot, gfp_t gfp, size_t *mapped)
+{
+	struct viommu_domain *vdom = to_viommu_domain(domain);
+	size_t size = pgsize * pgcount;
+	struct viommu_mapping *m;
+	struct viommu_cmd cmd = {};
+	unsigned long flags;
+	u32 perms = 0;
+	int ret;
+
+	if (prot & IOMMU_READ)
+		perms |= VIOMMU_PERM_READ;
+	if (prot & IOMMU_WRITE)
+		perms |= VIOMMU_PERM_WRITE;
+	if (!perms)
+		return -EINVAL;
+
+	m = kzalloc(sizeof(*m), gfp);
+	if (!m)
+		return -ENOMEM;
+	m->node.start = iova;
+	m->node.last = iova + size - 1;
+	m->paddr = paddr;
+
+	viommu_sync_type(vdom);
+	cmd.opcode = VIOMMU_CMD_MAP_FIXED;
+	cmd.domain = cpu_to_le32(vdom->id);
+	cmd.iova = cpu_to_le64(iova);
+	cmd.addr = cpu_to_le64(paddr);
+	cmd.size = cpu_to_le64(size);
+	cmd.arg = cpu_to_le32(perms);
+	ret = viommu_run1(vdom->viommu, &cmd);
+	if (ret) {
+		kfree(m);
+		return ret;
+	}
+
+	spin_lock_irqsave(&vdom->map_lock, flags);
+	interval_tree_insert(&m->node, &vdom->mappings);
+	spin_unlock_irqrestore(&vdom->map_lock, flags);
+	atomic64_inc(&vdom->viommu->mappings);
+	atomic64_add(size, &vdom->viommu->mapped_bytes);
+	*mapped = size;
+	return 0;
+}
+
+static size_t viommu_unmap_pages(struct iommu_domain *domain,
+				 unsigned long iova, size_t pgsize,
+				 size_t pgcount,
+				 struct iommu_iotlb_gather *gather)
+{
+	struct viommu_domain *vdom = to_viommu_domain(domain);
+	struct viommu_dev *v = vdom->viommu;
+	size_t size = pgsize * pgcount;
+	unsigned long last = iova + size - 1, flags;
+	struct interval_tree_node *node, *next;
+	struct viommu_cmd cmd = {};
+	LIST_HEAD(dead);
+	size_t unmapped = 0;
+
+	viommu_sync_type(vdom);
+	cmd.opcode = VIOMMU_CMD_UNMAP;
+	cmd.domain = cpu_to_le32(vdom->id);
+	cmd.iova = cpu_to_le64(iova);
+	cmd.size = cpu_to_le64(size);
+	if (viommu_run1(v, &cmd))
+		return 0;
+
+	/* The device removed every mapping inside the range: so do we */
+	spin_lock_irqsave(&vdom->map_lock, flags);
+	node = interval_tree_iter_first(&vdom->mappings, iova, last);
+	while (node) {
+		next = interval_tree_iter_next(node, iova, last);
+		if (node->start >= iova && node->last <= last) {
+			interval_tree_remove(node, &vdom->mappings);
+			unmapped += node->last - node->start + 1;
+			atomic64_dec(&v->mappings);
+			kfree(container_of(node, struct viommu_mapping, node));
+		} else {
+			dev_err_ratelimited(&v->pdev->dev,
+					    "domain %u: unmap of [%#lx, %#lx] split a mapping the device kept\n",
+					    vdom->id, iova, last);
+		}
+		node = next;
+	}
+	spin_unlock_irqrestore(&vdom->map_lock, flags);
+	atomic64_sub(unmapped, &v->mapped_bytes);
+
+	iommu_iotlb_gather_add_range(gather, iova, size);
+	return size;
+}
+
+static void viommu_flush_iotlb_all(struct iommu_domain *domain)
+{
+	struct viommu_domain *vdom = to_viommu_domain(domain);
+
+	viommu_sync_type(vdom);
+	viommu_invalidate(vdom, 0, 0);
+}
+
+static void viommu_iotlb_sync(struct iommu_domain *domain,
+			      struct iommu_iotlb_gather *gather)
+{
+	struct viommu_domain *vdom = to_viommu_domain(domain);
+
+	if (gather->start > gather->end)
+		return;	/* nothing was gathered */
+	viommu_invalidate(vdom, gather->start,
+			  gather->end - gather->start + 1);
+}
+
+static phys_addr_t viommu_iova_to_phys(struct iommu_domain *domain,
+				       dma_addr_t iova)
+{
+	struct viommu_domain *vdom = to_viommu_domain(domain);
+	struct interval_tree_node *node;
+	phys_addr_t paddr = 0;
+	unsigned long flags;
+
+	spin_lock_irqsave(&vdom->map_lock, flags);
+	node = interval_tree_iter_first(&vdom->mappings, iova, iova);
+	if (node)
+		paddr = container_of(node, struct viommu_mapping, node)->paddr +
+			(iova - node->start);
+	spin_unlock_irqrestore(&vdom->map_lock, flags);
+	return paddr;
+}
+
+/* --- endpoints --------------------------------------------------------- */
+
+static struct iommu_device *viommu_probe_device(struct device *dev)
+{
+	struct viommu_dev *v = viommu_global;
+	struct viommu_endpoint *ep;
+	struct pci_dev *pdev;
+
+	if (!v || !dev_is_pci(dev))
+		return ERR_PTR(-ENODEV);
+	pdev = to_pci_dev(dev);
+	/* Not ourselves, and only functions of our own hierarchy */
+	if (pdev == v->pdev ||
+	    pci_find_host_bridge(pdev->bus) != pci_find_host_bridge(v->pdev->bus))
+		return ERR_PTR(-ENODEV);
+
+	ep = kzalloc(sizeof(*ep), GFP_KERNEL);
+	if (!ep)
+		return ERR_PTR(-ENOMEM);
+	ep->viommu = v;
+	ep->dev = dev;
+	ep->rid = pci_dev_id(pdev);
+	dev_iommu_priv_set(dev, ep);
+	return &v->iommu;
+}
+
+static void viommu_probe_finalize(struct device *dev)
+{
+	/* Drop dma-iommu's ops first when the new domain is IDENTITY */
+	set_dma_ops(dev, NULL);
+	iommu_setup_dma_ops(dev, 0, U64_MAX);
+}
+
+static void viommu_release_device(struct device *dev)
+{
+	struct viommu_endpoint *ep = dev_iommu_priv_get(dev);
+
+	if (!ep)
+		return;
+	/*
+	 * The core frees the group's domain after this; detach first so that
+	 * DOMAIN_FREE does not find the endpoint still attached (a VF is
+	 * removed before its VF Enable bit is cleared).
+	 */
+	viommu_detach_endpoint(ep);
+	dev_iommu_priv_set(dev, NULL);
+	kfree(ep);
+}
+
+static struct iommu_group *viommu_device_group(struct device *dev)
+{
+	if (dev_is_pci(dev))
+		return pci_device_group(dev);
+	return generic_device_group(dev);
+}
+
+static void viommu_get_resv_regions(struct device *dev, struct list_head *head)
+{
+	struct iommu_resv_region *msi;
+
+	/*
+	 * The device passes writes to the MSI window through untranslated
+	 * whatever the domain: a hardware MSI region, kept out of the IOVA
+	 * allocator and never mapped.
+	 */
+	msi = iommu_alloc_resv_region(VIOMMU_MSI_BASE, VIOMMU_MSI_SIZE, 0,
+				      IOMMU_RESV_MSI, GFP_KERNEL);
+	if (!msi)
+		return;
+	list_add_tail(&msi->list, head);
+	iommu_dma_get_resv_regions(dev, head);
+}
+
+static bool viommu_capable(struct device *dev, enum iommu_cap cap)
+{
+	return cap == IOMMU_CAP_CACHE_COHERENCY;
+}
+
+static struct iommu_ops viommu_ops = {
+	.capable		= viommu_capable,
+	.domain_alloc		= viommu_domain_alloc,
+	.probe_device		= viommu_probe_device,
+	.probe_finalize		= viommu_probe_finalize,
+	.release_device		= viommu_release_device,
+	.device_group		= viommu_device_group,
+	.get_resv_regions	= viommu_get_resv_regions,
+	.owner			= THIS_MODULE,
+	.default_domain_ops = &(const struct iommu_domain_ops) {
+		.attach_dev		= viommu_attach_dev,
+		.map_pages		= viommu_map_pages,
+		.unmap_pages		= viommu_unmap_pages,
+		.flush_iotlb_all	= viommu_flush_iotlb_all,
+		.iotlb_sync		= viommu_iotlb_sync,
+		.iova_to_phys		= viommu_iova_to_phys,
+		.free			= viommu_domain_free,
+	},
+};
+
+/* --- events ------------------------------------------------------------ */
+
+static void viommu_report_fault(struct viommu_dev *v,
+				const struct viommu_event *evt)
+{
+	u16 rid = le16_to_cpu(evt->endpoint);
+	u64 iova = le64_to_cpu(evt->iova);
+	u32 access = le32_to_cpu(evt->access);
+	int flags = access & VIOMMU_PERM_WRITE ? IOMMU_FAULT_WRITE :
+						 IOMMU_FAULT_READ;
+	struct iommu_domain *domain = NULL;
+	struct pci_dev *pdev;
+
+	atomic64_inc(&v->faults);
+	pdev = pci_get_domain_bus_and_slot(pci_domain_nr(v->pdev->bus),
+					   PCI_BUS_NUM(rid), rid & 0xff);
+	if (pdev)
+		domain = iommu_get_domain_for_dev(&pdev->dev);
+	/* A fault handler that took the fault (returns 0) keeps it quiet */
+	if (!pdev || !domain ||
+	    report_iommu_fault(domain, &pdev->dev, iova, flags))
+		dev_err_ratelimited(&v->pdev->dev,
+				    "fault: endpoint %02x:%02x.%u domain %u iova %#llx %s reason %u\n",
+				    PCI_BUS_NUM(rid), PCI_SLOT(rid & 0xff),
+				    PCI_FUNC(rid & 0xff),
+				    le32_to_cpu(evt->domain), iova,
+				    flags == IOMMU_FAULT_WRITE ? "write" : "read",
+				    evt->reason);
+	pci_dev_put(pdev);
+}
+
+static irqreturn_t viommu_event_thread(int irq, void *data)
+{
+	struct viommu_dev *v = data;
+	u32 mask = (1U << VIOMMU_EVTQ_LOG2) - 1;
+	u32 tail, err;
+
+	err = readl(v->regs + VIOMMU_REG_ERROR);
+	if (err & VIOMMU_ERR_EVTQ_OVERFLOW) {
+		atomic64_inc(&v->overflows);
+		dev_warn_ratelimited(&v->pdev->dev, "event queue overflow\n");
+		writel(VIOMMU_ERR_EVTQ_OVERFLOW, v->regs + VIOMMU_REG_ERROR);
+	}
+
+	while ((tail = readl(v->regs + VIOMMU_REG_EVTQ_TAIL)) != v->evtq_head) {
+		/* The record was written before TAIL moved */
+		dma_rmb();
+		while (v->evtq_head != tail) {
+			struct viommu_event evt = v->evtq[v->evtq_head];
+
+			switch (evt.type) {
+			case VIOMMU_EVT_FAULT:
+				viommu_report_fault(v, &evt);
+				break;
+			case VIOMMU_EVT_ENDPOINT_GONE:
+				/* A VF went away before the core released it */
+				atomic64_inc(&v->endpoints_gone);
+				dev_dbg(&v->pdev->dev,
+					"endpoint %#x left domain %u\n",
+					le16_to_cpu(evt.endpoint),
+					le32_to_cpu(evt.domain));
+				break;
+			case VIOMMU_EVT_STRICT:
+				atomic64_inc(&v->strict_events);
+				dev_err_ratelimited(&v->pdev->dev,
+						    "strict check: domain %u iova %#llx reason %u\n",
+						    le32_to_cpu(evt.domain),
+						    le64_to_cpu(evt.iova),
+						    evt.reason);
+				break;
+			default:
+				dev_warn_ratelimited(&v->pdev->dev,
+						     "unknown event type %u\n",
+						     evt.type);
+			}
+			v->evtq_head = (v->evtq_head + 1) & mask;
+		}
+		writel(v->evtq_head, v->regs + VIOMMU_REG_EVTQ_HEAD);
+	}
+	return IRQ_HANDLED;
+}
+
+/* --- debugfs ----------------------------------------------------------- */
+
+static int viommu_stats_show(struct seq_file *s, void *unused)
+{
+	struct viommu_dev *v = s->private;
+	struct viommu_cmd cmd = {};
+	struct viommu_stats st;
+	int ret;
+
+	seq_printf(s, "domains_blocked %d\n",
+		   atomic_read(&v->domains[VIOMMU_DOMAIN_BLOCKED]));
+	seq_printf(s, "domains_identity %d\n",
+		   atomic_read(&v->domains[VIOMMU_DOMAIN_IDENTITY]));
+	seq_printf(s, "domains_dma %d\n",
+		   atomic_read(&v->domains[VIOMMU_DOMAIN_DMA]));
+	seq_printf(s, "domains_dma_fq %d\n",
+		   atomic_read(&v->domains[VIOMMU_DOMAIN_DMA_FQ]));
+	seq_printf(s, "endpoints %d\n", atomic_read(&v->endpoints));
+	seq_printf(s, "mappings %lld\n", atomic64_read(&v->mappings));
+	seq_printf(s, "mapped_bytes %lld\n", atomic64_read(&v->mapped_bytes));
+	seq_printf(s, "commands %lld\n", atomic64_read(&v->commands));
+	seq_printf(s, "command_errors %lld\n", atomic64_read(&v->cmd_errors));
+	seq_printf(s, "invalidations %lld\n", atomic64_read(&v->invalidations));
+	seq_printf(s, "type_changes %lld\n", atomic64_read(&v->type_changes));
+	seq_printf(s, "faults %lld\n", atomic64_read(&v->faults));
+	seq_printf(s, "endpoints_gone %lld\n",
+		   atomic64_read(&v->endpoints_gone));
+	seq_printf(s, "strict_events %lld\n", atomic64_read(&v->strict_events));
+	seq_printf(s, "event_overflows %lld\n", atomic64_read(&v->overflows));
+
+	/* The device's own totals, asked for while we are at it */
+	cmd.opcode = VIOMMU_CMD_QUERY_STATS;
+	cmd.addr = cpu_to_le64(v->stats_dma);
+	mutex_lock(&v->stats_lock);
+	ret = viommu_run1(v, &cmd);
+	st = *v->stats;
+	mutex_unlock(&v->stats_lock);
+	if (ret)
+		return ret;
+	seq_printf(s, "device_domains %u\n", le32_to_cpu(st.type));
+	seq_printf(s, "device_endpoints %u\n", le32_to_cpu(st.endpoints));
+	seq_printf(s, "device_mappings %llu\n", le64_to_cpu(st.mappings));
+	seq_printf(s, "device_mapped_bytes %llu\n",
+		   le64_to_cpu(st.mapped_bytes));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(viommu_stats);
+
+/* --- PCI driver -------------------------------------------------------- */
+
+static void viommu_hw_disable(void *data)
+{
+	struct viommu_dev *v = data;
+
+	/* Back to the reset policy: translation off, queues stopped */
+	writel(VIOMMU_CTRL_DEFAULT_BYPASS, v->regs + VIOMMU_REG_CONTROL);
+}
+
+static int viommu_setup_queues(struct viommu_dev *v)
+{
+	struct device *dev = &v->pdev->dev;
+	u32 ctrl = VIOMMU_CTRL_DEFAULT_BYPASS | VIOMMU_CTRL_CMDQ_EN |
+		   VIOMMU_CTRL_EVTQ_EN;
+
+	/*
+	 * Coherent allocations are aligned to their size rounded up to
+	 * pages, which is what the device requires of the ring bases.
+	 */
+	v->cmdq = dmam_alloc_coherent(dev, sizeof(*v->cmdq) << VIOMMU_CMDQ_LOG2,
+				      &v->cmdq_dma, GFP_KERNEL);
+	v->evtq = dmam_alloc_coherent(dev, sizeof(*v->evtq) << VIOMMU_EVTQ_LOG2,
+				      &v->evtq_dma, GFP_KERNEL);
+	v->sync_word = dmam_alloc_coherent(dev, PAGE_SIZE, &v->sync_dma,
+					   GFP_KERNEL);
+	v->stats = dmam_alloc_coherent(dev, sizeof(*v->stats), &v->stats_dma,
+				       GFP_KERNEL);
+	if (!v->cmdq || !v->evtq || !v->sync_word || !v->stats)
+		return -ENOMEM;
+
+	/* Stop whatever a previous kernel left running, clear old errors */
+	writel(VIOMMU_CTRL_DEFAULT_BYPASS, v->regs + VIOMMU_REG_CONTROL);
+	writel(VIOMMU_ERR_MASK, v->regs + VIOMMU_REG_ERROR);
+
+	lo_hi_writeq(v->cmdq_dma, v->regs + VIOMMU_REG_CMDQ_BASE);
+	writel(VIOMMU_CMDQ_LOG2, v->regs + VIOMMU_REG_CMDQ_SIZE);
+	lo_hi_writeq(v->evtq_dma, v->regs + VIOMMU_REG_EVTQ_BASE);
+	writel(VIOMMU_EVTQ_LOG2, v->regs + VIOMMU_REG_EVTQ_SIZE);
+	writel(ctrl, v->regs + VIOMMU_REG_CONTROL);
+	if ((readl(v->regs + VIOMMU_REG_STATUS) &
+	     (VIOMMU_STS_CMDQ_ON | VIOMMU_STS_EVTQ_ON)) !=
+	    (VIOMMU_STS_CMDQ_ON | VIOMMU_STS_EVTQ_ON)) {
+		dev_err(dev, "queues did not start (error %#x)\n",
+			readl(v->regs + VIOMMU_REG_ERROR));
+		return -EIO;
+	}
+	v->cmdq_tail = 0;
+	v->evtq_head = 0;
+	return 0;
+}
+
+static int viommu_pci_probe(struct pci_dev *pdev,
+			    const struct pci_device_id *id)
+{
+	struct device *dev = &pdev->dev;
+	struct viommu_dev *v;
+	u32 version, ctrl;
+	u64 cap;
+	int ret, i;
+
+	if (viommu_global) {
+		dev_err(dev, "only one virt-iommu is supported\n");
+		return -EBUSY;
+	}
+
+	ret = pcim_enable_device(pdev);
+	if (ret)
+		return ret;
+	ret = pcim_iomap_regions(pdev, BIT(0), dev_name(dev));
+	if (ret)
+		return ret;
+	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64));
+	if (ret)
+		return ret;
+
+	v = devm_kzalloc(dev, sizeof(*v), GFP_KERNEL);
+	if (!v)
+		return -ENOMEM;
+	v->pdev = pdev;
+	v->regs = pcim_iomap_table(pdev)[0];
+	spin_lock_init(&v->cmd_lock);
+	mutex_init(&v->stats_lock);
+	for (i = 0; i < VIOMMU_NR_DOMAIN_TYPES; i++)
+		atomic_set(&v->domains[i], 0);
+
+	if (readl(v->regs + VIOMMU_REG_MAGIC) != VIOMMU_MAGIC) {
+		dev_err(dev, "bad magic %#x\n",
+			readl(v->regs + VIOMMU_REG_MAGIC));
+		return -ENODEV;
+	}
+	version = readl(v->regs + VIOMMU_REG_VERSION);
+	if (VIOMMU_VERSION_MAJOR(version) != VIOMMU_DRIVER_MAJOR ||
+	    VIOMMU_VERSION_MINOR(version) < VIOMMU_DRIVER_MINOR) {
+		dev_err(dev, "ABI %u.%u not supported (need %u.%u)\n",
+			VIOMMU_VERSION_MAJOR(version),
+			VIOMMU_VERSION_MINOR(version),
+			VIOMMU_DRIVER_MAJOR, VIOMMU_DRIVER_MINOR);
+		return -ENODEV;
+	}
+	cap = lo_hi_readq(v->regs + VIOMMU_REG_CAP);
+	if ((cap & (VIOMMU_CAP_CMDQ | VIOMMU_CAP_EVTQ | VIOMMU_CAP_MSIX)) !=
+	    (VIOMMU_CAP_CMDQ | VIOMMU_CAP_EVTQ | VIOMMU_CAP_MSIX)) {
+		dev_err(dev, "missing capabilities (cap %#llx)\n", cap);
+		return -ENODEV;
+	}
+	/* The kernel maps in CPU pages: the granule must be one of them */
+	v->pgsize_bitmap = lo_hi_readq(v->regs + VIOMMU_REG_PGSIZE_MASK);
+	if (!(v->pgsize_bitmap & PAGE_SIZE) ||
+	    (v->pgsize_bitmap & (PAGE_SIZE - 1))) {
+		dev_err(dev, "page sizes %#llx do not fit the CPU's %#lx\n",
+			v->pgsize_bitmap, PAGE_SIZE);
+		return -ENODEV;
+	}
+	v->iova_bits = readl(v->regs + VIOMMU_REG_IOVA_BITS);
+	v->domain_types = readl(v->regs + VIOMMU_REG_DOMAIN_TYPES);
+	if (v->iova_bits < 32 || v->iova_bits > 64) {
+		dev_err(dev, "bad IOVA width %u\n", v->iova_bits);
+		return -ENODEV;
+	}
+
+	pci_set_master(pdev);
+	ret = viommu_setup_queues(v);
+	if (ret)
+		return ret;
+	ret = devm_add_action_or_reset(dev, viommu_hw_disable, v);
+	if (ret)
+		return ret;
+
+	ret = pci_alloc_irq_vectors(pdev, VIOMMU_MSIX_VECTORS,
+				    VIOMMU_MSIX_VECTORS, PCI_IRQ_MSIX);
+	if (ret < 0)
+		return ret;
+	ret = devm_request_threaded_irq(dev,
+					pci_irq_vector(pdev, VIOMMU_MSIX_EVENT),
+					NULL, viommu_event_thread, IRQF_ONESHOT,
+					"virt-iommu-evtq", v);
+	if (ret)
+		goto err_vectors;
+
+	/*
+	 * Translate from here on; functions without a domain still bypass
+	 * until the core has attached every one it knows.
+	 */
+	ctrl = readl(v->regs + VIOMMU_REG_CONTROL) | VIOMMU_CTRL_ENABLE;
+	writel(ctrl, v->regs + VIOMMU_REG_CONTROL);
+
+	viommu_ops.pgsize_bitmap = v->pgsize_bitmap;
+	viommu_global = v;
+	ret = iommu_device_sysfs_add(&v->iommu, dev, NULL, "%s",
+				     dev_name(dev));
+	if (ret)
+		goto err_global;
+	/* Probes every PCI function and attaches it to its default domain */
+	ret = iommu_device_register(&v->iommu, &viommu_ops, dev);
+	if (ret)
+		goto err_sysfs;
+
+	/*
+	 * Every function the core manages now has a domain; one without
+	 * (a VF between its creation and its probe) is blocked.
+	 */
+	writel(ctrl & ~VIOMMU_CTRL_DEFAULT_BYPASS,
+	       v->regs + VIOMMU_REG_CONTROL);
+
+	v->debugfs = debugfs_create_dir("virt-iommu", NULL);
+	debugfs_create_file("stats", 0444, v->debugfs, v, &viommu_stats_fops);
+
+	dev_info(dev, "ABI %u.%u, %u-bit IOVA, pages %#llx, domain types %#x\n",
+		 VIOMMU_VERSION_MAJOR(version), VIOMMU_VERSION_MINOR(version),
+		 v->iova_bits, v->pgsize_bitmap, v->domain_types);
+	return 0;
+
+err_sysfs:
+	iommu_device_sysfs_remove(&v->iommu);
+err_global:
+	viommu_global = NULL;
+	writel(VIOMMU_CTRL_DEFAULT_BYPASS, v->regs + VIOMMU_REG_CONTROL);
+	devm_free_irq(dev, pci_irq_vector(pdev, VIOMMU_MSIX_EVENT), v);
+err_vectors:
+	pci_free_irq_vectors(pdev);
+	return ret;
+}
+
+static const struct pci_device_id viommu_pci_ids[] = {
+	{ PCI_DEVICE(VIOMMU_PCI_VENDOR_ID, VIOMMU_PCI_DEVICE_ID) },
+	{ }
+};
+
+static struct pci_driver viommu_pci_driver = {
+	.name		= "virt-iommu",
+	.id_table	= viommu_pci_ids,
+	.probe		= viommu_pci_probe,
+	/* Built in, never unbound: the core has no way to unregister us */
+	.driver.suppress_bind_attrs = true,
+};
+
+/*
+ * After PCI enumeration (subsys_initcall) and resource assignment
+ * (fs_initcall), before the endpoint drivers (device_initcall): every
+ * endpoint gets its IOMMU DMA ops before its driver first maps anything.
+ */
+static int __init viommu_init(void)
+{
+	return pci_register_driver(&viommu_pci_driver);
+}
+fs_initcall_sync(viommu_init);

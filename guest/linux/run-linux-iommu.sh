@@ -1,0 +1,187 @@
+#!/bin/bash
+# Boot the Linux guest kernel with the virt-iommu driver and check it
+#
+# usage: guest/linux/run-linux-iommu.sh [--shell] [--] [QEMU ARG...]
+#
+# Packs the guest's initramfs (static busybox + guest/linux/init) into
+# OUTDIR, boots KERNEL (guest/linux/build-kernel.sh's vmlinux, PVH entry) on
+# q35 under TCG with -device virt-iommu (strict-checks on), dma-testdev as
+# an SR-IOV PF at 00:06.0 and an NVMe controller on a small raw image, and
+# lets /init run block I/O in every default domain type, VF churn and
+# kmemleak scans.  When the guest prints its verdict, the device's view is
+# taken over the HMP socket ('info virt-iommu', OUTDIR/hmp.log) and
+# guest/linux/compare.py holds it against the guest's view (groups and
+# their types, the driver's accounting, the kernel log).  The serial
+# console goes to the terminal and OUTDIR/console.log.  Arguments after the
+# options go to QEMU unchanged, e.g. -trace 'virt_iommu_cmd*'.
+#
+#   --shell   boot into a busybox shell instead (Ctrl-A x quits QEMU)
+#
+# Environment:
+#   QEMU      qemu-system-x86_64 (default <repo>/build/qemu/qemu-system-x86_64)
+#   KERNEL    guest kernel (default <repo>/build/linux/vmlinux)
+#   OUTDIR    initramfs, disk image and logs (default <repo>/build/guest-linux)
+#   TIMEOUT   seconds before QEMU is killed (default 600)
+#   CYCLES    SR-IOV enable/disable cycles (default 20)
+#   VFS       VFs per cycle (default 7)
+#   APPEND    extra kernel command line, e.g. 'dyndbg="file virt-iommu.c +p"'
+#   TRACE     QEMU trace event pattern; events go to OUTDIR/trace.log
+#   BUSYBOX   static busybox (default /bin/busybox)
+#
+# Exit status: 0 on PASS, 1 on FAIL, 124 on timeout, 2 if it could not start.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+set -uo pipefail
+
+LINUX_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$LINUX_DIR/../.." && pwd)
+
+QEMU=${QEMU:-$ROOT/build/qemu/qemu-system-x86_64}
+KERNEL=${KERNEL:-$ROOT/build/linux/vmlinux}
+OUTDIR=${OUTDIR:-$ROOT/build/guest-linux}
+TIMEOUT=${TIMEOUT:-600}
+CYCLES=${CYCLES:-20}
+VFS=${VFS:-7}
+APPEND=${APPEND:-}
+TRACE=${TRACE:-}
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+HOLD=60
+
+say() { echo "run-linux-iommu: $*"; }
+die() { echo "run-linux-iommu: error: $*" >&2; exit 2; }
+
+mode=check
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --shell) mode=shell ;;
+    -h|--help) sed -n '4,/^# SPDX/{/^# SPDX/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+    --) shift; break ;;
+    *) break ;;
+    esac
+    shift
+done
+
+for v in TIMEOUT CYCLES VFS; do
+    [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a number, not '${!v}'"
+done
+[ "$VFS" -ge 1 ] && [ "$VFS" -le 7 ] || die "VFS must be 1..7 (dma-testdev's TotalVFs)"
+[ -x "$QEMU" ] || die "no QEMU at $QEMU: run 'make qemu' or set QEMU"
+[ -f "$KERNEL" ] || die "no kernel at $KERNEL: run 'make guest-kernel' or set KERNEL"
+[ -x "$BUSYBOX" ] || die "$BUSYBOX not found: install busybox-static"
+readelf -l "$BUSYBOX" | grep -q 'program interpreter' &&
+    die "$BUSYBOX is dynamically linked: install busybox-static or set BUSYBOX"
+
+mkdir -p "$OUTDIR"
+OUTDIR=$(cd "$OUTDIR" && pwd)
+
+# --- initramfs: busybox and our /init, rebuilt when either changed ---------
+
+INITRAMFS=$OUTDIR/initramfs.cpio.gz
+if [ ! -f "$INITRAMFS" ] || [ "$LINUX_DIR/init" -nt "$INITRAMFS" ] ||
+   [ "$BUSYBOX" -nt "$INITRAMFS" ] || [ "$0" -nt "$INITRAMFS" ]; then
+    stage=$OUTDIR/initramfs
+    rm -rf "$stage"
+    mkdir -p "$stage"/{bin,dev,proc,sys,tmp}
+    cp "$BUSYBOX" "$stage/bin/busybox"
+    for applet in $("$BUSYBOX" --list); do
+        [ -e "$stage/bin/$applet" ] || ln -s busybox "$stage/bin/$applet"
+    done
+    ln -s bin "$stage/sbin"
+    cp "$LINUX_DIR/init" "$stage/init"
+    chmod 755 "$stage/init"
+    (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+        cpio --quiet -o -H newc -R 0:0 --reproducible) |
+        gzip -n -9 >"$INITRAMFS.tmp" && mv "$INITRAMFS.tmp" "$INITRAMFS" ||
+        die "packing $INITRAMFS failed"
+    say "packed $INITRAMFS"
+fi
+
+# The NVMe disk: 16 MiB of zeroes, fresh each run
+DISK=$OUTDIR/nvme.img
+rm -f "$DISK"
+truncate -s 16M "$DISK" || die "cannot create $DISK"
+
+firmware=()
+for dir in /usr/share/seabios /usr/share/qemu /usr/lib/ipxe/qemu; do
+    [ -d "$dir" ] && firmware+=(-L "$dir")
+done
+
+hold=
+[ "$mode" = check ] && hold="linux_iommu_hold=$HOLD "
+args=(
+    -machine q35 -accel tcg -smp 2 -m 512M
+    -nodefaults -display none -no-reboot
+    "${firmware[@]}"
+    -kernel "$KERNEL" -initrd "$INITRAMFS"
+    -append "console=ttyS0 panic=-1 oops=panic loglevel=6 linux_iommu=$mode linux_iommu_cycles=$CYCLES linux_iommu_vfs=$VFS ${hold}$APPEND"
+    -device virt-iommu,strict-checks=on
+    -device dma-testdev,addr=06.0
+    -drive "file=$DISK,if=none,id=nvm,format=raw"
+    -device nvme,serial=virt-iommu,drive=nvm,addr=07.0
+)
+if [ -n "$TRACE" ]; then
+    rm -f "$OUTDIR/trace.log"
+    args+=(-trace "enable=$TRACE,file=$OUTDIR/trace.log")
+fi
+args+=("$@")
+
+if [ "$mode" = shell ]; then
+    say "interactive shell; 'poweroff -f' ends it, Ctrl-A x quits QEMU"
+    exec "$QEMU" -serial mon:stdio "${args[@]}"
+fi
+
+log=$OUTDIR/console.log
+hmp_log=$OUTDIR/hmp.log
+mon=$OUTDIR/monitor.sock
+rm -f "$log" "$hmp_log" "$mon"
+: >"$log"
+args+=(-monitor "unix:$mon,server=on,wait=off")
+
+# When the guest has printed its verdict (it then holds), take the device's
+# view and quit QEMU.
+watch_verdict() {
+    local deadline=$((SECONDS + TIMEOUT))
+
+    while [ $SECONDS -lt $deadline ]; do
+        if grep -a -q 'VIRT-IOMMU-LINUX: \(PASS\|FAIL\)' "$log"; then
+            python3 "$ROOT/guest/hmp.py" "$mon" "info virt-iommu" \
+                >"$hmp_log.tmp" 2>&1 && mv "$hmp_log.tmp" "$hmp_log"
+            python3 "$ROOT/guest/hmp.py" "$mon" quit >/dev/null 2>&1
+            return
+        fi
+        sleep 0.2
+    done
+}
+
+start=$SECONDS
+watch_verdict &
+watcher=$!
+timeout --foreground -k 5 "$TIMEOUT" "$QEMU" -serial stdio "${args[@]}" \
+    </dev/null 2>&1 | tee -i -a "$log"
+status=${PIPESTATUS[0]}
+kill "$watcher" 2>/dev/null
+wait "$watcher" 2>/dev/null
+rm -f "$mon" "$hmp_log.tmp"
+secs=$((SECONDS - start))
+
+if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+    say "FAIL: timed out after $TIMEOUT s (log: $log)"
+    exit 124
+fi
+if [ -s "$hmp_log" ]; then
+    echo
+    say "the device's view at the end ($hmp_log):"
+    cat "$hmp_log"
+fi
+echo
+if python3 "$LINUX_DIR/compare.py" "$log" "$hmp_log"; then
+    if [ "$status" -ne 0 ]; then
+        say "FAIL: QEMU exited with status $status after $secs s (log: $log)"
+        exit 1
+    fi
+    say "PASS in $secs s"
+    exit 0
+fi
+say "FAIL after $secs s (log: $log)"
+exit 1
