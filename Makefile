@@ -50,6 +50,18 @@ guest: deps
 run: qemu guest
 	guest/run-demo.sh
 
+# The Linux guest with the virt-iommu IOMMU driver (guest/linux/): Debian's
+# 6.1 kernel source with the driver, cached so that a re-run takes seconds.
+LINUX_BUILD := $(BUILD)/linux
+GUEST_LINUX_BUILD := $(BUILD)/guest-linux
+guest-kernel: deps
+	guest/linux/build-kernel.sh $(LINUX_BUILD)
+
+run-linux-iommu: qemu guest-kernel
+	QEMU=$(QEMU) KERNEL=$(LINUX_BUILD)/vmlinux OUTDIR=$(GUEST_LINUX_BUILD) \
+	    guest/linux/run-linux-iommu.sh
+.PHONY: guest-kernel run-linux-iommu
+
 check-iova: iova
 	meson test -C $(IOVA_BUILD) --print-errorlogs
 
