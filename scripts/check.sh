@@ -56,6 +56,7 @@ suite iova-tsan build/iova-tsan check-iova-tsan
 suite qtest build/qemu check-qtest
 suite qtest-asan build/qemu-asan check-qtest-asan
 suite demo - run
+suite linux-iommu - run-linux-iommu
 
 echo
 [ ${#failed_suites[@]} -eq 0 ] || echo "failing suites: ${failed_suites[*]}"
