@@ -86,6 +86,11 @@ struct viommu_dev {
 	atomic64_t		strict_events;
 	atomic64_t		overflows;
 	struct dentry		*debugfs;
+
+	/* Every domain and endpoint, for the debugfs listing */
+	spinlock_t		list_lock;
+	struct list_head	domain_list;
+	struct list_head	endpoint_list;
 };
 
 struct viommu_domain {
@@ -98,6 +103,9 @@ struct viommu_domain {
 	/* Shadow of the device's mappings: iova_to_phys() and accounting */
 	spinlock_t		map_lock;
 	struct rb_root_cached	mappings;
+	u64			nr_mappings;	/* under map_lock */
+	u64			mapped_bytes;	/* under map_lock */
+	struct list_head	list;		/* viommu_dev.domain_list */
 };
 
 struct viommu_mapping {
@@ -111,6 +119,7 @@ struct viommu_endpoint {
 	struct device		*dev;
 	u16			rid;
 	struct viommu_domain	*domain;	/* NULL: detached */
+	struct list_head	list;		/* viommu_dev.endpoint_list */
 };
 
 /* One IOMMU per PCI hierarchy; this driver supports one in the system. */
@@ -375,6 +384,9 @@ static struct iommu_domain *viommu_domain_alloc(unsigned int type)
 	vdom->id = (u32)le64_to_cpu(cmd.result);
 	vdom->dev_type = dtype;
 	atomic_inc(&v->domains[dtype]);
+	spin_lock(&v->list_lock);
+	list_add_tail(&vdom->list, &v->domain_list);
+	spin_unlock(&v->list_lock);
 
 	vdom->domain.pgsize_bitmap = v->pgsize_bitmap;
 	vdom->domain.geometry.aperture_start = 0;
@@ -400,6 +412,9 @@ static void viommu_domain_free(struct iommu_domain *domain)
 	cmd.domain = cpu_to_le32(vdom->id);
 	viommu_run1(v, &cmd);
 	atomic_dec(&v->domains[vdom->dev_type]);
+	spin_lock(&v->list_lock);
+	list_del(&vdom->list);
+	spin_unlock(&v->list_lock);
 
 	node = interval_tree_iter_first(&vdom->mappings, 0, ULONG_MAX);
 	while (node) {
@@ -502,6 +517,8 @@ static int viommu_map_pages(struct iommu_domain *domain, unsigned long iova,
 
 	spin_lock_irqsave(&vdom->map_lock, flags);
 	interval_tree_insert(&m->node, &vdom->mappings);
+	vdom->nr_mappings++;
+	vdom->mapped_bytes += size;
 	spin_unlock_irqrestore(&vdom->map_lock, flags);
 	atomic64_inc(&vdom->viommu->mappings);
 	atomic64_add(size, &vdom->viommu->mapped_bytes);
@@ -539,6 +556,7 @@ static size_t viommu_unmap_pages(struct iommu_domain *domain,
 		if (node->start >= iova && node->last <= last) {
 			interval_tree_remove(node, &vdom->mappings);
 			unmapped += node->last - node->start + 1;
+			vdom->nr_mappings--;
 			atomic64_dec(&v->mappings);
 			kfree(container_of(node, struct viommu_mapping, node));
 		} else {
@@ -548,6 +566,7 @@ static size_t viommu_unmap_pages(struct iommu_domain *domain,
 		}
 		node = next;
 	}
+	vdom->mapped_bytes -= unmapped;
 	spin_unlock_irqrestore(&vdom->map_lock, flags);
 	atomic64_sub(unmapped, &v->mapped_bytes);
 
@@ -614,6 +633,9 @@ static struct iommu_device *viommu_probe_device(struct device *dev)
 	ep->dev = dev;
 	ep->rid = pci_dev_id(pdev);
 	dev_iommu_priv_set(dev, ep);
+	spin_lock(&v->list_lock);
+	list_add_tail(&ep->list, &v->endpoint_list);
+	spin_unlock(&v->list_lock);
 	return &v->iommu;
 }
 
@@ -636,6 +658,9 @@ static void viommu_release_device(struct device *dev)
 	 * removed before its VF Enable bit is cleared).
 	 */
 	viommu_detach_endpoint(ep);
+	spin_lock(&ep->viommu->list_lock);
+	list_del(&ep->list);
+	spin_unlock(&ep->viommu->list_lock);
 	dev_iommu_priv_set(dev, NULL);
 	kfree(ep);
 }
@@ -819,6 +844,62 @@ static int viommu_stats_show(struct seq_file *s, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(viommu_stats);
 
+static const char *viommu_core_type_name(unsigned int type)
+{
+	switch (type) {
+	case IOMMU_DOMAIN_BLOCKED:
+		return "BLOCKED";
+	case IOMMU_DOMAIN_IDENTITY:
+		return "IDENTITY";
+	case IOMMU_DOMAIN_UNMANAGED:
+		return "UNMANAGED";
+	case IOMMU_DOMAIN_DMA:
+		return "DMA";
+	case IOMMU_DOMAIN_DMA_FQ:
+		return "DMA_FQ";
+	default:
+		return "?";
+	}
+}
+
+static const char * const viommu_type_names[] = {
+	[VIOMMU_DOMAIN_BLOCKED] = "BLOCKED",
+	[VIOMMU_DOMAIN_IDENTITY] = "IDENTITY",
+	[VIOMMU_DOMAIN_DMA] = "DMA",
+	[VIOMMU_DOMAIN_DMA_FQ] = "DMA_FQ",
+};
+
+/*
+ * One line per domain: its device ID, the type the IOMMU core gives it,
+ * the type the device has (they differ until the next operation on a
+ * domain the core changed in place, see viommu_sync_type()), endpoints and
+ * mappings; then one line per endpoint with its domain ID (0: none).
+ */
+static int viommu_domains_show(struct seq_file *s, void *unused)
+{
+	struct viommu_dev *v = s->private;
+	struct viommu_endpoint *ep;
+	struct viommu_domain *vdom;
+
+	spin_lock(&v->list_lock);
+	list_for_each_entry(vdom, &v->domain_list, list)
+		seq_printf(s, "domain %u core %s device %s endpoints %d mappings %llu bytes %llu\n",
+			   vdom->id,
+			   viommu_core_type_name(READ_ONCE(vdom->domain.type)),
+			   viommu_type_names[READ_ONCE(vdom->dev_type)],
+			   atomic_read(&vdom->endpoints),
+			   READ_ONCE(vdom->nr_mappings),
+			   READ_ONCE(vdom->mapped_bytes));
+	list_for_each_entry(ep, &v->endpoint_list, list)
+		seq_printf(s, "endpoint %02x:%02x.%u domain %u\n",
+			   PCI_BUS_NUM(ep->rid), PCI_SLOT(ep->rid & 0xff),
+			   PCI_FUNC(ep->rid & 0xff),
+			   ep->domain ? ep->domain->id : 0);
+	spin_unlock(&v->list_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(viommu_domains);
+
 /* --- PCI driver -------------------------------------------------------- */
 
 static void viommu_hw_disable(void *data)
@@ -902,6 +983,9 @@ static int viommu_pci_probe(struct pci_dev *pdev,
 	v->regs = pcim_iomap_table(pdev)[0];
 	spin_lock_init(&v->cmd_lock);
 	mutex_init(&v->stats_lock);
+	spin_lock_init(&v->list_lock);
+	INIT_LIST_HEAD(&v->domain_list);
+	INIT_LIST_HEAD(&v->endpoint_list);
 	for (i = 0; i < VIOMMU_NR_DOMAIN_TYPES; i++)
 		atomic_set(&v->domains[i], 0);
 
@@ -986,6 +1070,8 @@ static int viommu_pci_probe(struct pci_dev *pdev,
 
 	v->debugfs = debugfs_create_dir("virt-iommu", NULL);
 	debugfs_create_file("stats", 0444, v->debugfs, v, &viommu_stats_fops);
+	debugfs_create_file("domains", 0444, v->debugfs, v,
+			    &viommu_domains_fops);
 
 	dev_info(dev, "ABI %u.%u, %u-bit IOVA, pages %#llx, domain types %#x\n",
 		 VIOMMU_VERSION_MAJOR(version), VIOMMU_VERSION_MINOR(version),
