@@ -20,7 +20,8 @@ NINJA := ninja -j$(shell nproc)
 
 .PHONY: all deps configure qemu iova guest run check check-iova check-qtest \
         check-sanitizers check-iova-asan check-iova-tsan check-qtest-asan \
-        bench clean distclean
+        bench fuzz fuzz-qemu fuzz-iova check-fuzz soak soak-iova soak-qtest \
+        clean distclean
 
 all: qemu iova
 
@@ -100,6 +101,60 @@ check-qtest: configure
 
 check:
 	scripts/check.sh
+
+# libFuzzer runs (clang builds): QEMU's generic-fuzz on virt-iommu and
+# dma-testdev (scripts/fuzz-qemu.sh), and the allocator against its
+# reference model.  Each prints executions, exec/s and cov/ft; a crash,
+# leak or sanitizer report fails it.  See docs/devel/testing.rst.
+QEMU_FUZZ := $(BUILD)/qemu-fuzz
+IOVA_FUZZ := $(BUILD)/iova-fuzz
+FUZZ_SECONDS := 180
+FUZZ_IOVA_SECONDS := $(FUZZ_SECONDS)
+
+fuzz: fuzz-qemu fuzz-iova
+
+# make check's short run (scripts/check.sh): any finding fails it.
+check-fuzz: FUZZ_SECONDS := 120
+check-fuzz: FUZZ_IOVA_SECONDS := 30
+check-fuzz: fuzz-qemu fuzz-iova
+
+fuzz-qemu: deps
+	./configure --objdir=$(notdir $(QEMU_FUZZ)) -- --cc=clang --cxx=clang++ \
+	    --enable-fuzzing --enable-asan --enable-ubsan
+	$(NINJA) -C $(QEMU_FUZZ) qemu-fuzz-x86_64
+	QEMU_FUZZ_BUILD=$(QEMU_FUZZ) scripts/fuzz-qemu.sh $(FUZZ_SECONDS)
+
+$(IOVA_FUZZ)/build.ninja: | deps
+	CC=clang CXX=clang++ meson setup -Dfuzz=true \
+	    -Db_sanitize=address,undefined -Db_lundef=false \
+	    -Dcpp_args=-fsanitize=fuzzer-no-link $(IOVA_FUZZ)
+
+fuzz-iova: $(IOVA_FUZZ)/build.ninja
+	$(NINJA) -C $(IOVA_FUZZ)
+	scripts/fuzz-run.sh iova $(FUZZ_IOVA_SECONDS) \
+	    $(IOVA_FUZZ)/iova/fuzz/iova-fuzz --
+
+# Long runs: the allocator's differential test for SOAK_IOVA_OPS
+# operations, then the lifecycle qtests (VF churn, domain type changes,
+# rcache) for SOAK_CYCLES cycles each, reporting QEMU's RSS and the
+# allocator counters; a leak or RSS growth fails.  Not part of make check.
+SOAK_IOVA_OPS := 10000000
+SOAK_CYCLES := 10000
+SOAK_QTESTS := virt-iommu-churn-test virt-iommu-rcache-test
+
+soak: soak-iova soak-qtest
+
+soak-iova: iova
+	IOVA_PROPERTY_OPS=$(SOAK_IOVA_OPS) meson test -C $(IOVA_BUILD) \
+	    --suite property --print-errorlogs --verbose --timeout-multiplier 0
+
+soak-qtest: deps
+	./configure --objdir=$(notdir $(QEMU_BUILD))
+	$(NINJA) -C $(QEMU_BUILD) qemu-system-x86_64 \
+	    $(addprefix tests/qtest/,$(SOAK_QTESTS))
+	cd $(QEMU_BUILD) && VIRT_IOMMU_SOAK_CYCLES=$(SOAK_CYCLES) \
+	    meson test --no-rebuild --print-errorlogs --verbose \
+	    --timeout-multiplier 0 $(addprefix qtest-x86_64/,$(SOAK_QTESTS))
 
 # The allocator's own benchmarks (release build), then the allocator
 # against QEMU's util/iova-tree.c, built in the QEMU tree.
