@@ -9,6 +9,8 @@
 #
 # QEMU_FUZZ_BUILD (default build/qemu-fuzz) holds qemu-fuzz-x86_64, built
 # by `make fuzz-qemu`.  The seeds come from scripts/fuzz-seeds.py.
+# FUZZ_RUN_NAME (default qemu) names the run: its corpus, log and crash
+# files go to build/fuzz/NAME/.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${QEMU_FUZZ_BUILD:-$top/build/qemu-fuzz}
@@ -60,5 +62,5 @@ esac
 
 # A reset between inputs keeps each one independent.  -rss_limit_mb: the
 # ASan build of QEMU runs above libFuzzer's 2 GB default.
-exec "$top/scripts/fuzz-run.sh" qemu "$1" "$bin" --fuzz-target=generic-fuzz \
+exec "$top/scripts/fuzz-run.sh" "${FUZZ_RUN_NAME:-qemu}" "$1" "$bin" --fuzz-target=generic-fuzz \
     -rss_limit_mb=4096 -timeout=20 -- "$seeds"
