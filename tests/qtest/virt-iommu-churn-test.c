@@ -5,7 +5,8 @@
  * IOVA rcache and depot were suspected of leaking magazines; every cycle
  * ends with the allocators' counters back at their baseline.
  *
- * SOAK=1 runs 100 times the cycles.
+ * SOAK=1 runs 100 times the cycles; VIRT_IOMMU_SOAK_CYCLES=N runs N
+ * cycles in every suite that counts cycles (make soak).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -356,7 +357,7 @@ static void churn_cycle(Fixture *f, unsigned cycle, uint16_t n,
 static void test_vf_churn(void)
 {
     static const uint16_t counts[] = { 1, 7, 3, 5, 2, 6, 4, 7 };
-    unsigned cycles = 64 * lc_soak_factor();
+    unsigned cycles = lc_cycles(64);
     uint64_t rss_first = 0, rss_start = 0, rss_end;
     uint64_t vfs_total = 0, gone_total = 0;
     VirtIOMMUStats st;
@@ -533,7 +534,7 @@ static void type_cycle(Fixture *f, QDmaTestdev *vf, uint32_t dom)
  */
 static void test_type_changes(void)
 {
-    unsigned cycles = 32 * lc_soak_factor();
+    unsigned cycles = lc_cycles(32);
     uint64_t rss_first = 0, rss_start = 0, rss_end;
     QDmaTestdev vf[2];
     VirtIOMMUStats st;

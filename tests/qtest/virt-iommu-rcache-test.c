@@ -5,7 +5,8 @@
  * endpoint's mappings, and CPU removal.  Each checks the allocator's
  * exact counters through QUERY_STATS.
  *
- * SOAK=1 runs 100 times the cycles.
+ * SOAK=1 runs 100 times the cycles; VIRT_IOMMU_SOAK_CYCLES=N runs N
+ * cycles in every suite that counts cycles (make soak).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -208,7 +209,7 @@ static unsigned fill_small(Fixture *f, uint32_t dom, uint64_t top,
  */
 static void test_exhaustion(void)
 {
-    unsigned cycles = 8 * lc_soak_factor();
+    unsigned cycles = lc_cycles(8);
     uint64_t iova[SMALL_PAGES + 1], big, flushes = 0;
     VirtIOMMUStats st;
     uint32_t dom;
@@ -373,7 +374,7 @@ static void test_race_trim_pending(void)
 {
     /* mag-size 2: 14 frees overfill the depot by 3 past 2 vCPUs */
     enum { MAG = 2, FREES = 14 };
-    unsigned cycles = 6 * lc_soak_factor();
+    unsigned cycles = lc_cycles(6);
     VirtIOMMUStats st;
     Fixture f;
 
@@ -419,7 +420,7 @@ static void test_race_trim_pending(void)
 static void test_race_fq_timer(void)
 {
     enum { N = 3, FQ_TIMEOUT_NS = 10 * 1000 * 1000 };
-    unsigned cycles = 8 * lc_soak_factor();
+    unsigned cycles = lc_cycles(8);
     uint64_t iova[N];
     VirtIOMMUStats st;
     Fixture f;
@@ -484,7 +485,7 @@ static void test_race_fq_timer(void)
  */
 static void test_race_other_endpoint(void)
 {
-    unsigned cycles = 8 * lc_soak_factor();
+    unsigned cycles = lc_cycles(8);
     QDmaTestdevPF pf;
     VirtIOMMUStats st;
     VirtIOMMUEvent evt;
@@ -585,7 +586,7 @@ static void test_cpu_dead(void)
     static const unsigned frees[NCPU] = { 4, 9, 14, 19 };
     /* CPU 3: loaded 3, prev 8, one magazine of 8 in the depot */
     static const unsigned held[NCPU] = { 4, 9, 14, 11 };
-    unsigned cycles = 8 * lc_soak_factor();
+    unsigned cycles = lc_cycles(8);
     uint64_t cpu_flushes = 0;
     VirtIOMMUStats st;
     Fixture f;

@@ -15,6 +15,21 @@ unsigned lc_soak_factor(void)
     return soak && strcmp(soak, "0") && *soak ? 100 : 1;
 }
 
+unsigned lc_cycles(unsigned fast)
+{
+    const char *env = getenv("VIRT_IOMMU_SOAK_CYCLES");
+    guint64 n;
+
+    if (!env || !*env) {
+        return fast * lc_soak_factor();
+    }
+    /* A typo must not silently turn a soak into a short run. */
+    if (!g_ascii_string_to_unsigned(env, 10, 1, UINT_MAX, &n, NULL)) {
+        g_error("VIRT_IOMMU_SOAK_CYCLES=%s: want a positive integer", env);
+    }
+    return n;
+}
+
 uint64_t lc_rss_kib(QTestState *qts)
 {
     g_autofree char *path = g_strdup_printf("/proc/%d/status",

@@ -16,6 +16,13 @@
 /* 100 with SOAK=1 in the environment (100 times the cycles), else 1. */
 unsigned lc_soak_factor(void);
 
+/*
+ * The number of cycles a lifecycle suite runs: VIRT_IOMMU_SOAK_CYCLES
+ * from the environment if set (a positive integer; `make soak` sets
+ * 10000), else @fast (make check's count) times lc_soak_factor().
+ */
+unsigned lc_cycles(unsigned fast);
+
 /* VmRSS of the QEMU process of @qts, in KiB. */
 uint64_t lc_rss_kib(QTestState *qts);
 
