@@ -135,9 +135,12 @@ if [ ! -f "$OBJ/.config" ] ||
     log "configuring: tinyconfig + $(basename "$FRAGMENT")"
     mkdir -p "$OBJ"
     make -s -C "$SRC" O="$OBJ" tinyconfig >/dev/null
+    # Its notes on every overridden value go to a log, not the terminal
     "$SRC/scripts/kconfig/merge_config.sh" -m -O "$OBJ" "$OBJ/.config" \
-        "$FRAGMENT" >/dev/null
-    make -s -C "$SRC" O="$OBJ" olddefconfig >/dev/null
+        "$FRAGMENT" >"$OBJ/merge_config.log" 2>&1 ||
+        die "merge_config.sh failed (see $OBJ/merge_config.log)"
+    make -s -C "$SRC" O="$OBJ" olddefconfig >>"$OBJ/merge_config.log" 2>&1 ||
+        die "make olddefconfig failed (see $OBJ/merge_config.log)"
     # A symbol whose dependencies are missing is silently dropped: say so.
     missing=
     while read -r line; do

@@ -40,8 +40,8 @@
 #define VIOMMU_EVTQ_LOG2	7
 /* Commands complete during the doorbell write; this only catches a hang */
 #define VIOMMU_CMD_TIMEOUT_US	1000000
-/* Batches are at most INVALIDATE + SYNC or DETACH + FREE */
-#define VIOMMU_MAX_BATCH	4
+/* The longest batch: INVALIDATE + SYNC */
+#define VIOMMU_MAX_BATCH	2
 
 /* x86's MSI window: never translated by the device (see the spec) */
 #define VIOMMU_MSI_BASE		0xfee00000UL
@@ -184,12 +184,11 @@ static u32 viommu_type_of(unsigned int iommu_type)
 /*
  * Run @n commands (n <= VIOMMU_MAX_BATCH) and wait for them.  Each command's
  * status and result are copied back into @cmds.  Returns 0 if all of them
- * returned OK, else the errno of the first failure; failures are logged
- * unless @quiet_status names the one status the caller expects and handles.
+ * returned OK, else the errno of the first failure; every failure is
+ * logged, since the driver sends nothing the device should refuse.
  * Callable in atomic context.
  */
-static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n,
-		      int quiet_status)
+static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 {
 	u32 mask = (1U << VIOMMU_CMDQ_LOG2) - 1;
 	u32 head, first, tail, seq = 0;
@@ -197,6 +196,8 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n,
 	unsigned long flags;
 	int i, ret = 0, err;
 
+	if (WARN_ON(n < 1 || n > VIOMMU_MAX_BATCH))
+		return -EINVAL;
 	spin_lock_irqsave(&v->cmd_lock, flags);
 	first = v->cmdq_tail;
 	tail = first;
@@ -255,8 +256,6 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n,
 			continue;
 		if (!ret)
 			ret = viommu_status_errno(status);
-		if (status == quiet_status)
-			continue;
 		atomic64_inc(&v->cmd_errors);
 		dev_err_ratelimited(&v->pdev->dev,
 				    "command %#x (domain %u, endpoint %#x, iova %#llx, size %#llx): %s\n",
@@ -271,7 +270,7 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n,
 
 static int viommu_run1(struct viommu_dev *v, struct viommu_cmd *cmd)
 {
-	return viommu_run(v, cmd, 1, -1);
+	return viommu_run(v, cmd, 1);
 }
 
 /*
@@ -306,7 +305,7 @@ static void viommu_invalidate(struct viommu_domain *vdom, u64 iova, u64 size)
 		cmds[0].arg = cpu_to_le32(VIOMMU_INV_DOMAIN);
 	}
 	viommu_sync_prep(v, &cmds[1]);
-	viommu_run(v, cmds, 2, -1);
+	viommu_run(v, cmds, ARRAY_SIZE(cmds));
 	atomic64_inc(&v->invalidations);
 }
 
