@@ -12,7 +12,8 @@
 # taken over the HMP socket ('info virt-iommu', OUTDIR/hmp.log) and
 # guest/linux/compare.py holds it against the guest's view (groups and
 # their types, the driver's accounting, the kernel log).  The serial
-# console goes to the terminal and OUTDIR/console.log.  Arguments after the
+# console goes to the terminal and OUTDIR/console.log, the guest's kernel
+# log also to OUTDIR/dmesg.log.  Arguments after the
 # options go to QEMU unchanged, e.g. -trace 'virt_iommu_cmd*'.
 #
 #   --shell   boot into a busybox shell instead (Ctrl-A x quits QEMU)
@@ -21,7 +22,7 @@
 #   QEMU      qemu-system-x86_64 (default <repo>/build/qemu/qemu-system-x86_64)
 #   KERNEL    guest kernel (default <repo>/build/linux/vmlinux)
 #   OUTDIR    initramfs, disk image and logs (default <repo>/build/guest-linux)
-#   TIMEOUT   seconds before QEMU is killed (default 600)
+#   TIMEOUT   seconds before QEMU is killed (default 300; a run takes ~1 min)
 #   CYCLES    SR-IOV enable/disable cycles (default 20)
 #   VFS       VFs per cycle (default 7)
 #   APPEND    extra kernel command line, e.g. 'dyndbg="file virt-iommu.c +p"'
@@ -40,7 +41,7 @@ ROOT=$(cd "$LINUX_DIR/../.." && pwd)
 QEMU=${QEMU:-$ROOT/build/qemu/qemu-system-x86_64}
 KERNEL=${KERNEL:-$ROOT/build/linux/vmlinux}
 OUTDIR=${OUTDIR:-$ROOT/build/guest-linux}
-TIMEOUT=${TIMEOUT:-600}
+TIMEOUT=${TIMEOUT:-300}
 CYCLES=${CYCLES:-20}
 VFS=${VFS:-7}
 APPEND=${APPEND:-}
@@ -169,6 +170,10 @@ if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
     say "FAIL: timed out after $TIMEOUT s (log: $log)"
     exit 124
 fi
+# The guest's kernel log on its own, for reading after a failure
+tr -d '\r' <"$log" |
+    sed -n '/^linux-iommu: ---- dmesg ----$/,/^linux-iommu: ---- end dmesg ----$/p' |
+    sed '1d;$d' >"$OUTDIR/dmesg.log"
 if [ -s "$hmp_log" ]; then
     echo
     say "the device's view at the end ($hmp_log):"
