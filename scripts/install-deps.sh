@@ -14,6 +14,8 @@ packages=(
     seabios ipxe-qemu qemu-system-data
     # allocator tests and benchmarks
     libgtest-dev libgmock-dev libbenchmark-dev
+    # make bench: the report's plots
+    gnuplot-nox
     # make fuzz: clang with libFuzzer and the sanitizer runtimes
     clang libclang-rt-dev
     # demo guest: static busybox, initramfs, kernel .deb extraction
