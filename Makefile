@@ -156,15 +156,27 @@ soak-qtest: deps
 	    meson test --no-rebuild --print-errorlogs --verbose \
 	    --timeout-multiplier 0 $(addprefix qtest-x86_64/,$(SOAK_QTESTS))
 
-# The allocator's own benchmarks (release build), then the allocator
-# against QEMU's util/iova-tree.c, built in the QEMU tree.
-bench: configure
+# The performance report (issue 10): DMA and command throughput against no
+# IOMMU and virtio-iommu, boot overhead and the allocator benchmarks, in
+# $(BENCH_OUT)/report.md with PNG plots; see docs/devel/performance.rst.
+# QEMU_BUILD=build/NAME measures another objdir (configured like build/qemu);
+# BENCH_ARGS passes e.g. '--runs 9 --scale 2 --boot-runs 7 --skip boot'.
+BENCH_OUT := $(BUILD)/bench
+BENCH_ARGS :=
+bench: deps
+	./configure --objdir=$(notdir $(QEMU_BUILD))
 	[ -f $(BUILD)/iova-release/build.ninja ] || \
 	    meson setup -Dbuildtype=release $(BUILD)/iova-release
 	$(NINJA) -C $(BUILD)/iova-release
-	meson test -C $(BUILD)/iova-release --benchmark --verbose
-	$(NINJA) -C $(QEMU_BUILD) tests/bench/virt-iommu/iova-vs-iova-tree
-	$(QEMU_BUILD)/tests/bench/virt-iommu/iova-vs-iova-tree
+	$(NINJA) -C $(QEMU_BUILD) qemu-system-x86_64 \
+	    tests/bench/virt-iommu/virt-iommu-bench \
+	    tests/bench/virt-iommu/iova-vs-iova-tree
+	guest/build-initramfs.sh $(GUEST_BUILD)
+	scripts/bench-report.py --qemu $(QEMU) \
+	    --bench $(QEMU_BUILD)/tests/bench/virt-iommu/virt-iommu-bench \
+	    --iova-bench $(BUILD)/iova-release/iova/bench/iova-bench \
+	    --iova-vs-tree $(QEMU_BUILD)/tests/bench/virt-iommu/iova-vs-iova-tree \
+	    --guest-dir $(GUEST_BUILD) --out $(BENCH_OUT) $(BENCH_ARGS)
 
 clean:
 	-$(NINJA) -C $(QEMU_BUILD) clean
