@@ -5,8 +5,9 @@
  * which is enabled at a time: an alias of system memory (bypass, so
  * untranslated DMA costs nothing beyond a flat view, as virtio-iommu does)
  * and an IOMMU memory region whose translate() applies the endpoint's
- * domain.  The MSI window is aliased above both and never translated, so
- * interrupts keep working whatever the guest does to translation.
+ * domain.  The MSI window is aliased above the translated view and never
+ * translated, so interrupts keep working whatever the guest does to
+ * translation (in bypass, system memory's own MSI window serves).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -20,8 +21,17 @@
 #include "qemu/host-utils.h"
 #include "trace.h"
 
+/*
+ * The requester ID of every translated access: a root bus has a fixed
+ * number, so its endpoints' IDs are computed once (pci_bus_num() through
+ * QOM's class cast was a fifth of the translate path); below a bridge the
+ * guest may renumber the bus, so it is read each time.
+ */
 static uint16_t virt_iommu_ep_rid(VirtIOMMUEndpoint *ep)
 {
+    if (ep->rid_fixed) {
+        return ep->rid;
+    }
     return PCI_BUILD_BDF(pci_bus_num(ep->bus), ep->devfn);
 }
 
@@ -33,23 +43,32 @@ static uint16_t virt_iommu_ep_rid(VirtIOMMUEndpoint *ep)
 static bool virt_iommu_ep_bypass(VirtIOMMUEndpoint *ep)
 {
     VirtIOMMUState *s = ep->s;
-    VirtIOMMUDomain *d;
+    VirtIOMMUDomain *d = virt_iommu_domain_of(s, virt_iommu_ep_rid(ep));
 
+    ep->domain = d;
     if (!(s->control & VIRT_IOMMU_CTRL_ENABLE)) {
         return true;
     }
-    d = virt_iommu_domain_of(s, virt_iommu_ep_rid(ep));
     if (!d) {
         return s->control & VIRT_IOMMU_CTRL_DEFAULT_BYPASS;
     }
     return virt_iommu_domain_is_identity(d);
 }
 
+/*
+ * In bypass the MSI alias is switched off too: system memory already
+ * holds the MSI window at the same addresses, and a root whose only
+ * enabled child is the whole-memory alias resolves to system memory
+ * itself, so the endpoint shares address_space_memory's FlatView instead
+ * of having one of its own rebuilt on every memory topology change (the
+ * cost that showed as boot time with virt-iommu in bypass).
+ */
 static void virt_iommu_ep_switch(VirtIOMMUEndpoint *ep)
 {
     bool bypass = virt_iommu_ep_bypass(ep);
 
     memory_region_set_enabled(&ep->bypass_mr, bypass);
+    memory_region_set_enabled(&ep->msi_mr, !bypass);
     memory_region_set_enabled(MEMORY_REGION(&ep->iommu_mr), !bypass);
 }
 
@@ -128,7 +147,36 @@ void virt_iommu_as_notify(VirtIOMMUState *s, VirtIOMMUDomain *d,
 {
     VirtIOMMUNotify n = { d, iova, size, gpa, perms, map };
 
+    /*
+     * Without a notifier (no vhost or VFIO user of the address spaces)
+     * there is nobody to tell, and walking every devfn of every bus for
+     * each MAP and UNMAP cost a third of the command path.
+     */
+    if (!s->notified_eps) {
+        return;
+    }
     virt_iommu_foreach_ep(s, virt_iommu_ep_notify_cb, &n);
+}
+
+/* Counts the endpoints whose IOMMU region has notifiers (see above). */
+static int virt_iommu_notify_flag_changed(IOMMUMemoryRegion *iommu_mr,
+                                          IOMMUNotifierFlag old_flags,
+                                          IOMMUNotifierFlag new_flags,
+                                          Error **errp)
+{
+    VirtIOMMUEndpoint *ep = container_of(iommu_mr, VirtIOMMUEndpoint,
+                                         iommu_mr);
+    bool notified = new_flags != IOMMU_NOTIFIER_NONE;
+
+    if (notified != ep->notified) {
+        ep->notified = notified;
+        if (notified) {
+            ep->s->notified_eps++;
+        } else {
+            ep->s->notified_eps--;
+        }
+    }
+    return 0;
 }
 
 static VirtIOMMUEndpoint *virt_iommu_ep_new(VirtIOMMUState *s, PCIBus *bus,
@@ -143,6 +191,10 @@ static VirtIOMMUEndpoint *virt_iommu_ep_new(VirtIOMMUState *s, PCIBus *bus,
     ep->s = s;
     ep->bus = bus;
     ep->devfn = devfn;
+    if (pci_bus_is_root(bus)) {
+        ep->rid = PCI_BUILD_BDF(pci_bus_num(bus), devfn);
+        ep->rid_fixed = true;
+    }
 
     memory_region_init(&ep->root, owner, name, UINT64_MAX);
     memory_region_init_iommu(&ep->iommu_mr, sizeof(ep->iommu_mr),
@@ -212,7 +264,9 @@ static IOMMUTLBEntry virt_iommu_translate(IOMMUMemoryRegion *iommu_mr,
                                          iommu_mr);
     VirtIOMMUState *s = ep->s;
     uint16_t rid = virt_iommu_ep_rid(ep);
-    VirtIOMMUDomain *d = virt_iommu_domain_of(s, rid);
+    /* Saves a hash lookup per access; see VirtIOMMUEndpoint.domain. */
+    VirtIOMMUDomain *d = ep->rid_fixed ? ep->domain :
+                         virt_iommu_domain_of(s, rid);
     uint64_t page_mask = s->page_size - 1;
     uint64_t gpa = 0;
     uint32_t perms = 0;
@@ -248,6 +302,7 @@ static void virt_iommu_memory_region_class_init(ObjectClass *klass,
     IOMMUMemoryRegionClass *imrc = IOMMU_MEMORY_REGION_CLASS(klass);
 
     imrc->translate = virt_iommu_translate;
+    imrc->notify_flag_changed = virt_iommu_notify_flag_changed;
 }
 
 static const TypeInfo virt_iommu_memory_region_info = {

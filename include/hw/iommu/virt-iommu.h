@@ -40,7 +40,15 @@ typedef struct VirtIOMMUEndpoint {
     MemoryRegion root;          /* container that @as renders */
     IOMMUMemoryRegion iommu_mr; /* translated view, enabled when !bypass */
     MemoryRegion bypass_mr;     /* alias of system memory, when bypass */
-    MemoryRegion msi_mr;        /* MSI window, never translated */
+    MemoryRegion msi_mr;        /* MSI window, never translated; !bypass */
+    bool notified;              /* IOMMU notifiers are registered on it */
+    bool rid_fixed;             /* on a root bus: @rid never changes */
+    uint16_t rid;               /* requester ID, if @rid_fixed */
+    /*
+     * The domain of @rid as of the last virt_iommu_as_update(), which
+     * every change of an attachment is followed by; used if @rid_fixed.
+     */
+    VirtIOMMUDomain *domain;
 } VirtIOMMUEndpoint;
 
 /* A ring in guest memory (see VIRT_IOMMU_REG_CMDQ_BASE) */
@@ -108,6 +116,7 @@ struct VirtIOMMUState {
     GHashTable *buses;          /* PCIBus * -> VirtIOMMUEndpoint *[256] */
     VirtIOMMUDomain **domains;  /* [max_domains]; ID n is domains[n - 1] */
     GHashTable *attached;       /* requester ID -> VirtIOMMUDomain * */
+    uint32_t notified_eps;      /* endpoints with IOMMU notifiers */
 
     /* Guest-visible state */
     uint32_t control;           /* VIRT_IOMMU_REG_CONTROL */
