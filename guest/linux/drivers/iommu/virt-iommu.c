@@ -191,7 +191,7 @@ static u32 viommu_type_of(unsigned int iommu_type)
 static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 {
 	u32 mask = (1U << VIOMMU_CMDQ_LOG2) - 1;
-	u32 head, first, tail, seq = 0;
+	u32 head, first, tail, seq = 0, err_bits = 0;
 	bool sync_lost = false;
 	unsigned long flags;
 	int i, ret = 0, err;
@@ -226,9 +226,14 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 	if (err) {
 		/*
 		 * The ring is stuck (ERROR.CMDQ_* set, or the device is gone):
-		 * resynchronise with where the device stopped.
+		 * resynchronise with where the device stopped and clear the
+		 * sticky errors, so that the next command gets a chance.
 		 */
 		tail = head;
+		err_bits = readl(v->regs + VIOMMU_REG_ERROR);
+		writel(err_bits & VIOMMU_ERR_CMDQ_MASK,
+		       v->regs + VIOMMU_REG_ERROR);
+		writel(tail, v->regs + VIOMMU_REG_CMDQ_TAIL);
 	}
 	v->cmdq_tail = tail;
 	spin_unlock_irqrestore(&v->cmd_lock, flags);
@@ -237,9 +242,8 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 	if (err) {
 		atomic64_inc(&v->cmd_errors);
 		dev_err_ratelimited(&v->pdev->dev,
-				    "command queue stuck at %u (tail %u, error %#x)\n",
-				    head, tail,
-				    readl(v->regs + VIOMMU_REG_ERROR));
+				    "command queue stuck at %u (error %#x)\n",
+				    head, err_bits);
 		return -ETIMEDOUT;
 	}
 	if (sync_lost) {
