@@ -221,8 +221,19 @@ def main():
             problems.append("driver %s: %s" % (name, stats.get(name)))
     if dev_dropped != 0:
         problems.append("device dropped %s event records" % dev_dropped)
-    if not stats.get("invalidations"):
-        problems.append("the driver never invalidated the IOTLB")
+    if not stats.get("invalidations") or not dev_invalidated:
+        problems.append("no IOTLB invalidation: driver %s commands, device "
+                        "%s entries" % (stats.get("invalidations"),
+                                        dev_invalidated))
+    # The device's totals as the driver read them (QUERY_STATS) in the
+    # guest, against the monitor's, taken a moment later with the guest idle
+    for name, dev in (("device_domains", len(dev_domains)),
+                      ("device_endpoints", len(dev_attached)),
+                      ("device_mappings", sum(d[2] for d in
+                                              dev_domains.values()))):
+        if stats.get(name) != dev:
+            problems.append("QUERY_STATS in the guest: %s %s, monitor %d"
+                            % (name, stats.get(name), dev))
     if not stats.get("mappings"):
         problems.append("nothing is mapped at the end (the NVMe queues "
                         "should be)")
