@@ -589,14 +589,20 @@ static void bench_dma(int runs, double scale)
     };
     Machine *mach[CFG_MAX];
 
-    for (int c = 0; c < CFG_MAX; c++) {
-        mach[c] = machine_start(c, true);
-    }
-    for (size_t z = 0; z < ARRAY_SIZE(dma_sizes); z++) {
-        uint32_t len = dma_sizes[z].len;
-        uint64_t ops = MAX(1, dma_sizes[z].ops * scale);
+    /*
+     * Fresh QEMUs for every run: a process's own layout (where its heap
+     * bounce buffers and guest RAM land, huge pages or not) moved one
+     * configuration by several percent for its whole life, which no
+     * number of runs in the same process averages out.
+     */
+    for (int r = -1; r < runs; r++) {       /* run -1: warm-up, checks */
+        for (int c = 0; c < CFG_MAX; c++) {
+            mach[c] = machine_start(c, true);
+        }
+        for (size_t z = 0; z < ARRAY_SIZE(dma_sizes); z++) {
+            uint32_t len = dma_sizes[z].len;
+            uint64_t ops = MAX(1, dma_sizes[z].ops * scale);
 
-        for (int r = -1; r < runs; r++) {       /* run -1: warm-up */
             for (size_t i = 0; i < ARRAY_SIZE(scen); i++) {
                 Machine *m = mach[scen[i].cfg];
                 uint64_t done;
@@ -617,9 +623,9 @@ static void bench_dma(int runs, double scale)
                 }
             }
         }
-    }
-    for (int c = 0; c < CFG_MAX; c++) {
-        machine_stop(mach[c]);
+        for (int c = 0; c < CFG_MAX; c++) {
+            machine_stop(mach[c]);
+        }
     }
 }
 
