@@ -63,6 +63,12 @@ struct VirtIOMMUDomain {
     uint64_t unmapped_next;
     QEMUTimer *fq_timer;        /* DMA_FQ: flushes a partial batch */
     uint64_t fq_flushes;
+    /*
+     * MAP_FIXED ranges are reserved in @iova only once a MAP has had the
+     * device allocate in this domain, so that a domain used with MAP_FIXED
+     * alone, as Linux drivers use an IOMMU, never pays for reservations.
+     */
+    bool fixed_reserved;
 };
 
 /* True if [first, last] overlaps a range strict-checks saw unmapped. */
@@ -154,6 +160,7 @@ static bool virt_iommu_domain_init_iova(VirtIOMMUDomain *d)
     if (iova_domain_new(&cfg, &d->iova) != IOVA_OK) {
         return false;
     }
+    d->fixed_reserved = false;
     d->trim_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
                                  virt_iommu_trim_timer_cb, d);
     /* MSI writes are never translated: no IOVA may land there. */
@@ -168,7 +175,9 @@ static void virt_iommu_iova_release(VirtIOMMUDomain *d,
                                     const VirtIOMMUIovaRange *r)
 {
     if (r->fixed) {
-        iova_free(d->iova, r->pfn);
+        if (d->fixed_reserved) {
+            iova_free(d->iova, r->pfn);
+        }
     } else {
         iova_free_fast(d->iova, r->pfn, r->pages, virt_iommu_cpu(d->s));
     }
@@ -542,6 +551,44 @@ static VirtIOMMUMapping *virt_iommu_mapping_add(VirtIOMMUDomain *d,
     return m;
 }
 
+/*
+ * Before the first MAP of a domain: reserves its MAP_FIXED ranges so the
+ * allocator cannot hand them out.  The flush queue is run first, because
+ * the IOVAs parked there were never reserved and may still be in the
+ * IOTLB.  False if the allocator is out of memory (nothing changed).
+ */
+static bool virt_iommu_reserve_fixed(VirtIOMMUDomain *d)
+{
+    g_autoptr(GPtrArray) all = g_ptr_array_new();
+    unsigned shift = virt_iommu_page_shift(d->s);
+    guint i;
+
+    if (d->fq && d->fq->len) {
+        virt_iommu_fq_flush(d);
+    }
+    g_tree_foreach(d->mappings, virt_iommu_mapping_collect_cb, all);
+    for (i = 0; i < all->len; i++) {
+        VirtIOMMUMapping *m = g_ptr_array_index(all, i);
+
+        if (m->fixed && iova_reserve(d->iova, m->range.first >> shift,
+                                     m->range.last >> shift) != IOVA_OK) {
+            break;
+        }
+    }
+    if (i < all->len) {
+        while (i--) {
+            VirtIOMMUMapping *m = g_ptr_array_index(all, i);
+
+            if (m->fixed) {
+                iova_free(d->iova, m->range.first >> shift);
+            }
+        }
+        return false;
+    }
+    d->fixed_reserved = true;
+    return true;
+}
+
 static uint16_t virt_iommu_cmd_map(VirtIOMMUState *s, const VirtIOMMUCmd *cmd,
                                    VirtIOMMUDomain *d, uint64_t *result)
 {
@@ -550,7 +597,8 @@ static uint16_t virt_iommu_cmd_map(VirtIOMMUState *s, const VirtIOMMUCmd *cmd,
     uint64_t pfn;
 
     limit = MIN(limit, virt_iommu_aperture_end(s));
-    if (s->nr_mappings >= s->max_mappings) {
+    if (s->nr_mappings >= s->max_mappings ||
+        (!d->fixed_reserved && !virt_iommu_reserve_fixed(d))) {
         return VIRT_IOMMU_S_NO_SPACE;
     }
     if (iova_alloc_fast(d->iova, cmd->size >> shift, limit >> shift,
@@ -580,6 +628,18 @@ static uint16_t virt_iommu_cmd_map_fixed(VirtIOMMUState *s,
     }
     if (s->nr_mappings >= s->max_mappings) {
         return VIRT_IOMMU_S_NO_SPACE;
+    }
+    if (!d->fixed_reserved) {
+        /*
+         * The allocator has nothing to clash with (see fixed_reserved),
+         * but an unmapped range waiting in the flush queue may still be
+         * in the IOTLB, with its old address.
+         */
+        if (d->fq) {
+            virt_iommu_iotlb_invalidate(s, d->id, cmd->iova, last);
+        }
+        virt_iommu_mapping_add(d, cmd->iova, cmd, true);
+        return VIRT_IOMMU_S_OK;
     }
     st = iova_reserve(d->iova, cmd->iova >> shift, last >> shift);
     if (st == IOVA_ERR_EXIST) {
@@ -1030,6 +1090,8 @@ int virt_iommu_domain_post_load(VirtIOMMUState *s)
         if (!virt_iommu_domain_create(s, r->id, r->type)) {
             return -ENOMEM;
         }
+        /* Every migrated MAP_FIXED range is reserved as it is loaded. */
+        s->domains[r->id - 1]->fixed_reserved = true;
     }
     for (int32_t i = 0; i < s->mig_nmappings; i++) {
         if (!virt_iommu_mig_load_mapping(s, &s->mig_mappings[i])) {

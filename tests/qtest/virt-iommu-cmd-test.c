@@ -705,6 +705,59 @@ static void test_migration(void)
     qtest_quit(f.qts);
 }
 
+/*
+ * A domain used with MAP_FIXED alone, as Linux drivers use an IOMMU, does
+ * not reserve its ranges in the allocator until a MAP has the device
+ * allocate.  Remapping an IOVA still waiting in the flush queue must not
+ * translate through its stale IOTLB entry, and the first MAP runs the
+ * queue and reserves every fixed range, so it cannot be handed out.
+ */
+static void test_fixed_only_domain(void)
+{
+    Fixture f;
+    uint32_t dom = start_with_dma_domain(&f, ",fq-timeout=1000", false);
+    uint64_t other = guest_alloc(&f.alloc, PAGE);
+    uint64_t x = 0x401000, iova;  /* not in 0x200000's IOTLB slot */
+    VirtIOMMUStats st;
+    uint8_t got[LEN];
+
+    g_assert_cmpuint(set_type(&f, dom, VIRT_IOMMU_DOMAIN_DMA_FQ), ==,
+                     VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(map_fixed(&f, dom, 0x200000, f.src, PAGE,
+                               VIRT_IOMMU_PERM_READ), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(map_fixed(&f, dom, x, f.dst, PAGE,
+                               VIRT_IOMMU_PERM_WRITE), ==, VIRT_IOMMU_S_OK);
+    g_assert_true(dma_arrives(&f, 0x200000, x, 1));
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.iova_reserved_ranges, ==, 1);    /* MSI window */
+
+    /* Parked, with a stale IOTLB entry; then mapped elsewhere at once */
+    g_assert_cmpuint(unmap(&f, dom, x, PAGE), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(map_fixed(&f, dom, x, other, PAGE,
+                               VIRT_IOMMU_PERM_WRITE), ==, VIRT_IOMMU_S_OK);
+    qtest_memset(f.qts, other, 0, LEN);
+    g_assert_false(dma_arrives(&f, 0x200000, x, 2));
+    qtest_memread(f.qts, other, got, LEN);
+    for (int i = 0; i < LEN; i++) {
+        g_assert_cmphex(got[i], ==, (uint8_t)(2 ^ (i * 13)));
+    }
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.fq_pending, ==, 1);
+
+    /* The first MAP: the queue runs, both fixed ranges get reserved. */
+    iova = map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE, EDU_DMA_LIMIT);
+    qvirt_iommu_stats(&f.iommu, dom, &st);
+    g_assert_cmpuint(st.fq_pending, ==, 0);
+    g_assert_cmpuint(st.fq_flushes, ==, 1);
+    g_assert_cmpuint(st.iova_reserved_ranges, ==, 3);
+    g_assert_cmpuint(st.mappings, ==, 3);
+    g_assert_true(dma_arrives(&f, 0x200000, iova, 3));
+    g_assert_cmpuint(unmap(&f, dom, iova, PAGE), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(unmap(&f, dom, x, PAGE), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(unmap(&f, dom, 0x200000, PAGE), ==, VIRT_IOMMU_S_OK);
+    fixture_stop(&f);
+}
+
 /* A small mag-size makes magazines fill, and the depot grow, quickly. */
 static void test_mag_size(void)
 {
@@ -1198,6 +1251,8 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-iommu/cmd/strict-checks", test_strict_checks);
     qtest_add_func("/virt-iommu/cmd/migration", test_migration);
     qtest_add_func("/virt-iommu/cmd/mag-size", test_mag_size);
+    qtest_add_func("/virt-iommu/cmd/fixed-only-domain",
+                   test_fixed_only_domain);
     qtest_add_func("/virt-iommu/cmd/queue-errors", test_queue_errors);
     qtest_add_func("/virt-iommu/cmd/msix", test_msix);
     qtest_add_func("/virt-iommu/cmd/no-magazine-leak", test_no_magazine_leak);
