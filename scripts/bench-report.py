@@ -130,9 +130,12 @@ def dma_table(dma, clock):
 
 
 CMD_LABEL = {
-    "dma-alloc": "virt-iommu DMA (strict), MAP (device allocates) + UNMAP",
+    "dma-alloc": "virt-iommu DMA (strict), 4095 MAPs (device allocates), "
+                 "then their UNMAPs",
+    "dma-alloc-pair": "virt-iommu DMA (strict), MAP (device allocates) + "
+                      "its UNMAP",
     "dma-fixed": "virt-iommu DMA (strict), MAP_FIXED + UNMAP",
-    "fq-alloc": "virt-iommu DMA_FQ, MAP + UNMAP",
+    "fq-alloc": "virt-iommu DMA_FQ, 4095 MAPs, then their UNMAPs",
     "fq-fixed": "virt-iommu DMA_FQ, MAP_FIXED + UNMAP",
     "virtio-iommu": "virtio-iommu MAP + UNMAP on its request queue",
 }

@@ -633,6 +633,7 @@ static void bench_dma(int runs, double scale)
 
 typedef enum CmdVariant {
     CV_DMA_ALLOC,       /* strict DMA domain, MAP (device allocates) */
+    CV_DMA_ALLOC_PAIR,  /* the same, each MAP followed by its UNMAP */
     CV_DMA_FIXED,       /* strict DMA domain, MAP_FIXED */
     CV_FQ_ALLOC,        /* DMA_FQ domain, MAP */
     CV_FQ_FIXED,        /* DMA_FQ domain, MAP_FIXED */
@@ -641,7 +642,8 @@ typedef enum CmdVariant {
 } CmdVariant;
 
 static const char *const cv_names[CV_MAX] = {
-    "dma-alloc", "dma-fixed", "fq-alloc", "fq-fixed", "virtio-iommu",
+    "dma-alloc", "dma-alloc-pair", "dma-fixed", "fq-alloc", "fq-fixed",
+    "virtio-iommu",
 };
 
 /* Pairs of one batch: as many as one ring (or virtqueue) holds. */
@@ -653,7 +655,43 @@ static uint32_t cmd_batch_pairs(CmdVariant v, Machine *m)
     if (v == CV_DMA_ALLOC || v == CV_FQ_ALLOC) {
         return CMDQ_ENTRIES - 1;    /* a ring of MAPs, then of UNMAPs */
     }
-    return (CMDQ_ENTRIES - 1) / 2;  /* MAP_FIXED, UNMAP, ... */
+    return (CMDQ_ENTRIES - 1) / 2;  /* MAP[_FIXED], UNMAP, ... */
+}
+
+/*
+ * MAP+UNMAP pairs with device-allocated IOVAs, as a driver maps and
+ * unmaps one buffer at a time: a strict UNMAP puts the IOVA in this
+ * CPU's rcache magazine and the next MAP of that size takes it back
+ * (last in, first out), so after one untimed pair the guest knows the
+ * IOVA every MAP returns, and the ring can hold the UNMAPs too.  Every
+ * MAP's result is checked to be that IOVA.
+ */
+static Stamp cmd_alloc_pairs(Machine *m, uint64_t size, uint32_t pairs)
+{
+    g_autofree VirtIOMMUCmd *c = g_new0(VirtIOMMUCmd, 2 * pairs);
+    g_autofree uint64_t *got = g_new0(uint64_t, 2 * pairs);
+    VirtIOMMUCmd map = {
+        .opcode = VIRT_IOMMU_CMD_MAP, .domain = m->domain,
+        .addr = m->cmd_buf_gpa, .size = size,
+        .arg = VIRT_IOMMU_PERM_READ | VIRT_IOMMU_PERM_WRITE,
+    };
+    VirtIOMMUCmd unmap = {
+        .opcode = VIRT_IOMMU_CMD_UNMAP, .domain = m->domain, .size = size,
+    };
+    Stamp t;
+
+    cmdq_batch(m, &map, 1, got);
+    unmap.iova = got[0];
+    cmdq_batch(m, &unmap, 1, NULL);
+    for (uint32_t i = 0; i < pairs; i++) {
+        c[2 * i] = map;
+        c[2 * i + 1] = unmap;
+    }
+    t = cmdq_batch(m, c, 2 * pairs, got);
+    for (uint32_t i = 0; i < pairs; i++) {
+        g_assert_cmphex(got[2 * i], ==, unmap.iova);
+    }
+    return t;
 }
 
 /* One batch of MAP+UNMAP pairs of @pages pages; returns its time. */
@@ -678,6 +716,9 @@ static Stamp cmd_batch(Machine *m, CmdVariant v, uint32_t pages,
             r[2 * i + 1] = vio_unmap_req(m->domain, iova, size);
         }
         return vio_batch(m, r, 2 * pairs);
+    }
+    if (v == CV_DMA_ALLOC_PAIR) {
+        return cmd_alloc_pairs(m, size, pairs);
     }
     if (v == CV_DMA_FIXED || v == CV_FQ_FIXED) {
         g_autofree VirtIOMMUCmd *c = g_new0(VirtIOMMUCmd, 2 * pairs);
