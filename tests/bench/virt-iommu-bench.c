@@ -140,20 +140,6 @@ static void stamp_add(Stamp *acc, Machine *m, Stamp start)
 
 /* ---- virt-iommu commands, batched ---- */
 
-static void cmd_to_le(VirtIOMMUCmd *le, const VirtIOMMUCmd *c)
-{
-    *le = (VirtIOMMUCmd) {
-        .opcode = c->opcode,
-        .domain = cpu_to_le32(c->domain),
-        .endpoint = cpu_to_le32(c->endpoint),
-        .arg = cpu_to_le32(c->arg),
-        .iova = cpu_to_le64(c->iova),
-        .addr = cpu_to_le64(c->addr),
-        .size = cpu_to_le64(c->size),
-        .limit = cpu_to_le64(c->limit),
-    };
-}
-
 /*
  * Writes @n commands at the ring's tail (untimed), then the new TAIL;
  * returns the time of that one write, which runs them all.  Every status
@@ -172,7 +158,7 @@ static Stamp cmdq_batch(Machine *m, const VirtIOMMUCmd *cmds, uint32_t n,
     g_assert_cmpuint(n, <, CMDQ_ENTRIES);
     /* The batch is laid out from the current tail, wrapping once. */
     for (uint32_t i = 0; i < n; i++) {
-        cmd_to_le(&le[(tail + i) & mask], &cmds[i]);
+        qvirt_iommu_cmd_to_le(&le[(tail + i) & mask], &cmds[i]);
     }
     qtest_bufwrite(m->qts, v->cmdq, le, CMDQ_ENTRIES * sizeof(*le));
 

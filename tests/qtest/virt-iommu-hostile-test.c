@@ -578,22 +578,6 @@ static void test_field_values(void)
     fixture_stop(&f);
 }
 
-static void cmd_to_le(VirtIOMMUCmd *le, const VirtIOMMUCmd *cmd)
-{
-    *le = (VirtIOMMUCmd) {
-        .opcode = cmd->opcode,
-        .flags = cmd->flags,
-        .domain = cpu_to_le32(cmd->domain),
-        .endpoint = cpu_to_le32(cmd->endpoint),
-        .arg = cpu_to_le32(cmd->arg),
-        .iova = cpu_to_le64(cmd->iova),
-        .addr = cpu_to_le64(cmd->addr),
-        .size = cpu_to_le64(cmd->size),
-        .limit = cpu_to_le64(cmd->limit),
-        .reserved = cpu_to_le64(cmd->reserved),
-    };
-}
-
 /* Moves the command queue to a fresh ring of 2^@log2 entries. */
 static void cmdq_resize(Fixture *f, uint32_t log2)
 {
@@ -628,7 +612,7 @@ static void submit_batch(Fixture *f, const VirtIOMMUCmd *cmds, uint32_t n,
 
     g_assert_cmpuint(n, <=, mask);
     for (uint32_t i = 0; i < n; i++) {
-        cmd_to_le(&le, &cmds[i]);
+        qvirt_iommu_cmd_to_le(&le, &cmds[i]);
         qtest_memwrite(f->qts, f->iommu.cmdq +
                        ((tail + i) & mask) * sizeof(le), &le, sizeof(le));
     }
@@ -991,7 +975,7 @@ static void test_p2p_doorbell(void)
     bar_iova = lc_map_ok(&f.iommu, DOM_DMA, f.iommu.bar.addr, PAGE,
                          VIRT_IOMMU_PERM_WRITE, 0);
     tail = qvirt_iommu_readl(&f.iommu, VIRT_IOMMU_REG_CMDQ_TAIL);
-    cmd_to_le(&le, &(VirtIOMMUCmd) {
+    qvirt_iommu_cmd_to_le(&le, &(VirtIOMMUCmd) {
         .opcode = VIRT_IOMMU_CMD_DOMAIN_ALLOC, .arg = VIRT_IOMMU_DOMAIN_DMA,
     });
     qtest_memwrite(f.qts, f.iommu.cmdq + tail * sizeof(le), &le, sizeof(le));

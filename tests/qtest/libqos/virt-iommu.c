@@ -69,14 +69,9 @@ void qvirt_iommu_start(QVirtIOMMU *v, QGuestAllocator *alloc,
     g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_ERROR), ==, 0);
 }
 
-uint16_t qvirt_iommu_submit(QVirtIOMMU *v, const VirtIOMMUCmd *cmd,
-                            uint64_t *result)
+void qvirt_iommu_cmd_to_le(VirtIOMMUCmd *le, const VirtIOMMUCmd *cmd)
 {
-    QTestState *qts = v->dev->bus->qts;
-    uint32_t mask = (1u << v->cmdq_log2) - 1;
-    uint32_t tail = qvirt_iommu_readl(v, VIRT_IOMMU_REG_CMDQ_TAIL);
-    uint64_t slot = v->cmdq + tail * sizeof(VirtIOMMUCmd);
-    VirtIOMMUCmd le = {
+    *le = (VirtIOMMUCmd) {
         .opcode = cmd->opcode,
         .flags = cmd->flags,
         .status = VIRT_IOMMU_S_PENDING,
@@ -90,7 +85,18 @@ uint16_t qvirt_iommu_submit(QVirtIOMMU *v, const VirtIOMMUCmd *cmd,
         .result = cpu_to_le64(cmd->result),
         .reserved = cpu_to_le64(cmd->reserved),
     };
+}
 
+uint16_t qvirt_iommu_submit(QVirtIOMMU *v, const VirtIOMMUCmd *cmd,
+                            uint64_t *result)
+{
+    QTestState *qts = v->dev->bus->qts;
+    uint32_t mask = (1u << v->cmdq_log2) - 1;
+    uint32_t tail = qvirt_iommu_readl(v, VIRT_IOMMU_REG_CMDQ_TAIL);
+    uint64_t slot = v->cmdq + tail * sizeof(VirtIOMMUCmd);
+    VirtIOMMUCmd le;
+
+    qvirt_iommu_cmd_to_le(&le, cmd);
     qtest_memwrite(qts, slot, &le, sizeof(le));
     qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_TAIL, (tail + 1) & mask);
     /* Commands run synchronously with the doorbell write. */

@@ -46,6 +46,12 @@ void qvirt_iommu_start(QVirtIOMMU *v, QGuestAllocator *alloc,
                        uint32_t control);
 
 /*
+ * @cmd as the device reads it from the ring: little-endian, status
+ * PENDING.  For tests that lay out batches of commands themselves.
+ */
+void qvirt_iommu_cmd_to_le(VirtIOMMUCmd *le, const VirtIOMMUCmd *cmd);
+
+/*
  * Writes @cmd at the command queue's tail, rings the doorbell and waits
  * for HEAD to pass it.  Returns the status the device wrote back and
  * stores the result in *@result if not NULL.
