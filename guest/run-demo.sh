@@ -126,49 +126,12 @@ if [ "$mode" = shell ]; then
     exec "$QEMU" -serial mon:stdio "${args[@]}"
 fi
 
-# The check never reads the terminal: stdin from /dev/null keeps QEMU from
-# switching the terminal to raw mode and leaving it so if it gets killed.
-# ^C reaches QEMU (timeout --foreground keeps it in our process group), tee
-# keeps copying until QEMU is gone, and the verdict says what happened.
-#
 # The device's own view at the end: the guest holds after its verdict
-# (virt_iommu_hold), a watcher sees the verdict in the log, asks the HMP
-# monitor (a unix socket) for 'info virt-iommu' and quits QEMU.  If the
-# watcher fails, the guest powers off by itself after HOLD seconds.
-log=$OUTDIR/demo.log
-hmp_log=$OUTDIR/hmp.log
-mon=$OUTDIR/monitor.sock
-rm -f "$log" "$hmp_log" "$mon"
-: >"$log"
-args+=(-monitor "unix:$mon,server=on,wait=off")
-
-watch_verdict() {
-    local deadline=$((SECONDS + TIMEOUT))
-
-    while [ $SECONDS -lt $deadline ]; do
-        if grep -a -q 'VIRT-IOMMU-DEMO: \(PASS\|FAIL\)' "$log"; then
-            python3 "$GUEST_DIR/hmp.py" "$mon" "info virt-iommu" \
-                >"$hmp_log.tmp" 2>&1 && mv "$hmp_log.tmp" "$hmp_log"
-            python3 "$GUEST_DIR/hmp.py" "$mon" quit >/dev/null 2>&1
-            return
-        fi
-        sleep 0.2
-    done
-}
-
-interrupted=
-trap 'interrupted=1' INT
-start=$(date +%s%N)
-watch_verdict &
-watcher=$!
-timeout --foreground -k 5 "$TIMEOUT" "$QEMU" -serial stdio "${args[@]}" \
-    </dev/null 2>&1 | tee -i -a "$log"
-status=${PIPESTATUS[0]}
-kill "$watcher" 2>/dev/null
-wait "$watcher" 2>/dev/null
-trap - INT
-rm -f "$mon" "$hmp_log.tmp"
-secs=$(( ($(date +%s%N) - start) / 1000000 ))
+# (virt_iommu_hold) until run_until_verdict has taken it; if that fails,
+# the guest powers off by itself after HOLD seconds.
+. "$GUEST_DIR/run-until-verdict.sh"
+run_until_verdict demo.log VIRT-IOMMU-DEMO:
+secs=$elapsed_ms
 secs=$(printf '%d.%d' $((secs / 1000)) $((secs % 1000 / 100)))
 if [ -n "$interrupted" ]; then
     say "interrupted after $secs s (log: $log)"

@@ -132,39 +132,9 @@ if [ "$mode" = shell ]; then
     exec "$QEMU" -serial mon:stdio "${args[@]}"
 fi
 
-log=$OUTDIR/console.log
-hmp_log=$OUTDIR/hmp.log
-mon=$OUTDIR/monitor.sock
-rm -f "$log" "$hmp_log" "$mon"
-: >"$log"
-args+=(-monitor "unix:$mon,server=on,wait=off")
-
-# When the guest has printed its verdict (it then holds), take the device's
-# view and quit QEMU.
-watch_verdict() {
-    local deadline=$((SECONDS + TIMEOUT))
-
-    while [ $SECONDS -lt $deadline ]; do
-        if grep -a -q 'VIRT-IOMMU-LINUX: \(PASS\|FAIL\)' "$log"; then
-            python3 "$ROOT/guest/hmp.py" "$mon" "info virt-iommu" \
-                >"$hmp_log.tmp" 2>&1 && mv "$hmp_log.tmp" "$hmp_log"
-            python3 "$ROOT/guest/hmp.py" "$mon" quit >/dev/null 2>&1
-            return
-        fi
-        sleep 0.2
-    done
-}
-
-start=$SECONDS
-watch_verdict &
-watcher=$!
-timeout --foreground -k 5 "$TIMEOUT" "$QEMU" -serial stdio "${args[@]}" \
-    </dev/null 2>&1 | tee -i -a "$log"
-status=${PIPESTATUS[0]}
-kill "$watcher" 2>/dev/null
-wait "$watcher" 2>/dev/null
-rm -f "$mon" "$hmp_log.tmp"
-secs=$((SECONDS - start))
+. "$ROOT/guest/run-until-verdict.sh"
+run_until_verdict console.log VIRT-IOMMU-LINUX:
+secs=$((elapsed_ms / 1000))
 
 if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
     say "FAIL: timed out after $TIMEOUT s (log: $log)"
