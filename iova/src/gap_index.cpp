@@ -44,16 +44,25 @@ void AlignedGapIndex::reserve_total(std::size_t total)
     }
 }
 
-void AlignedGapIndex::add(const Gap& g)
+int AlignedGapIndex::entries_of(const Gap& g, Node out[2]) noexcept
 {
     unsigned ks[2];
     const int nb = bands_of(g.len(), ks);
     for (int i = 0; i < nb; ++i) {
-        Node e{};
-        e.key = make_key(ks[i], g.lo);
-        e.hi = g.hi;
-        e.cap = cap(g, ks[i]);
-        tree_.insert(e);
+        out[i] = Node{};
+        out[i].key = make_key(ks[i], g.lo);
+        out[i].hi = g.hi;
+        out[i].cap = cap(g, ks[i]);
+    }
+    return nb;
+}
+
+void AlignedGapIndex::add(const Gap& g)
+{
+    Node es[2];
+    const int ne = entries_of(g, es);
+    for (int i = 0; i < ne; ++i) {
+        tree_.insert(es[i]);
     }
 }
 

@@ -118,6 +118,9 @@ private:
     {
         return (static_cast<std::uint64_t>(k) << kPosBits) | lo;
     }
+    // The entries of gap g, one per band it is in, written to out[];
+    // returns how many (0..2).  add() and check() both build them here.
+    static int entries_of(const Gap& g, Node out[2]) noexcept;
 
     std::uint32_t highest_upto(std::uint32_t n, std::uint64_t key_max,
                                std::uint64_t s) const noexcept;
@@ -137,15 +140,9 @@ bool AlignedGapIndex::check(const GapRange& gaps, std::string* why) const
     // in-order sequence (sorted by band, then position).
     std::vector<Node> expect;
     for (const Gap& g : gaps) {
-        unsigned ks[2];
-        const int nb = bands_of(g.len(), ks);
-        for (int i = 0; i < nb; ++i) {
-            Node e{};
-            e.key = make_key(ks[i], g.lo);
-            e.hi = g.hi;
-            e.cap = cap(g, ks[i]);
-            expect.push_back(e);
-        }
+        Node es[2];
+        const int ne = entries_of(g, es);
+        expect.insert(expect.end(), es, es + ne);
     }
     std::sort(expect.begin(), expect.end(),
               [](const Node& x, const Node& y) { return x.key < y.key; });
