@@ -65,12 +65,13 @@ fi
 sum() { awk '{ n += $1 } END { if (NR) print n }'; }
 execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "${logs[@]}" | sum)
 rate=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "${logs[@]}" | sum)
-# libFuzzer's status lines: "#1234  NEW    cov: 567 ft: 890 corp: 12/3Kb ..."
-last=$(grep -hE '^#[0-9]+' "$log" | tail -1)
 if [ "$jobs" -gt 1 ] && [ $rc -eq 0 ]; then
     # One pass over the merged corpus: the coverage all jobs reached together
     "$bin" "${args[@]}" -runs=0 "$out/corpus" "${seeds[@]}" > "$out/merged.log" 2>&1
     last=$(grep -E '^#[0-9]+[[:space:]]+INITED' "$out/merged.log" | tail -1)
+else
+    # libFuzzer's status lines: "#1234  NEW    cov: 567 ft: 890 corp: 12/3Kb ..."
+    last=$(grep -E '^#[0-9]+' "$log" | tail -1)
 fi
 cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<< "$last")
 ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<< "$last")
