@@ -5,7 +5,8 @@
 #
 # The kernel is Debian's, from the versioned package that linux-image-amd64
 # depends on (e.g. linux-image-6.1.0-56-amd64).  It is fetched with
-# `apt-get download` into ${VIRT_IOMMU_CACHE:-~/.cache/virt-iommu}/guest and
+# `apt-get download` (guest/fetch-deb.sh) into
+# ${VIRT_IOMMU_CACHE:-~/.cache/virt-iommu}/guest and
 # unpacked with `dpkg-deb -x` into OUTDIR/kernel, never installed on the host;
 # the unpacked tree stays there because its modules (pci-pf-stub.ko for
 # SR-IOV) are meant to go into the initramfs.  OUTDIR/vmlinuz is its bzImage,
@@ -96,36 +97,8 @@ resolve_kernel_pkg() {
 
 KPKG=$(resolve_kernel_pkg)
 
-# The most recently downloaded .deb of that package, if any.
-find_deb() {
-    local deb newest=
-
-    for deb in "$CACHE/${KPKG}_"*_amd64.deb; do
-        [ -e "$deb" ] || continue
-        if [ -z "$newest" ] || [ "$deb" -nt "$newest" ]; then
-            newest=$deb
-        fi
-    done
-    [ -n "$newest" ] && echo "$newest"
-}
-
-DEB=$(find_deb) || true
-if [ -z "$DEB" ]; then
-    log "downloading $KPKG into $CACHE"
-    tmp=$(mktemp -d "$CACHE/download.XXXXXX")
-    # Downloading as root into a directory that user _apt cannot write makes
-    # apt warn about its sandbox; there is nothing to sandbox here.
-    if ! (cd "$tmp" &&
-          apt-get -q -o APT::Sandbox::User=root download "$KPKG"); then
-        rm -rf "$tmp"
-        die "could not download the kernel package $KPKG:" \
-            "'cd $CACHE && apt-get download $KPKG' failed" \
-            "(run 'apt-get update', or put ${KPKG}_*_amd64.deb into $CACHE)"
-    fi
-    mv "$tmp"/*.deb "$CACHE/"
-    rm -rf "$tmp"
-    DEB=$(find_deb) || die "apt-get download $KPKG left no ${KPKG}_*_amd64.deb"
-fi
+. "$GUEST_DIR/fetch-deb.sh"
+DEB=$(fetch_deb "$KPKG" "$CACHE")
 
 # OUTDIR/kernel is the package's tree; .deb names the package it came from.
 KDIR=$OUTDIR/kernel

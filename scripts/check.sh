@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 passed=0
 failed=0
+skipped=0
 failed_suites=()
 
 # Adds the results of the last `meson test` run in build dir $1.
@@ -15,18 +16,22 @@ count_meson() {
     [ -f "$log" ] || return 1
     counts=$(python3 - "$log" <<'EOF'
 import json, sys
-ok = bad = 0
+ok = bad = skip = 0
 for line in open(sys.argv[1]):
     r = json.loads(line)["result"]
-    if r in ("OK", "EXPECTEDFAIL", "SKIP"):
+    if r in ("OK", "EXPECTEDFAIL"):
         ok += 1
+    elif r == "SKIP":
+        skip += 1
     else:
         bad += 1
-print(ok, bad)
+print(ok, bad, skip)
 EOF
     ) || return 1
-    passed=$((passed + ${counts% *}))
-    failed=$((failed + ${counts#* }))
+    set -- $counts
+    passed=$((passed + $1))
+    failed=$((failed + $2))
+    skipped=$((skipped + $3))
 }
 
 # suite NAME BUILD-DIR|- MAKE-TARGET: runs the target; counts its meson
@@ -58,8 +63,9 @@ suite qtest-asan build/qemu-asan check-qtest-asan
 suite fuzz - check-fuzz
 suite demo - run
 suite linux-iommu - run-linux-iommu
+suite seed-iova-magazine - check-seed
 
 echo
 [ ${#failed_suites[@]} -eq 0 ] || echo "failing suites: ${failed_suites[*]}"
-echo "check: $passed passed, $failed failed"
+echo "check: $passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ] && [ ${#failed_suites[@]} -eq 0 ]

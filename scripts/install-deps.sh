@@ -20,8 +20,9 @@ packages=(
     clang libclang-rt-dev
     # demo guest: static busybox, initramfs, kernel .deb extraction
     busybox-static cpio
-    # Linux guest kernel (guest/linux/): objtool needs libelf, kernel/time bc
-    libelf-dev bc
+    # Linux guest kernel (guest/linux/): objtool needs libelf, kernel/time
+    # bc; ccache makes its rebuild in a fresh clone cheap
+    libelf-dev bc ccache
 )
 # meson >= 1.5 and pycotap (QEMU's test harness); from backports on bookworm
 newer_packages=(meson python3-pycotap)

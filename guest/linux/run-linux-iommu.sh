@@ -1,7 +1,7 @@
 #!/bin/bash
 # Boot the Linux guest kernel with the virt-iommu driver and check it
 #
-# usage: guest/linux/run-linux-iommu.sh [--shell] [--] [QEMU ARG...]
+# usage: guest/linux/run-linux-iommu.sh [--shell|--seed] [--] [QEMU ARG...]
 #
 # Packs the guest's initramfs (static busybox + guest/linux/init) into
 # OUTDIR, boots KERNEL (guest/linux/build-kernel.sh's vmlinux, PVH entry) on
@@ -17,12 +17,17 @@
 # options go to QEMU unchanged, e.g. -trace 'virt_iommu_cmd*'.
 #
 #   --shell   boot into a busybox shell instead (Ctrl-A x quits QEMU)
+#   --seed    run the iova_magazine kmemleak scenario (guest/linux/seed)
+#             instead of the checks, with one NVMe I/O queue pair; its
+#             verdict is the guest's SEED-IOVA-MAGAZINE line (used by
+#             guest/linux/seed-iova-magazine.sh)
 #
 # Environment:
 #   QEMU      qemu-system-x86_64 (default <repo>/build/qemu/qemu-system-x86_64)
 #   KERNEL    guest kernel (default <repo>/build/linux/vmlinux)
 #   OUTDIR    initramfs, disk image and logs (default <repo>/build/guest-linux)
 #   TIMEOUT   seconds before QEMU is killed (default 300; a run takes ~1 min)
+#   SMP       vCPUs (default 4, CONFIG_NR_CPUS of the guest kernel)
 #   CYCLES    SR-IOV enable/disable cycles (default 20)
 #   VFS       VFs per cycle (default 7)
 #   APPEND    extra kernel command line, e.g. 'dyndbg="file virt-iommu.c +p"'
@@ -42,6 +47,7 @@ QEMU=${QEMU:-$ROOT/build/qemu/qemu-system-x86_64}
 KERNEL=${KERNEL:-$ROOT/build/linux/vmlinux}
 OUTDIR=${OUTDIR:-$ROOT/build/guest-linux}
 TIMEOUT=${TIMEOUT:-300}
+SMP=${SMP:-4}
 CYCLES=${CYCLES:-20}
 VFS=${VFS:-7}
 APPEND=${APPEND:-}
@@ -56,6 +62,7 @@ mode=check
 while [ $# -gt 0 ]; do
     case "$1" in
     --shell) mode=shell ;;
+    --seed) mode=seed ;;
     -h|--help) sed -n '4,/^# SPDX/{/^# SPDX/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     --) shift; break ;;
     *) break ;;
@@ -63,7 +70,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-for v in TIMEOUT CYCLES VFS; do
+for v in TIMEOUT CYCLES VFS SMP; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a number, not '${!v}'"
 done
 [ "$VFS" -ge 1 ] && [ "$VFS" -le 7 ] || die "VFS must be 1..7 (dma-testdev's TotalVFs)"
@@ -76,10 +83,11 @@ readelf -l "$BUSYBOX" | grep -q 'program interpreter' &&
 mkdir -p "$OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
 
-# --- initramfs: busybox and our /init, rebuilt when either changed ---------
+# --- initramfs: busybox, our /init and /seed, rebuilt when one changed -----
 
 INITRAMFS=$OUTDIR/initramfs.cpio.gz
 if [ ! -f "$INITRAMFS" ] || [ "$LINUX_DIR/init" -nt "$INITRAMFS" ] ||
+   [ "$LINUX_DIR/seed" -nt "$INITRAMFS" ] ||
    [ "$BUSYBOX" -nt "$INITRAMFS" ] || [ "$0" -nt "$INITRAMFS" ]; then
     stage=$OUTDIR/initramfs
     rm -rf "$stage"
@@ -90,7 +98,8 @@ if [ ! -f "$INITRAMFS" ] || [ "$LINUX_DIR/init" -nt "$INITRAMFS" ] ||
     done
     ln -s bin "$stage/sbin"
     cp "$LINUX_DIR/init" "$stage/init"
-    chmod 755 "$stage/init"
+    cp "$LINUX_DIR/seed" "$stage/seed"
+    chmod 755 "$stage/init" "$stage/seed"
     (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
         cpio --quiet -o -H newc -R 0:0 --reproducible) |
         gzip -n -9 >"$INITRAMFS.tmp" && mv "$INITRAMFS.tmp" "$INITRAMFS" ||
@@ -109,9 +118,12 @@ for dir in /usr/share/seabios /usr/share/qemu /usr/lib/ipxe/qemu; do
 done
 
 hold=
-[ "$mode" = check ] && hold="linux_iommu_hold=$HOLD "
+[ "$mode" != shell ] && hold="linux_iommu_hold=$HOLD "
+nvme=serial=virt-iommu,drive=nvm,addr=07.0
+# One I/O queue pair: every completion, so every IOVA free, on one CPU
+[ "$mode" = seed ] && nvme+=,max_ioqpairs=1
 args=(
-    -machine q35 -accel tcg -smp 2 -m 512M
+    -machine q35 -accel tcg -smp "$SMP" -m 512M
     -nodefaults -display none -no-reboot
     "${firmware[@]}"
     -kernel "$KERNEL" -initrd "$INITRAMFS"
@@ -119,7 +131,7 @@ args=(
     -device virt-iommu,strict-checks=on
     -device dma-testdev,addr=06.0
     -drive "file=$DISK,if=none,id=nvm,format=raw"
-    -device nvme,serial=virt-iommu,drive=nvm,addr=07.0
+    -device "nvme,$nvme"
 )
 if [ -n "$TRACE" ]; then
     rm -f "$OUTDIR/trace.log"
@@ -133,7 +145,9 @@ if [ "$mode" = shell ]; then
 fi
 
 . "$ROOT/guest/run-until-verdict.sh"
-run_until_verdict console.log VIRT-IOMMU-LINUX:
+marker=VIRT-IOMMU-LINUX:
+[ "$mode" = seed ] && marker=SEED-IOVA-MAGAZINE:
+run_until_verdict console.log "$marker"
 secs=$((elapsed_ms / 1000))
 
 if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
@@ -150,6 +164,14 @@ if [ -s "$hmp_log" ]; then
     cat "$hmp_log"
 fi
 echo
+if [ "$mode" = seed ]; then
+    verdict=$(tr -d '\r' <"$log" | grep -a "^$marker" | tail -n 1)
+    case "$verdict" in
+    "$marker PASS"*) [ "$status" -eq 0 ] && { say "PASS in $secs s"; exit 0; } ;;
+    esac
+    say "FAIL after $secs s: ${verdict:-no verdict} (QEMU status $status, log: $log)"
+    exit 1
+fi
 if python3 "$LINUX_DIR/compare.py" "$log" "$hmp_log"; then
     if [ "$status" -ne 0 ]; then
         say "FAIL: QEMU exited with status $status after $secs s (log: $log)"

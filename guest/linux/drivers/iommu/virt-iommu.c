@@ -32,7 +32,6 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
-#include "dma-iommu.h"
 #include "virt-iommu.h"
 
 /* Ring sizes (log2 of entries): 16 KiB of commands, 4 KiB of events */
@@ -642,13 +641,6 @@ static struct iommu_device *viommu_probe_device(struct device *dev)
 	return &v->iommu;
 }
 
-static void viommu_probe_finalize(struct device *dev)
-{
-	/* Drop dma-iommu's ops first when the new domain is IDENTITY */
-	set_dma_ops(dev, NULL);
-	iommu_setup_dma_ops(dev, 0, U64_MAX);
-}
-
 static void viommu_release_device(struct device *dev)
 {
 	struct viommu_endpoint *ep = dev_iommu_priv_get(dev);
@@ -689,19 +681,29 @@ static void viommu_get_resv_regions(struct device *dev, struct list_head *head)
 	if (!msi)
 		return;
 	list_add_tail(&msi->list, head);
-	iommu_dma_get_resv_regions(dev, head);
 }
 
 static bool viommu_capable(struct device *dev, enum iommu_cap cap)
 {
-	return cap == IOMMU_CAP_CACHE_COHERENCY;
+	switch (cap) {
+	case IOMMU_CAP_CACHE_COHERENCY:
+		return true;
+	case IOMMU_CAP_DEFERRED_FLUSH:
+		/*
+		 * The device keeps a DMA_FQ domain's unmapped IOVAs usable
+		 * until the next whole-domain invalidation: without saying
+		 * so, dma-iommu turns every DMA_FQ default domain into DMA.
+		 */
+		return true;
+	default:
+		return false;
+	}
 }
 
 static struct iommu_ops viommu_ops = {
 	.capable		= viommu_capable,
 	.domain_alloc		= viommu_domain_alloc,
 	.probe_device		= viommu_probe_device,
-	.probe_finalize		= viommu_probe_finalize,
 	.release_device		= viommu_release_device,
 	.device_group		= viommu_device_group,
 	.get_resv_regions	= viommu_get_resv_regions,
@@ -1059,8 +1061,13 @@ static int viommu_pci_probe(struct pci_dev *pdev,
 				     dev_name(dev));
 	if (ret)
 		goto err_global;
-	/* Probes every PCI function and attaches it to its default domain */
-	ret = iommu_device_register(&v->iommu, &viommu_ops, dev);
+	/*
+	 * Probes every PCI function and attaches it to its default domain.
+	 * No hwdev: with one, the core would take our function's ACPI
+	 * fwnode as the IOMMU's and skip every endpoint without a fwspec,
+	 * which is all of them (we find endpoints by PCI hierarchy).
+	 */
+	ret = iommu_device_register(&v->iommu, &viommu_ops, NULL);
 	if (ret)
 		goto err_sysfs;
 

@@ -1,0 +1,113 @@
+#!/bin/bash
+# The iova_magazine kmemleak report, reproduced and decided
+#
+# usage: guest/linux/seed-iova-magazine.sh
+#
+# Boots the Linux guest kernel (guest/linux/build-kernel.sh: Debian's 6.12
+# with the virt-iommu driver and the rcache accounting of
+# patches/0002) twice under guest/linux/run-linux-iommu.sh --seed, 4 vCPUs,
+# DMA-FQ default domains, one NVMe I/O queue pair:
+#   1. fix off (iova.transient_leak_fix=0): the depot code as it was
+#      before commit 7591c127f3b1;
+#   2. fix on, then the true-leak control (iova.drop_magazines=1).
+# Each boot runs guest/linux/seed (NVMe readers, VF churn and type changes,
+# then the iova-stress kthread pair, kmemleak scans back to back) and calls
+# every kmemleak report of an iova_magazine either a false positive
+# (reachable, and where) or a LEAK (live, not reachable).  The report, in
+# OUTDIR/report.txt, gives both runs' figures and the device's view at the
+# end of each.  See docs/devel/seed-iova-magazine.rst.
+#
+# Passes when both guests' accounting balanced at every walk, no reported
+# magazine was unreachable outside the control, the control's magazine was
+# called a LEAK, the fix-on run reported no magazine, and (with
+# SEED_EXPECT_REPORT=1, the default) the fix-off run reported at least one.
+#
+# Environment:
+#   SEED_WORKLOAD       seconds of NVMe + VF workload per boot (default 120)
+#   SEED_STRESS         seconds of the kthread pair per boot (default 60)
+#   SEED_EXPECT_REPORT  1: the fix-off run must report (default 1)
+#   OUTDIR              logs and report (default <repo>/build/seed-iova-magazine)
+#   QEMU, KERNEL, TIMEOUT and the rest: as for run-linux-iommu.sh
+#
+# Exit status: 0 on PASS, 1 on FAIL, 2 if it could not start.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+set -uo pipefail
+
+LINUX_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$LINUX_DIR/../.." && pwd)
+OUT=${OUTDIR:-$ROOT/build/seed-iova-magazine}
+WORKLOAD=${SEED_WORKLOAD:-120}
+STRESS=${SEED_STRESS:-60}
+EXPECT=${SEED_EXPECT_REPORT:-1}
+
+say() { echo "seed-iova-magazine: $*"; }
+for v in WORKLOAD STRESS EXPECT; do
+    [[ "${!v}" =~ ^[0-9]+$ ]] || { say "error: SEED_$v must be a number" >&2; exit 2; }
+done
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+# Both boots, the guest's and the host's time, with room to spare
+export TIMEOUT=${TIMEOUT:-$((WORKLOAD + STRESS + 240))}
+
+common="seed_workload=$WORKLOAD seed_stress=$STRESS"
+declare -A verdict rc
+for run in fix-off fix-on; do
+    case $run in
+    fix-off) extra="iova.transient_leak_fix=0 seed_control=0" ;;
+    fix-on) extra="iova.transient_leak_fix=1 seed_control=1" ;;
+    esac
+    say "boot with $run: $common $extra"
+    OUTDIR=$OUT/$run APPEND="$common $extra ${APPEND:-}" \
+        "$LINUX_DIR/run-linux-iommu.sh" --seed "$@"
+    rc[$run]=$?
+    [ "${rc[$run]}" -eq 2 ] && exit 2
+    verdict[$run]=$(tr -d '\r' <"$OUT/$run/console.log" |
+                    grep -a '^SEED-IOVA-MAGAZINE:' | tail -n 1)
+done
+
+# field RUN NAME: NAME=value of RUN's verdict line
+field() {
+    sed -n "s/.* $2=\\([^ ]*\\).*/\\1/p" <<<"${verdict[$1]}"
+}
+
+fail=()
+for run in fix-off fix-on; do
+    [ "${rc[$run]}" -eq 0 ] || fail+=("the $run guest failed (${verdict[$run]:-no verdict})")
+done
+[ "$(field fix-on reports)" = 0 ] ||
+    fail+=("with the fix on kmemleak still reported $(field fix-on reports) reachable magazines")
+[ "$(field fix-on control)" = caught ] ||
+    fail+=("the true-leak control was not caught")
+if [ "$EXPECT" = 1 ] && [ "$(field fix-off reports)" = 0 ]; then
+    fail+=("with the fix off kmemleak reported no magazine in $(field fix-off scans) scans")
+fi
+
+{
+    echo "# The iova_magazine kmemleak report, reproduced and decided"
+    echo
+    echo "kernel: $(tr -d '\r' <"$OUT/fix-on/console.log" | grep -a -m1 -o 'Linux version [^ ]*' || echo '?')"
+    echo "workload ${WORKLOAD}s + stress ${STRESS}s per boot"
+    for run in fix-off fix-on; do
+        echo
+        echo "## $run"
+        echo
+        echo "${verdict[$run]:-no verdict}"
+        tr -d '\r' <"$OUT/$run/console.log" |
+            grep -a -e '^seed: ' | sed 's/^/  /'
+        echo
+        echo "the device's view at the end:"
+        sed 's/^/  /' "$OUT/$run/hmp.log" 2>/dev/null | grep -v '^  mapping ' |
+            head -n 40
+    done
+    echo
+    if [ ${#fail[@]} -eq 0 ]; then
+        echo "SEED: PASS: fix off: $(field fix-off reports) magazines reported, every one reachable (first after $(field fix-off first_report_s) s, $(field fix-off scans) scans); fix on: none in $(field fix-on scans) scans; the dropped magazine: LEAK"
+    else
+        printf 'SEED: FAIL: %s\n' "${fail[@]}"
+    fi
+} >"$OUT/report.txt"
+echo
+cat "$OUT/report.txt"
+[ ${#fail[@]} -eq 0 ]
