@@ -72,7 +72,7 @@ seed-iova-magazine: qemu guest-kernel
 	QEMU=$(QEMU) KERNEL=$(LINUX_BUILD)/vmlinux \
 	    SEED_WORKLOAD=$(SEED_WORKLOAD) SEED_STRESS=$(SEED_STRESS) \
 	    guest/linux/seed-iova-magazine.sh
-check-seed: SEED_WORKLOAD := 30
+check-seed: SEED_WORKLOAD := 20
 check-seed: SEED_STRESS := 50
 check-seed: seed-iova-magazine
 .PHONY: seed-iova-magazine check-seed
