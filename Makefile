@@ -15,6 +15,13 @@ GUEST_BUILD := $(BUILD)/guest
 QEMU := $(QEMU_BUILD)/qemu-system-x86_64
 # Our qtests, as listed for QEMU's build (patches/0003)
 QTESTS := $(shell cat tests/qtest/virt-iommu-qtests.txt)
+# ccache (./configure puts it in QEMU's machine file; Meson finds it for
+# the iova projects): paths are hashed relative to the clone, and the
+# build directory is left out of the hash, so any clone of the project
+# shares the cache.  Debug info then names the directory that first built
+# an object.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 # Ninja's own default would use every core; the machines have two.
 NINJA := ninja -j$(shell nproc)
 
@@ -98,12 +105,15 @@ check-iova-tsan: $(IOVA_TSAN)/build.ninja
 
 # Every qtest against an ASan+UBSan build of qemu-system-x86_64 (the
 # device models are guest-facing attack surface); any report fails it.
+# Under ASan a QEMU start takes about 0.9 s, so virt-iommu-cmd-test's 70
+# starts and the migration test's 256 MiB stream each take about 60 s,
+# QEMU's default qtest timeout: give this lane three times as long.
 check-qtest-asan: deps
 	./configure --objdir=qemu-asan -- --enable-asan --enable-ubsan
 	$(NINJA) -C $(QEMU_ASAN) qemu-system-x86_64 \
 	    $(addprefix tests/qtest/,$(QTESTS))
 	cd $(QEMU_ASAN) && QTEST_SANITIZED=1 meson test --no-rebuild \
-	    --print-errorlogs $(addprefix qtest-x86_64/,$(QTESTS))
+	    --timeout-multiplier 3 --print-errorlogs $(addprefix qtest-x86_64/,$(QTESTS))
 
 check-sanitizers: check-iova-asan check-iova-tsan check-qtest-asan
 
