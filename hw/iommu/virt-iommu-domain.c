@@ -790,6 +790,7 @@ static void virt_iommu_domain_fold_stats(VirtIOMMUDomain *d,
     st->mags_allocated += is.mags_allocated;
     st->mags_freed += is.mags_freed;
     st->mags_live += is.mags_live;
+    st->mags_reachable += is.mags_reachable;
     st->depot_mags += is.depot_mags;
     st->cached_pfns += is.cached_pfns;
     st->rcache_hits += is.rcache_hits;

@@ -33,12 +33,14 @@ static void info_allocator(GString *out, const VirtIOMMUStats *st)
 {
     g_string_append_printf(out,
         "    iova: %" PRIu64 " live ranges (%" PRIu64 " reserved), %" PRIu64
-        " live pfns; magazines %" PRIu64 " live (%" PRIu64 " allocated, %"
-        PRIu64 " freed), depot %" PRIu64 ", %" PRIu64 " cached pfns\n"
+        " live pfns; magazines %" PRIu64 " live, %" PRIu64 " reachable (%"
+        PRIu64 " allocated, %" PRIu64 " freed), depot %" PRIu64 ", %" PRIu64
+        " cached pfns\n"
         "    rcache: %" PRIu64 " hits, %" PRIu64 " misses (%u%% hits), %"
         PRIu64 " depot trims, %" PRIu64 " flushes, %" PRIu64 " cpu flushes\n",
         st->iova_live_ranges, st->iova_reserved_ranges, st->iova_live_pfns,
-        st->mags_live, st->mags_allocated, st->mags_freed, st->depot_mags,
+        st->mags_live, st->mags_reachable, st->mags_allocated,
+        st->mags_freed, st->depot_mags,
         st->cached_pfns, st->rcache_hits, st->rcache_misses,
         percent(st->rcache_hits, st->rcache_hits + st->rcache_misses),
         st->depot_trims, st->rcache_flushes, st->cpu_flushes);

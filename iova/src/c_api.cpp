@@ -200,6 +200,7 @@ void iova_get_stats(IovaDomain* domain, IovaStats* stats)
         stats->mags_allocated = s.mags_allocated;
         stats->mags_freed = s.mags_freed;
         stats->mags_live = s.mags_live;
+        stats->mags_reachable = s.mags_reachable;
         stats->depot_mags = s.depot_mags;
         stats->cached_pfns = s.cached_pfns;
         stats->rcache_hits = s.rcache_hits;

@@ -134,11 +134,14 @@ void Rcache::fill(Stats& s) const
     s.hits_per_class.assign(nclasses_, 0);
     s.misses_per_class.assign(nclasses_, 0);
     std::int64_t cached = 0;
+    s.mags_reachable = 0;
     for (unsigned c = 0; c < ncpus_; ++c) {
         cached += cpus_[c].cached;
         for (unsigned cls = 0; cls < nclasses_; ++cls) {
-            s.hits_per_class[cls] += cpus_[c].slots[cls].hits;
-            s.misses_per_class[cls] += cpus_[c].slots[cls].misses;
+            const Slot& slot = cpus_[c].slots[cls];
+            s.hits_per_class[cls] += slot.hits;
+            s.misses_per_class[cls] += slot.misses;
+            s.mags_reachable += (slot.loaded != nullptr) + (slot.prev != nullptr);
         }
     }
     s.depot_mags = 0;
@@ -147,6 +150,8 @@ void Rcache::fill(Stats& s) const
         cached += depots_[cls].cached;
         s.depot_mags_per_class[cls] = depots_[cls].mags.size();
         s.depot_mags += depots_[cls].mags.size();
+        // Walked, not the length counter: see Stats::mags_reachable.
+        depots_[cls].mags.for_each([&](const Magazine&) { ++s.mags_reachable; });
         s.rcache_hits += s.hits_per_class[cls];
         s.rcache_misses += s.misses_per_class[cls];
     }

@@ -123,6 +123,7 @@ static void test_fast_path(void)
     }
     iova_get_stats(d, &st);
     CHECK(st.depot_mags > 2);
+    CHECK(st.mags_reachable == st.mags_live);
     CHECK(trim_requests == 1);
     CHECK(trim_delay == 100000000ull);
     iova_trim_depot(d);

@@ -239,7 +239,7 @@ TEST(Concurrency, ThreadsOnFastAndSlowPathsStayConsistent)
                 break;
             case 2: {
                 const Stats s = d->stats();
-                if (s.mags_live != s.mags_allocated - s.mags_freed ||
+                if (s.mags_live != s.mags_reachable ||
                     s.stale_cached_pfns != 0) {
                     failed = true;
                 }

@@ -32,6 +32,7 @@ void ExpectSameStats(const Stats& got, const Stats& want)
     EXPECT_EQ(got.mags_allocated, want.mags_allocated);
     EXPECT_EQ(got.mags_freed, want.mags_freed);
     EXPECT_EQ(got.mags_live, want.mags_live);
+    EXPECT_EQ(got.mags_reachable, want.mags_reachable);
     EXPECT_EQ(got.depot_mags, want.depot_mags);
     EXPECT_EQ(got.cached_pfns, want.cached_pfns);
     EXPECT_EQ(got.rcache_hits, want.rcache_hits);

@@ -189,6 +189,7 @@ TEST(Rcache, MagazineSizeIsHonoured)
     const Stats s = d.stats();
     EXPECT_EQ(s.depot_mags, 1u);
     EXPECT_EQ(s.mags_live, 3u);
+    EXPECT_EQ(s.mags_reachable, 3u); // 2 loaded/prev + 1 in the depot
     EXPECT_EQ(s.cached_pfns, 11u);
     // Everything comes back as hits, in some order, each exactly once.
     std::set<std::uint64_t> back;

@@ -323,6 +323,7 @@ Stats ReferenceModel::expected_stats() const
     s.mags_allocated = mags_alloc_;
     s.mags_freed = mags_freed_;
     s.mags_live = mags_alloc_ - mags_freed_;
+    s.mags_reachable = s.mags_live; // the model loses none
     s.cached_pfns = cached_;
     s.depot_trims = trims_;
     s.rcache_flushes = flushes_;

@@ -213,7 +213,13 @@ typedef struct VirtIOMMUStats {
      * domain is freed, unless one leaked
      */
     uint64_t process_mags_live;
-    uint64_t reserved[7];
+    /*
+     * Magazines found by walking every rcache list under its locks,
+     * summed like mags_live: a count independent of mags_allocated and
+     * mags_freed, so mags_live != mags_reachable is a leak
+     */
+    uint64_t mags_reachable;
+    uint64_t reserved[6];
 } VirtIOMMUStats;
 
 /* An event record: 32 bytes, little-endian, written by the device. */

@@ -114,6 +114,11 @@ struct Stats {
     std::uint64_t mags_allocated = 0;  // magazines ever allocated
     std::uint64_t mags_freed = 0;      // magazines ever freed
     std::uint64_t mags_live = 0;       // allocated - freed
+    // Magazines found by walking every CPU's loaded/prev and every depot
+    // under all their locks: a count independent of the two counters
+    // above, so mags_live != mags_reachable is a leak (or a double free),
+    // not a guess.
+    std::uint64_t mags_reachable = 0;
     std::uint64_t depot_mags = 0;      // full magazines in all depots
     std::uint64_t cached_pfns = 0;     // ranges held by magazines and depots
     std::uint64_t rcache_hits = 0;     // alloc_fast served by the rcache

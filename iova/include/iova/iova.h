@@ -76,6 +76,11 @@ typedef struct IovaStats {
     uint64_t mags_allocated;   /* magazines ever allocated */
     uint64_t mags_freed;       /* magazines ever freed */
     uint64_t mags_live;        /* mags_allocated - mags_freed */
+    /*
+     * Magazines found by walking every CPU's and depot's lists under their
+     * locks, counted apart from the two counters: != mags_live is a leak.
+     */
+    uint64_t mags_reachable;
     uint64_t depot_mags;       /* full magazines in all depots */
     uint64_t cached_pfns;      /* IOVAs held by magazines and depots */
     uint64_t rcache_hits;
