@@ -491,8 +491,8 @@ static unsigned virt_iommu_ncpus(void)
 
 /*
  * Test hooks (docs/system/virt-iommu.rst): qtest has no vCPU to ring a
- * doorbell from, so "rcache-cpu" names the CPU whose rcache commands use,
- * and writing a CPU index to "cpu-dead" runs the allocators' CPU-removal
+ * doorbell from, so "x-rcache-cpu" names the CPU whose rcache commands use,
+ * and writing a CPU index to "x-cpu-dead" runs the allocators' CPU-removal
  * path for it.
  */
 static void virt_iommu_get_rcache_cpu(Object *obj, Visitor *v,
@@ -512,7 +512,7 @@ static void virt_iommu_set_rcache_cpu(Object *obj, Visitor *v,
         return;
     }
     if (cpu < -1 || cpu >= (int32_t)virt_iommu_ncpus()) {
-        error_setg(errp, "rcache-cpu must be -1 or a CPU index below %u",
+        error_setg(errp, "x-rcache-cpu must be -1 or a CPU index below %u",
                    virt_iommu_ncpus());
         return;
     }
@@ -529,7 +529,7 @@ static void virt_iommu_set_cpu_dead(Object *obj, Visitor *v,
         return;
     }
     if (cpu >= virt_iommu_ncpus()) {
-        error_setg(errp, "cpu-dead: no CPU %u (max-cpus is %u)", cpu,
+        error_setg(errp, "x-cpu-dead: no CPU %u (max-cpus is %u)", cpu,
                    virt_iommu_ncpus());
         return;
     }
@@ -559,15 +559,15 @@ static void virt_iommu_class_init(ObjectClass *klass, void *data)
     dc->hotpluggable = false;
     device_class_set_props(dc, virt_iommu_properties);
     object_class_property_add_str(klass, "info", virt_iommu_get_info, NULL);
-    object_class_property_add(klass, "rcache-cpu", "int32",
+    object_class_property_add(klass, "x-rcache-cpu", "int32",
                               virt_iommu_get_rcache_cpu,
                               virt_iommu_set_rcache_cpu, NULL, NULL);
-    object_class_property_set_description(klass, "rcache-cpu",
+    object_class_property_set_description(klass, "x-rcache-cpu",
         "Test hook: CPU index whose rcache commands use (-1: the vCPU "
         "that rang the doorbell)");
-    object_class_property_add(klass, "cpu-dead", "uint32", NULL,
+    object_class_property_add(klass, "x-cpu-dead", "uint32", NULL,
                               virt_iommu_set_cpu_dead, NULL, NULL);
-    object_class_property_set_description(klass, "cpu-dead",
+    object_class_property_set_description(klass, "x-cpu-dead",
         "Test hook: write a CPU index to return its cached IOVAs, as when "
         "that CPU goes away");
     object_class_property_set_description(klass, "info",

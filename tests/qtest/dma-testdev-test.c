@@ -12,6 +12,8 @@
 #include "qemu/crc32c.h"
 #include "qobject/qdict.h"
 #include "libqtest.h"
+#include "migration/migration-qmp.h"
+#include "migration/migration-util.h"
 #include "standard-headers/linux/pci_regs.h"
 #include "libqos/cmdline-error.h"
 #include "libqos/libqos-malloc.h"
@@ -700,31 +702,6 @@ static void test_iommu_blocked(void)
     fixture_stop(&f);
 }
 
-static void expect_iommu_fault(QVirtIOMMU *v, uint8_t reason, uint16_t rid,
-                               uint32_t domain, uint64_t iova)
-{
-    VirtIOMMUEvent evt;
-
-    g_assert_true(qvirt_iommu_pop_event(v, &evt));
-    g_assert_cmpuint(evt.type, ==, VIRT_IOMMU_EVT_FAULT);
-    g_assert_cmpuint(evt.reason, ==, reason);
-    g_assert_cmphex(evt.endpoint, ==, rid);
-    g_assert_cmpuint(evt.domain, ==, domain);
-    g_assert_cmphex(evt.iova, ==, iova);
-    /* One DMA piece faulted once; nothing else may be queued. */
-    g_assert_false(qvirt_iommu_pop_event(v, &evt));
-}
-
-static uint16_t iommu_map_fixed(QVirtIOMMU *v, uint32_t domain,
-                                uint64_t iova, uint64_t gpa, uint64_t size,
-                                uint32_t perms)
-{
-    return qvirt_iommu_submit(v, &(VirtIOMMUCmd) {
-        .opcode = VIRT_IOMMU_CMD_MAP_FIXED, .domain = domain, .iova = iova,
-        .addr = gpa, .size = size, .arg = perms,
-    }, NULL);
-}
-
 /*
  * Each function's DMA is translated for its own requester ID: with
  * translation on and no default bypass, only VF 1, attached to a DMA
@@ -760,11 +737,11 @@ static void test_iommu_per_rid(void)
     rid1 = vf1.dev->devfn;
 
     dom = qvirt_iommu_domain_alloc(&iommu, VIRT_IOMMU_DOMAIN_DMA);
-    g_assert_cmpuint(iommu_map_fixed(&iommu, dom, IOVA_SRC, src, LEN,
-                                     VIRT_IOMMU_PERM_READ), ==,
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&iommu, dom, IOVA_SRC, src, LEN,
+                                           VIRT_IOMMU_PERM_READ), ==,
                      VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(iommu_map_fixed(&iommu, dom, IOVA_DST, dst, LEN,
-                                     VIRT_IOMMU_PERM_WRITE), ==,
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&iommu, dom, IOVA_DST, dst, LEN,
+                                           VIRT_IOMMU_PERM_WRITE), ==,
                      VIRT_IOMMU_S_OK);
     qvirt_iommu_attach(&iommu, rid1, dom);
 
@@ -784,20 +761,28 @@ static void test_iommu_per_rid(void)
                      DMA_TESTDEV_ERR_DMA_FAULT);
     g_assert_cmphex(qdma_testdev_readq(&vf1, DMA_TESTDEV_REG_FAULT_ADDR), ==,
                     IOVA_SRC + 64);
-    expect_iommu_fault(&iommu, VIRT_IOMMU_FAULT_PERMISSION, rid1, dom,
-                       IOVA_SRC + 64);
+    qvirt_iommu_expect_fault(&iommu, VIRT_IOMMU_FAULT_PERMISSION, rid1, dom,
+                             IOVA_SRC + 64, VIRT_IOMMU_PERM_WRITE);
+    /* One DMA piece faulted once; nothing else may be queued. */
+    qvirt_iommu_assert_no_event(&iommu);
 
     g_assert_cmpuint(qdma_testdev_run(&vf0, DMA_TESTDEV_OP_COPY, src, dst,
                                       LEN, 0), ==, DMA_TESTDEV_ERR_DMA_FAULT);
     g_assert_cmphex(qdma_testdev_readq(&vf0, DMA_TESTDEV_REG_FAULT_ADDR), ==,
                     src);
-    expect_iommu_fault(&iommu, VIRT_IOMMU_FAULT_BLOCKED, rid0, 0, src);
+    qvirt_iommu_expect_fault(&iommu, VIRT_IOMMU_FAULT_BLOCKED, rid0, 0, src,
+                             VIRT_IOMMU_PERM_READ);
+    /* One DMA piece faulted once; nothing else may be queued. */
+    qvirt_iommu_assert_no_event(&iommu);
 
     g_assert_cmpuint(qdma_testdev_run(&f.pf.fn, DMA_TESTDEV_OP_FILL, 0, dst,
                                       LEN, 0), ==, DMA_TESTDEV_ERR_DMA_FAULT);
     g_assert_cmphex(qdma_testdev_readq(&f.pf.fn, DMA_TESTDEV_REG_FAULT_ADDR),
                     ==, dst);
-    expect_iommu_fault(&iommu, VIRT_IOMMU_FAULT_BLOCKED, PF_DEVFN, 0, dst);
+    qvirt_iommu_expect_fault(&iommu, VIRT_IOMMU_FAULT_BLOCKED, PF_DEVFN, 0, dst,
+                             VIRT_IOMMU_PERM_WRITE);
+    /* One DMA piece faulted once; nothing else may be queued. */
+    qvirt_iommu_assert_no_event(&iommu);
     /* The blocked functions wrote nothing. */
     qtest_memread(f.qts, dst, out, LEN);
     g_assert_cmpmem(in, LEN, out, LEN);
@@ -881,30 +866,6 @@ static void test_bad_config(const void *data)
     qtest_assert_cmdline_error(args, bad->error);
 }
 
-/* Migrates @from to @to (started with -incoming @uri) and waits. */
-static void migrate(QTestState *from, QTestState *to, const char *uri)
-{
-    const char *status;
-
-    qtest_qmp_assert_success(from, "{ 'execute': 'migrate',"
-                             "  'arguments': { 'uri': %s } }", uri);
-    for (;;) {
-        QDict *rsp = qtest_qmp(from, "{ 'execute': 'query-migrate' }");
-        QDict *ret = qdict_get_qdict(rsp, "return");
-
-        status = qdict_get_try_str(ret, "status");
-        g_assert_nonnull(status);
-        g_assert_cmpstr(status, !=, "failed");
-        if (!strcmp(status, "completed")) {
-            qobject_unref(rsp);
-            break;
-        }
-        qobject_unref(rsp);
-        g_usleep(10 * 1000);
-    }
-    qtest_qmp_eventwait(to, "RESUME");
-}
-
 /*
  * PF and VF register state, VF Enable and the VFs' own PCI state (BAR
  * decoding, bus mastering, MSI-X) survive migration, and a ring that
@@ -959,7 +920,9 @@ static void test_migration(void)
 
     to = qtest_initf(MACHINE_ARGS "-device dma-testdev,addr=06.0 "
                      "-incoming %s", uri);
-    migrate(f.qts, to, uri);
+    migrate_qmp(f.qts, to, uri, NULL, "{}");
+    wait_for_migration_complete(f.qts);
+    qtest_qmp_eventwait(to, "RESUME");
 
     bus2 = qpci_new_pc(to, NULL);
     /* Same BAR addresses: they are part of the migrated config space. */
@@ -1251,26 +1214,6 @@ static void test_random_programming(void)
     fixture_stop(&f);
 }
 
-static uint64_t iommu_map_dma(QVirtIOMMU *v, uint32_t domain, uint64_t gpa,
-                              uint64_t size, uint32_t perms)
-{
-    uint64_t iova = 0;
-
-    g_assert_cmpuint(qvirt_iommu_submit(v, &(VirtIOMMUCmd) {
-        .opcode = VIRT_IOMMU_CMD_MAP, .domain = domain, .addr = gpa,
-        .size = size, .arg = perms,
-    }, &iova), ==, VIRT_IOMMU_S_OK);
-    return iova;
-}
-
-static void iommu_set_type(QVirtIOMMU *v, uint32_t domain, uint8_t type)
-{
-    g_assert_cmpuint(qvirt_iommu_submit(v, &(VirtIOMMUCmd) {
-        .opcode = VIRT_IOMMU_CMD_DOMAIN_SET_TYPE, .domain = domain,
-        .arg = type,
-    }, NULL), ==, VIRT_IOMMU_S_OK);
-}
-
 static void iommu_drain_events(QVirtIOMMU *v)
 {
     VirtIOMMUEvent evt;
@@ -1352,13 +1295,13 @@ static void test_iommu_domain_types(void)
     qvirt_iommu_attach(&iommu, vfs[0].dev->devfn, dom);
     qvirt_iommu_attach(&iommu, vfs[1].dev->devfn, dom);
     iova = gpa;
-    iova.ring_bus = iommu_map_dma(&iommu, dom, gpa.ring, 4096,
-                                  VIRT_IOMMU_PERM_READ |
-                                  VIRT_IOMMU_PERM_WRITE);
-    iova.src_bus = iommu_map_dma(&iommu, dom, gpa.src, 4096,
-                                 VIRT_IOMMU_PERM_READ);
-    iova.dst_bus = iommu_map_dma(&iommu, dom, gpa.dst, PAGES * 4096,
-                                 VIRT_IOMMU_PERM_WRITE);
+    iova.ring_bus = qvirt_iommu_map_ok(&iommu, dom, gpa.ring, 4096,
+                                       VIRT_IOMMU_PERM_READ |
+                                       VIRT_IOMMU_PERM_WRITE, 0);
+    iova.src_bus = qvirt_iommu_map_ok(&iommu, dom, gpa.src, 4096,
+                                      VIRT_IOMMU_PERM_READ, 0);
+    iova.dst_bus = qvirt_iommu_map_ok(&iommu, dom, gpa.dst, PAGES * 4096,
+                                      VIRT_IOMMU_PERM_WRITE, 0);
     g_assert_cmphex(iova.src_bus, !=, gpa.src);
 
     for (int i = 0; i < 2; i++) {
@@ -1371,19 +1314,25 @@ static void test_iommu_domain_types(void)
                     ==, gpa.ring);
     iommu_drain_events(&iommu);
 
-    iommu_set_type(&iommu, dom, VIRT_IOMMU_DOMAIN_DMA_FQ);
+    g_assert_cmpuint(qvirt_iommu_set_type(&iommu, dom,
+                                          VIRT_IOMMU_DOMAIN_DMA_FQ), ==,
+                     VIRT_IOMMU_S_OK);
     for (int i = 0; i < 2; i++) {
         g_assert_cmpuint(ring_copy(&f, &vfs[i], &iova, PAGES), ==,
                          DMA_TESTDEV_ERR_NONE);
     }
 
-    iommu_set_type(&iommu, dom, VIRT_IOMMU_DOMAIN_IDENTITY);
+    g_assert_cmpuint(qvirt_iommu_set_type(&iommu, dom,
+                                          VIRT_IOMMU_DOMAIN_IDENTITY), ==,
+                     VIRT_IOMMU_S_OK);
     for (int i = 0; i < 2; i++) {
         g_assert_cmpuint(ring_copy(&f, &vfs[i], &gpa, PAGES), ==,
                          DMA_TESTDEV_ERR_NONE);
     }
 
-    iommu_set_type(&iommu, dom, VIRT_IOMMU_DOMAIN_BLOCKED);
+    g_assert_cmpuint(qvirt_iommu_set_type(&iommu, dom,
+                                          VIRT_IOMMU_DOMAIN_BLOCKED), ==,
+                     VIRT_IOMMU_S_OK);
     for (int i = 0; i < 2; i++) {
         g_assert_cmpuint(qdma_testdev_run(&vfs[i], DMA_TESTDEV_OP_COPY,
                                           gpa.src, gpa.dst, 64, 0), ==,
@@ -1395,17 +1344,18 @@ static void test_iommu_domain_types(void)
     iommu_drain_events(&iommu);
 
     /* Back to DMA: a new IOVA space, where the old IOVAs mean nothing. */
-    iommu_set_type(&iommu, dom, VIRT_IOMMU_DOMAIN_DMA);
+    g_assert_cmpuint(qvirt_iommu_set_type(&iommu, dom, VIRT_IOMMU_DOMAIN_DMA),
+                     ==, VIRT_IOMMU_S_OK);
     g_assert_cmpuint(ring_copy(&f, &vfs[0], &iova, 1), ==,
                      DMA_TESTDEV_ERR_DMA_FAULT);
     iommu_drain_events(&iommu);
-    iova.ring_bus = iommu_map_dma(&iommu, dom, gpa.ring, 4096,
-                                  VIRT_IOMMU_PERM_READ |
-                                  VIRT_IOMMU_PERM_WRITE);
-    iova.src_bus = iommu_map_dma(&iommu, dom, gpa.src, 4096,
-                                 VIRT_IOMMU_PERM_READ);
-    iova.dst_bus = iommu_map_dma(&iommu, dom, gpa.dst, PAGES * 4096,
-                                 VIRT_IOMMU_PERM_WRITE);
+    iova.ring_bus = qvirt_iommu_map_ok(&iommu, dom, gpa.ring, 4096,
+                                       VIRT_IOMMU_PERM_READ |
+                                       VIRT_IOMMU_PERM_WRITE, 0);
+    iova.src_bus = qvirt_iommu_map_ok(&iommu, dom, gpa.src, 4096,
+                                      VIRT_IOMMU_PERM_READ, 0);
+    iova.dst_bus = qvirt_iommu_map_ok(&iommu, dom, gpa.dst, PAGES * 4096,
+                                      VIRT_IOMMU_PERM_WRITE, 0);
     for (int i = 0; i < 2; i++) {
         g_assert_cmpuint(ring_copy(&f, &vfs[i], &iova, PAGES), ==,
                          DMA_TESTDEV_ERR_NONE);

@@ -97,7 +97,7 @@ static void fixture_stop(Fixture *f)
 {
     VirtIOMMUStats st;
 
-    lc_assert_no_event(&f->iommu);
+    qvirt_iommu_assert_no_event(&f->iommu);
     lc_assert_baseline(&f->iommu, &st);
     qdma_testdev_pf_cleanup(&f->pf);
     qvirt_iommu_cleanup(&f->iommu);
@@ -182,12 +182,13 @@ static void map_bufs(Fixture *f, uint32_t dom, const Addrs *gpa, Addrs *bus)
 {
     QVirtIOMMU *v = &f->iommu;
 
-    bus->ring = lc_map_ok(v, dom, gpa->ring, RING_BYTES,
-                          VIRT_IOMMU_PERM_READ | VIRT_IOMMU_PERM_WRITE, 0);
-    bus->src = lc_map_ok(v, dom, gpa->src, SRC_BYTES, VIRT_IOMMU_PERM_READ,
-                         0);
-    bus->dst = lc_map_ok(v, dom, gpa->dst, DST_BYTES, VIRT_IOMMU_PERM_WRITE,
-                         0);
+    bus->ring = qvirt_iommu_map_ok(v, dom, gpa->ring, RING_BYTES,
+                                   VIRT_IOMMU_PERM_READ | VIRT_IOMMU_PERM_WRITE,
+                                   0);
+    bus->src = qvirt_iommu_map_ok(v, dom, gpa->src, SRC_BYTES,
+                                  VIRT_IOMMU_PERM_READ, 0);
+    bus->dst = qvirt_iommu_map_ok(v, dom, gpa->dst, DST_BYTES,
+                                  VIRT_IOMMU_PERM_WRITE, 0);
     g_assert_cmphex(bus->ring, ==, IOVA_RING);
     g_assert_cmphex(bus->src, ==, IOVA_SRC);
     g_assert_cmphex(bus->dst, ==, IOVA_DST);
@@ -197,11 +198,11 @@ static void unmap_bufs(Fixture *f, uint32_t dom, const Addrs *bus)
 {
     QVirtIOMMU *v = &f->iommu;
 
-    g_assert_cmpuint(lc_unmap(v, dom, bus->ring, RING_BYTES), ==,
+    g_assert_cmpuint(qvirt_iommu_unmap(v, dom, bus->ring, RING_BYTES), ==,
                      VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(lc_unmap(v, dom, bus->src, SRC_BYTES), ==,
+    g_assert_cmpuint(qvirt_iommu_unmap(v, dom, bus->src, SRC_BYTES), ==,
                      VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(lc_unmap(v, dom, bus->dst, DST_BYTES), ==,
+    g_assert_cmpuint(qvirt_iommu_unmap(v, dom, bus->dst, DST_BYTES), ==,
                      VIRT_IOMMU_S_OK);
 }
 
@@ -272,7 +273,7 @@ static void expect_endpoints_gone(Fixture *f, uint16_t n,
         seen[i] = true;
         g_assert_cmpuint(evt.domain, ==, dom[i]);
     }
-    lc_assert_no_event(&f->iommu);
+    qvirt_iommu_assert_no_event(&f->iommu);
 }
 
 static void churn_cycle(Fixture *f, unsigned cycle, uint16_t n,
@@ -314,7 +315,7 @@ static void churn_cycle(Fixture *f, unsigned cycle, uint16_t n,
 
     if (driver == DRIVER_CLEAN) {
         for (uint16_t i = 0; i < n; i++) {
-            g_assert_cmpuint(lc_detach(v, vf[i].dev->devfn), ==,
+            g_assert_cmpuint(qvirt_iommu_detach(v, vf[i].dev->devfn), ==,
                              VIRT_IOMMU_S_OK);
         }
     }
@@ -328,7 +329,7 @@ static void churn_cycle(Fixture *f, unsigned cycle, uint16_t n,
             unmap_bufs(f, dom[i], &bus[i]);
             check_unmapped_domain(f, dom[i], type[i]);
         }
-        lc_assert_no_event(v);
+        qvirt_iommu_assert_no_event(v);
     } else {
         /* The first command batch after the VFs vanished detached them. */
         qvirt_iommu_stats(v, 0, &st);
@@ -337,14 +338,15 @@ static void churn_cycle(Fixture *f, unsigned cycle, uint16_t n,
         expect_endpoints_gone(f, n, dom);
     }
     for (uint16_t i = 0; i < n; i++) {
-        g_assert_cmpuint(lc_domain_free(v, dom[i]), ==, VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(qvirt_iommu_domain_free(v, dom[i]), ==,
+                         VIRT_IOMMU_S_OK);
     }
     /* The in-flight descriptors never ran: nothing moved after the free. */
     for (uint16_t i = 0; i < n; i++) {
         ring_check(f, &f->gpa[i], DESCS, done, src_data[i]);
     }
     lc_assert_baseline(v, &st);
-    lc_assert_no_event(v);
+    qvirt_iommu_assert_no_event(v);
 }
 
 /*
@@ -441,16 +443,16 @@ static void type_cycle(Fixture *f, QDmaTestdev *vf, uint32_t dom)
     expect_dma_fault(f, &vf[0], gpa->src, bus.dst,
                      VIRT_IOMMU_FAULT_NOT_MAPPED, dom);
     /* Strict: an unmapped IOVA is reusable at once, from the magazine. */
-    g_assert_cmpuint(lc_unmap(v, dom, bus.dst, DST_BYTES), ==,
+    g_assert_cmpuint(qvirt_iommu_unmap(v, dom, bus.dst, DST_BYTES), ==,
                      VIRT_IOMMU_S_OK);
-    g_assert_cmphex(lc_map_ok(v, dom, gpa->dst, DST_BYTES,
-                              VIRT_IOMMU_PERM_WRITE, 0), ==, IOVA_DST);
+    g_assert_cmphex(qvirt_iommu_map_ok(v, dom, gpa->dst, DST_BYTES,
+                                       VIRT_IOMMU_PERM_WRITE, 0), ==, IOVA_DST);
     qvirt_iommu_stats(v, dom, &st);
     g_assert_cmpuint(st.rcache_hits, ==, 1);
     g_assert_cmpuint(st.mags_live, ==, 1);
 
     /* DMA_FQ: same allocator and mappings, plus a flush queue. */
-    g_assert_cmpuint(lc_set_type(v, dom, VIRT_IOMMU_DOMAIN_DMA_FQ), ==,
+    g_assert_cmpuint(qvirt_iommu_set_type(v, dom, VIRT_IOMMU_DOMAIN_DMA_FQ), ==,
                      VIRT_IOMMU_S_OK);
     qvirt_iommu_stats(v, dom, &st);
     g_assert_cmpuint(st.type, ==, VIRT_IOMMU_DOMAIN_DMA_FQ);
@@ -462,23 +464,26 @@ static void type_cycle(Fixture *f, QDmaTestdev *vf, uint32_t dom)
     flushes = st.fq_flushes;
     group_traffic(f, vf, 2, &bus);
     /* An unmapped IOVA waits for the batch: a new MAP gets another. */
-    g_assert_cmpuint(lc_unmap(v, dom, bus.src, SRC_BYTES), ==,
+    g_assert_cmpuint(qvirt_iommu_unmap(v, dom, bus.src, SRC_BYTES), ==,
                      VIRT_IOMMU_S_OK);
-    src2 = lc_map_ok(v, dom, gpa->src, SRC_BYTES, VIRT_IOMMU_PERM_READ, 0);
+    src2 = qvirt_iommu_map_ok(v, dom, gpa->src, SRC_BYTES, VIRT_IOMMU_PERM_READ,
+                              0);
     /* the highest free page: the hole the destination's alignment left */
     g_assert_cmphex(src2, ==, IOVA_SRC - PAGE);
     qvirt_iommu_stats(v, dom, &st);
     g_assert_cmpuint(st.fq_pending, ==, 1);
     g_assert_cmpuint(st.cached_pfns, ==, 0);
     /* After the batch, it is the first one handed out again. */
-    g_assert_cmpuint(lc_invalidate_domain(v, dom), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_invalidate_domain(v, dom), ==,
+                     VIRT_IOMMU_S_OK);
     qvirt_iommu_stats(v, dom, &st);
     g_assert_cmpuint(st.fq_pending, ==, 0);
     g_assert_cmpuint(st.fq_flushes, ==, flushes + 1);
     g_assert_cmpuint(st.cached_pfns, ==, 1);
-    g_assert_cmphex(lc_map_ok(v, dom, gpa->src, SRC_BYTES,
-                              VIRT_IOMMU_PERM_READ, 0), ==, IOVA_SRC);
-    g_assert_cmpuint(lc_unmap(v, dom, src2, SRC_BYTES), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmphex(qvirt_iommu_map_ok(v, dom, gpa->src, SRC_BYTES,
+                                       VIRT_IOMMU_PERM_READ, 0), ==, IOVA_SRC);
+    g_assert_cmpuint(qvirt_iommu_unmap(v, dom, src2, SRC_BYTES), ==,
+                     VIRT_IOMMU_S_OK);
     group_traffic(f, vf, 2, &bus);
     /* What the teardown must give back: 2 magazines, 1 queued IOVA. */
     qvirt_iommu_stats(v, dom, &st);
@@ -491,8 +496,8 @@ static void type_cycle(Fixture *f, QDmaTestdev *vf, uint32_t dom)
     g_assert_cmpuint(st.process_mags_live, ==, 2);
 
     /* IDENTITY: the old allocator is gone with every magazine. */
-    g_assert_cmpuint(lc_set_type(v, dom, VIRT_IOMMU_DOMAIN_IDENTITY), ==,
-                     VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_set_type(v, dom, VIRT_IOMMU_DOMAIN_IDENTITY),
+                     ==, VIRT_IOMMU_S_OK);
     qvirt_iommu_stats(v, 0, &st);
     g_assert_cmpuint(st.endpoints, ==, 2);
     g_assert_cmpuint(st.mappings, ==, 0);
@@ -505,15 +510,15 @@ static void type_cycle(Fixture *f, QDmaTestdev *vf, uint32_t dom)
     group_traffic(f, vf, 2, gpa);
 
     /* BLOCKED: every access faults. */
-    g_assert_cmpuint(lc_set_type(v, dom, VIRT_IOMMU_DOMAIN_BLOCKED), ==,
-                     VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_set_type(v, dom, VIRT_IOMMU_DOMAIN_BLOCKED),
+                     ==, VIRT_IOMMU_S_OK);
     for (int i = 0; i < 2; i++) {
         expect_dma_fault(f, &vf[i], gpa->src, gpa->dst,
                          VIRT_IOMMU_FAULT_BLOCKED, dom);
     }
 
     /* DMA again: a fresh allocator, where the old IOVAs mean nothing. */
-    g_assert_cmpuint(lc_set_type(v, dom, VIRT_IOMMU_DOMAIN_DMA), ==,
+    g_assert_cmpuint(qvirt_iommu_set_type(v, dom, VIRT_IOMMU_DOMAIN_DMA), ==,
                      VIRT_IOMMU_S_OK);
     qvirt_iommu_stats(v, dom, &st);
     g_assert_cmpuint(st.iova_live_ranges, ==, 1);   /* the MSI window */
@@ -524,7 +529,7 @@ static void type_cycle(Fixture *f, QDmaTestdev *vf, uint32_t dom)
     g_assert_cmpuint(st.fq_flushes, ==, flushes + 2);
     expect_dma_fault(f, &vf[0], IOVA_SRC, IOVA_DST,
                      VIRT_IOMMU_FAULT_NOT_MAPPED, dom);
-    lc_assert_no_event(v);
+    qvirt_iommu_assert_no_event(v);
 }
 
 /*
@@ -559,12 +564,13 @@ static void test_type_changes(void)
     }
     rss_end = lc_rss_kib(f.qts);
     for (int i = 0; i < 2; i++) {
-        g_assert_cmpuint(lc_detach(&f.iommu, vf[i].dev->devfn), ==,
+        g_assert_cmpuint(qvirt_iommu_detach(&f.iommu, vf[i].dev->devfn), ==,
                          VIRT_IOMMU_S_OK);
         qdma_testdev_vf_cleanup(&vf[i]);
     }
     qdma_testdev_vfs_disable(&f.pf);
-    g_assert_cmpuint(lc_domain_free(&f.iommu, dom), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_domain_free(&f.iommu, dom), ==,
+                     VIRT_IOMMU_S_OK);
     lc_assert_baseline(&f.iommu, &st);
     /* Per cycle: one NOT_MAPPED in DMA, two BLOCKED, one stale IOVA */
     g_assert_cmpuint(st.events, ==, 4 * cycles);

@@ -8,6 +8,8 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
+#include "migration/migration-qmp.h"
+#include "migration/migration-util.h"
 #include "standard-headers/linux/pci_regs.h"
 #include "qobject/qdict.h"
 #include "libqos/dma-testdev.h"
@@ -16,6 +18,7 @@
 #include "libqos/malloc-pc.h"
 #include "libqos/pci-pc.h"
 #include "libqos/virt-iommu.h"
+#include "libqos/virt-iommu-lifecycle.h"
 
 #define IOMMU_DEVFN     QPCI_DEVFN(4, 0)
 #define EDU_DEVFN       QPCI_DEVFN(5, 0)
@@ -70,36 +73,6 @@ static uint16_t submit(Fixture *f, VirtIOMMUCmd cmd, uint64_t *result)
     return qvirt_iommu_submit(&f->iommu, &cmd, result);
 }
 
-static uint64_t map(Fixture *f, uint32_t domain, uint64_t gpa, uint64_t size,
-                    uint32_t perms, uint64_t limit)
-{
-    uint64_t iova;
-
-    g_assert_cmpuint(submit(f, (VirtIOMMUCmd) {
-        .opcode = VIRT_IOMMU_CMD_MAP, .domain = domain, .addr = gpa,
-        .size = size, .arg = perms, .limit = limit,
-    }, &iova), ==, VIRT_IOMMU_S_OK);
-    return iova;
-}
-
-static uint16_t map_fixed(Fixture *f, uint32_t domain, uint64_t iova,
-                          uint64_t gpa, uint64_t size, uint32_t perms)
-{
-    return submit(f, (VirtIOMMUCmd) {
-        .opcode = VIRT_IOMMU_CMD_MAP_FIXED, .domain = domain, .iova = iova,
-        .addr = gpa, .size = size, .arg = perms,
-    }, NULL);
-}
-
-static uint16_t unmap(Fixture *f, uint32_t domain, uint64_t iova,
-                      uint64_t size)
-{
-    return submit(f, (VirtIOMMUCmd) {
-        .opcode = VIRT_IOMMU_CMD_UNMAP, .domain = domain, .iova = iova,
-        .size = size,
-    }, NULL);
-}
-
 /*
  * edu copies LEN bytes from bus address @from to @to; returns whether the
  * pattern written at guest-physical f->src reached guest-physical f->dst.
@@ -133,10 +106,11 @@ static uint32_t start_with_dma_domain(Fixture *f, const char *iommu_opts,
     dom = qvirt_iommu_domain_alloc(&f->iommu, VIRT_IOMMU_DOMAIN_DMA);
     qvirt_iommu_attach(&f->iommu, EDU_RID, dom);
     if (two_mappings) {
-        g_assert_cmpuint(map_fixed(f, dom, 0x200000, f->src, 2 * PAGE,
-                                   VIRT_IOMMU_PERM_READ), ==, VIRT_IOMMU_S_OK);
-        g_assert_cmpuint(map_fixed(f, dom, 0x300000, f->dst, PAGE,
-                                   VIRT_IOMMU_PERM_WRITE), ==,
+        g_assert_cmpuint(qvirt_iommu_map_fixed(&f->iommu, dom, 0x200000, f->src,
+                                               2 * PAGE, VIRT_IOMMU_PERM_READ),
+                         ==, VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(qvirt_iommu_map_fixed(&f->iommu, dom, 0x300000, f->dst,
+                                               PAGE, VIRT_IOMMU_PERM_WRITE), ==,
                          VIRT_IOMMU_S_OK);
     }
     return dom;
@@ -159,8 +133,10 @@ static void test_dma_domain(void)
     g_assert_cmpuint(dom, ==, 1);
 
     /* Device-allocated IOVAs: top-down below the endpoint's DMA limit. */
-    in = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
-    out = map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE, EDU_DMA_LIMIT);
+    in = qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ,
+                            EDU_DMA_LIMIT);
+    out = qvirt_iommu_map_ok(&f.iommu, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE,
+                             EDU_DMA_LIMIT);
     g_assert_cmphex(in, ==, EDU_DMA_LIMIT + 1 - PAGE);
     g_assert_cmphex(out, ==, EDU_DMA_LIMIT + 1 - 2 * PAGE);
     g_assert_true(dma_arrives(&f, in, out, 1));
@@ -176,28 +152,23 @@ static void test_dma_domain(void)
                  VIRT_IOMMU_PERM_WRITE);
 
     /* Strict: once UNMAP completes the IOVA no longer translates... */
-    g_assert_cmpuint(unmap(&f, dom, out, PAGE), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, out, PAGE), ==,
+                     VIRT_IOMMU_S_OK);
     g_assert_false(dma_arrives(&f, in, out, 4));
     expect_fault(&f, VIRT_IOMMU_FAULT_NOT_MAPPED, dom, out,
                  VIRT_IOMMU_PERM_WRITE);
     /* ...and is reusable at once (the rcache hands it back first). */
-    g_assert_cmphex(map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE,
-                        EDU_DMA_LIMIT), ==, out);
+    g_assert_cmphex(qvirt_iommu_map_ok(&f.iommu, dom, f.dst, PAGE,
+                                       VIRT_IOMMU_PERM_WRITE, EDU_DMA_LIMIT),
+                    ==, out);
     g_assert_true(dma_arrives(&f, in, out, 5));
 
     /* Guest-chosen IOVAs. */
-    g_assert_cmpuint(map_fixed(&f, dom, 0x100000, f.dst, PAGE,
-                               VIRT_IOMMU_PERM_WRITE), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&f.iommu, dom, 0x100000, f.dst, PAGE,
+                                           VIRT_IOMMU_PERM_WRITE), ==,
+                     VIRT_IOMMU_S_OK);
     g_assert_true(dma_arrives(&f, in, 0x100000, 6));
     fixture_stop(&f);
-}
-
-static uint16_t set_type(Fixture *f, uint32_t domain, uint8_t type)
-{
-    return submit(f, (VirtIOMMUCmd) {
-        .opcode = VIRT_IOMMU_CMD_DOMAIN_SET_TYPE, .domain = domain,
-        .arg = type,
-    }, NULL);
 }
 
 /*
@@ -213,22 +184,28 @@ static void test_flush_queue(void)
     VirtIOMMUStats st;
     uint64_t in, out, again;
 
-    g_assert_cmpuint(set_type(&f, dom, VIRT_IOMMU_DOMAIN_DMA_FQ), ==,
+    g_assert_cmpuint(qvirt_iommu_set_type(&f.iommu, dom,
+                                          VIRT_IOMMU_DOMAIN_DMA_FQ), ==,
                      VIRT_IOMMU_S_OK);
-    in = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
-    out = map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE, EDU_DMA_LIMIT);
+    in = qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ,
+                            EDU_DMA_LIMIT);
+    out = qvirt_iommu_map_ok(&f.iommu, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE,
+                             EDU_DMA_LIMIT);
     g_assert_true(dma_arrives(&f, in, out, 1));    /* fills the IOTLB */
 
-    g_assert_cmpuint(unmap(&f, dom, in, PAGE), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, in, PAGE), ==,
+                     VIRT_IOMMU_S_OK);
     qvirt_iommu_stats(&f.iommu, dom, &st);
     g_assert_cmpuint(st.mappings, ==, 1);
     g_assert_cmpuint(st.fq_pending, ==, 1);
     /* Stale entry: the device still reads through the unmapped IOVA. */
     g_assert_true(dma_arrives(&f, in, out, 2));
     /* ...so the allocator must not hand it out yet. */
-    again = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
+    again = qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ,
+                               EDU_DMA_LIMIT);
     g_assert_cmphex(again, ==, out - PAGE);
-    g_assert_cmpuint(unmap(&f, dom, again, PAGE), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, again, PAGE), ==,
+                     VIRT_IOMMU_S_OK);
 
     /* fq-timeout on the virtual clock runs the batch. */
     qtest_clock_step(f.qts, 1000 * 1000 * 1000);
@@ -243,10 +220,12 @@ static void test_flush_queue(void)
      * magazine hands out the last one first.
      */
     g_assert_cmpuint(st.cached_pfns, ==, 2);
-    g_assert_cmphex(map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ,
-                        EDU_DMA_LIMIT), ==, again);
-    g_assert_cmphex(map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ,
-                        EDU_DMA_LIMIT), ==, in);
+    g_assert_cmphex(qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE,
+                                       VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT), ==,
+                    again);
+    g_assert_cmphex(qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE,
+                                       VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT), ==,
+                    in);
     fixture_stop(&f);
 }
 
@@ -260,19 +239,24 @@ static void test_flush_queue_full(void)
     fixture_start(&f, ",fq-size=2", 4);
     dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA_FQ);
     for (int i = 0; i < 2; i++) {
-        iova[i] = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+        iova[i] = qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE,
+                                     VIRT_IOMMU_PERM_READ, 0);
     }
-    g_assert_cmpuint(unmap(&f, dom, iova[0], PAGE), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, iova[0], PAGE), ==,
+                     VIRT_IOMMU_S_OK);
     qvirt_iommu_stats(&f.iommu, dom, &st);
     g_assert_cmpuint(st.fq_pending, ==, 1);
     /* The second unmap fills the queue: flushed without waiting. */
-    g_assert_cmpuint(unmap(&f, dom, iova[1], PAGE), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, iova[1], PAGE), ==,
+                     VIRT_IOMMU_S_OK);
     qvirt_iommu_stats(&f.iommu, dom, &st);
     g_assert_cmpuint(st.fq_pending, ==, 0);
     g_assert_cmpuint(st.fq_flushes, ==, 1);
     /* An explicit whole-domain INVALIDATE is a batch too. */
-    iova[0] = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
-    g_assert_cmpuint(unmap(&f, dom, iova[0], PAGE), ==, VIRT_IOMMU_S_OK);
+    iova[0] = qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE,
+                                 VIRT_IOMMU_PERM_READ, 0);
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, iova[0], PAGE), ==,
+                     VIRT_IOMMU_S_OK);
     g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
         .opcode = VIRT_IOMMU_CMD_INVALIDATE, .domain = dom,
         .arg = VIRT_IOMMU_INV_DOMAIN,
@@ -289,12 +273,16 @@ static void test_invalidate_range(void)
     uint32_t dom = start_with_dma_domain(&f, ",fq-timeout=1000", false);
     uint64_t in, out;
 
-    g_assert_cmpuint(set_type(&f, dom, VIRT_IOMMU_DOMAIN_DMA_FQ), ==,
+    g_assert_cmpuint(qvirt_iommu_set_type(&f.iommu, dom,
+                                          VIRT_IOMMU_DOMAIN_DMA_FQ), ==,
                      VIRT_IOMMU_S_OK);
-    in = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
-    out = map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE, EDU_DMA_LIMIT);
+    in = qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ,
+                            EDU_DMA_LIMIT);
+    out = qvirt_iommu_map_ok(&f.iommu, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE,
+                             EDU_DMA_LIMIT);
     g_assert_true(dma_arrives(&f, in, out, 1));
-    g_assert_cmpuint(unmap(&f, dom, in, PAGE), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, in, PAGE), ==,
+                     VIRT_IOMMU_S_OK);
     g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
         .opcode = VIRT_IOMMU_CMD_INVALIDATE, .domain = dom,
         .arg = VIRT_IOMMU_INV_RANGE, .iova = in, .size = PAGE,
@@ -318,9 +306,12 @@ static void test_set_type_cycle(void)
     VirtIOMMUStats st;
     uint64_t in, out;
 
-    in = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
-    out = map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE, EDU_DMA_LIMIT);
-    g_assert_cmpuint(set_type(&f, dom, VIRT_IOMMU_DOMAIN_DMA_FQ), ==,
+    in = qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ,
+                            EDU_DMA_LIMIT);
+    out = qvirt_iommu_map_ok(&f.iommu, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE,
+                             EDU_DMA_LIMIT);
+    g_assert_cmpuint(qvirt_iommu_set_type(&f.iommu, dom,
+                                          VIRT_IOMMU_DOMAIN_DMA_FQ), ==,
                      VIRT_IOMMU_S_OK);
     g_assert_true(dma_arrives(&f, in, out, 1));
     qvirt_iommu_stats(&f.iommu, dom, &st);
@@ -328,7 +319,8 @@ static void test_set_type_cycle(void)
     g_assert_cmpuint(st.mappings, ==, 2);
     g_assert_cmpuint(st.endpoints, ==, 1);
 
-    g_assert_cmpuint(set_type(&f, dom, VIRT_IOMMU_DOMAIN_IDENTITY), ==,
+    g_assert_cmpuint(qvirt_iommu_set_type(&f.iommu, dom,
+                                          VIRT_IOMMU_DOMAIN_IDENTITY), ==,
                      VIRT_IOMMU_S_OK);
     qvirt_iommu_stats(&f.iommu, dom, &st);
     g_assert_cmpuint(st.mappings, ==, 0);
@@ -336,7 +328,8 @@ static void test_set_type_cycle(void)
     g_assert_cmpuint(st.endpoints, ==, 1);
     g_assert_true(dma_arrives(&f, f.src, f.dst, 2));
 
-    g_assert_cmpuint(set_type(&f, dom, VIRT_IOMMU_DOMAIN_BLOCKED), ==,
+    g_assert_cmpuint(qvirt_iommu_set_type(&f.iommu, dom,
+                                          VIRT_IOMMU_DOMAIN_BLOCKED), ==,
                      VIRT_IOMMU_S_OK);
     g_assert_false(dma_arrives(&f, f.src, f.dst, 3));
     expect_fault(&f, VIRT_IOMMU_FAULT_BLOCKED, dom, f.src,
@@ -344,8 +337,8 @@ static void test_set_type_cycle(void)
     expect_fault(&f, VIRT_IOMMU_FAULT_BLOCKED, dom, f.dst,
                  VIRT_IOMMU_PERM_WRITE);
 
-    g_assert_cmpuint(set_type(&f, dom, VIRT_IOMMU_DOMAIN_DMA), ==,
-                     VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_set_type(&f.iommu, dom, VIRT_IOMMU_DOMAIN_DMA),
+                     ==, VIRT_IOMMU_S_OK);
     qvirt_iommu_stats(&f.iommu, dom, &st);
     /* A fresh allocator: only the MSI window is reserved. */
     g_assert_cmpuint(st.iova_live_ranges, ==, 1);
@@ -353,10 +346,12 @@ static void test_set_type_cycle(void)
     g_assert_cmpuint(st.mags_live, ==, 0);
     g_assert_cmpuint(st.rcache_hits + st.rcache_misses, ==, 0);
     /* The old IOVAs are gone with the old allocator: same top-down start. */
-    g_assert_cmphex(map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ,
-                        EDU_DMA_LIMIT), ==, in);
-    g_assert_cmphex(map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE,
-                        EDU_DMA_LIMIT), ==, out);
+    g_assert_cmphex(qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE,
+                                       VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT), ==,
+                    in);
+    g_assert_cmphex(qvirt_iommu_map_ok(&f.iommu, dom, f.dst, PAGE,
+                                       VIRT_IOMMU_PERM_WRITE, EDU_DMA_LIMIT),
+                    ==, out);
     g_assert_true(dma_arrives(&f, in, out, 4));
     fixture_stop(&f);
 }
@@ -369,10 +364,12 @@ static void test_stats(void)
     uint64_t iova[3];
 
     for (int i = 0; i < 3; i++) {
-        iova[i] = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+        iova[i] = qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE,
+                                     VIRT_IOMMU_PERM_READ, 0);
     }
-    g_assert_cmpuint(map_fixed(&f, dom, 0x200000, f.src, 4 * PAGE,
-                               VIRT_IOMMU_PERM_READ), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&f.iommu, dom, 0x200000, f.src,
+                                           4 * PAGE, VIRT_IOMMU_PERM_READ), ==,
+                     VIRT_IOMMU_S_OK);
     qvirt_iommu_stats(&f.iommu, dom, &st);
     g_assert_cmpuint(st.domain, ==, dom);
     g_assert_cmpuint(st.type, ==, VIRT_IOMMU_DOMAIN_DMA);
@@ -386,15 +383,18 @@ static void test_stats(void)
 
     /* Strict unmaps park the IOVAs in this vCPU's magazine. */
     for (int i = 0; i < 3; i++) {
-        g_assert_cmpuint(unmap(&f, dom, iova[i], PAGE), ==, VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, iova[i], PAGE), ==,
+                         VIRT_IOMMU_S_OK);
     }
     qvirt_iommu_stats(&f.iommu, dom, &st);
     g_assert_cmpuint(st.mappings, ==, 1);
     g_assert_cmpuint(st.cached_pfns, ==, 3);
     g_assert_cmpuint(st.iova_live_ranges, ==, 5);
-    g_assert_cmpuint(st.mags_live, ==, st.mags_allocated - st.mags_freed);
-    g_assert_cmpuint(st.mags_live, >=, 1);
-    iova[0] = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+    /* One magazine holds all three on this vCPU. */
+    g_assert_cmpuint(st.mags_live, ==, 1);
+    g_assert_cmpuint(st.mags_reachable, ==, 1);
+    iova[0] = qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE,
+                                 VIRT_IOMMU_PERM_READ, 0);
     qvirt_iommu_stats(&f.iommu, dom, &st);
     g_assert_cmpuint(st.rcache_hits, ==, 1);
     g_assert_cmpuint(st.cached_pfns, ==, 2);
@@ -464,14 +464,6 @@ static void test_endpoint_gone(void)
     qtest_quit(qts);
 }
 
-static void qom_set_int(Fixture *f, const char *prop, int64_t value)
-{
-    qtest_qmp_assert_success(f->qts, "{ 'execute': 'qom-set', 'arguments':"
-                             " { 'path': '/machine/peripheral/viommu',"
-                             " 'property': %s, 'value': %" PRId64 " } }",
-                             prop, value);
-}
-
 /*
  * IOVAs freed on one CPU wait in that CPU's magazines; when the CPU goes
  * away they return to the tree, and the other CPU's stay where they are.
@@ -485,13 +477,14 @@ static void test_cpu_dead(void)
     g_autoptr(QDict) resp = NULL;
 
     for (int cpu = 0; cpu < 2; cpu++) {
-        qom_set_int(&f, "rcache-cpu", cpu);
+        lc_qom_set_int(f.qts, "x-rcache-cpu", cpu);
         for (int i = 0; i < 2 + cpu; i++) {
-            iova[i] = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+            iova[i] = qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE,
+                                         VIRT_IOMMU_PERM_READ, 0);
         }
         for (int i = 0; i < 2 + cpu; i++) {
-            g_assert_cmpuint(unmap(&f, dom, iova[i], PAGE), ==,
-                             VIRT_IOMMU_S_OK);
+            g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, iova[i], PAGE),
+                             ==, VIRT_IOMMU_S_OK);
         }
     }
     qvirt_iommu_stats(&f.iommu, dom, &st);
@@ -499,7 +492,7 @@ static void test_cpu_dead(void)
     g_assert_cmpuint(st.cached_pfns, ==, 5);
     g_assert_cmpuint(st.rcache_hits, ==, 0);
 
-    qom_set_int(&f, "cpu-dead", 1);
+    lc_qom_set_int(f.qts, "x-cpu-dead", 1);
     qvirt_iommu_stats(&f.iommu, dom, &st);
     g_assert_cmpuint(st.cached_pfns, ==, 2);
     g_assert_cmpuint(st.cpu_flushes, ==, 1);
@@ -507,14 +500,14 @@ static void test_cpu_dead(void)
     g_assert_cmpuint(st.iova_live_ranges, ==, 3);
 
     /* CPU 0's magazine still serves it. */
-    qom_set_int(&f, "rcache-cpu", 0);
-    map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+    lc_qom_set_int(f.qts, "x-rcache-cpu", 0);
+    qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
     qvirt_iommu_stats(&f.iommu, dom, &st);
     g_assert_cmpuint(st.rcache_hits, ==, 1);
 
     resp = qtest_qmp(f.qts, "{ 'execute': 'qom-set', 'arguments':"
                      " { 'path': '/machine/peripheral/viommu',"
-                     " 'property': 'cpu-dead', 'value': 2 } }");
+                     " 'property': 'x-cpu-dead', 'value': 2 } }");
     g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(resp, "error"),
                                           "desc"), "no CPU 2"));
     fixture_stop(&f);
@@ -534,13 +527,15 @@ static void test_no_magazine_leak(void)
         uint64_t iova[40];
 
         dom[d] = qvirt_iommu_domain_alloc(&f.iommu, types[d]);
-        qom_set_int(&f, "rcache-cpu", d % 2);
+        lc_qom_set_int(f.qts, "x-rcache-cpu", d % 2);
         for (int i = 0; i < 40; i++) {
-            iova[i] = map(&f, dom[d], f.src, PAGE << (i % 3),
-                          VIRT_IOMMU_PERM_READ, 0);
+            iova[i] = qvirt_iommu_map_ok(&f.iommu, dom[d], f.src,
+                                         PAGE << (i % 3), VIRT_IOMMU_PERM_READ,
+                                         0);
         }
         for (int i = 0; i < 40; i++) {
-            g_assert_cmpuint(unmap(&f, dom[d], iova[i], PAGE << (i % 3)), ==,
+            g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom[d], iova[i],
+                                               PAGE << (i % 3)), ==,
                              VIRT_IOMMU_S_OK);
         }
     }
@@ -549,7 +544,8 @@ static void test_no_magazine_leak(void)
     g_assert_cmpuint(st.mags_live, >, 0);
     g_assert_cmpuint(st.process_mags_live, ==, st.mags_live);
     /* A type change tears one allocator down... */
-    g_assert_cmpuint(set_type(&f, dom[0], VIRT_IOMMU_DOMAIN_IDENTITY), ==,
+    g_assert_cmpuint(qvirt_iommu_set_type(&f.iommu, dom[0],
+                                          VIRT_IOMMU_DOMAIN_IDENTITY), ==,
                      VIRT_IOMMU_S_OK);
     qvirt_iommu_stats(&f.iommu, 0, &st);
     g_assert_cmpuint(st.process_mags_live, ==, st.mags_live);
@@ -586,13 +582,17 @@ static void test_strict_checks(void)
     uint32_t dom = start_with_dma_domain(&f, ",strict-checks=on", false);
     uint64_t in, out;
 
-    in = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
-    out = map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE, EDU_DMA_LIMIT);
-    g_assert_cmpuint(unmap(&f, dom, in, PAGE), ==, VIRT_IOMMU_S_OK);
+    in = qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ,
+                            EDU_DMA_LIMIT);
+    out = qvirt_iommu_map_ok(&f.iommu, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE,
+                             EDU_DMA_LIMIT);
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, in, PAGE), ==,
+                     VIRT_IOMMU_S_OK);
 
-    g_assert_cmpuint(unmap(&f, dom, in, PAGE), ==, VIRT_IOMMU_S_NOT_MAPPED);
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, in, PAGE), ==,
+                     VIRT_IOMMU_S_NOT_MAPPED);
     expect_strict(&f, VIRT_IOMMU_STRICT_DOUBLE_UNMAP, dom, in);
-    g_assert_cmpuint(unmap(&f, dom, 0x400000, PAGE), ==,
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, 0x400000, PAGE), ==,
                      VIRT_IOMMU_S_NOT_MAPPED);
     expect_strict(&f, VIRT_IOMMU_STRICT_NEVER_MAPPED, dom, 0x400000);
 
@@ -605,27 +605,6 @@ static void test_strict_checks(void)
     expect_fault(&f, VIRT_IOMMU_FAULT_NOT_MAPPED, dom, 0x400000,
                  VIRT_IOMMU_PERM_READ);
     fixture_stop(&f);
-}
-
-/* Migrates @from to @to (started with -incoming @uri) and waits. */
-static void migrate(QTestState *from, QTestState *to, const char *uri)
-{
-    qtest_qmp_assert_success(from, "{ 'execute': 'migrate',"
-                             " 'arguments': { 'uri': %s } }", uri);
-    for (;;) {
-        g_autoptr(QDict) rsp = qtest_qmp(from,
-                                         "{ 'execute': 'query-migrate' }");
-        const char *status = qdict_get_try_str(qdict_get_qdict(rsp, "return"),
-                                               "status");
-
-        g_assert_nonnull(status);
-        g_assert_cmpstr(status, !=, "failed");
-        if (!strcmp(status, "completed")) {
-            break;
-        }
-        g_usleep(10 * 1000);
-    }
-    qtest_qmp_eventwait(to, "RESUME");
 }
 
 /*
@@ -643,16 +622,22 @@ static void test_migration(void)
     VirtIOMMUStats before, after, fq_before, fq_after;
     uint64_t in, out, big, gone;
 
-    in = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
-    out = map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE, EDU_DMA_LIMIT);
+    in = qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ,
+                            EDU_DMA_LIMIT);
+    out = qvirt_iommu_map_ok(&f.iommu, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE,
+                             EDU_DMA_LIMIT);
     /* 3 pages: the rcache path rounds the allocation up to 4 */
-    big = map(&f, dom, f.src, 3 * PAGE, VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
-    g_assert_cmpuint(map_fixed(&f, dom, 0x200000, f.dst, PAGE,
-                               VIRT_IOMMU_PERM_WRITE), ==, VIRT_IOMMU_S_OK);
+    big = qvirt_iommu_map_ok(&f.iommu, dom, f.src, 3 * PAGE,
+                             VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&f.iommu, dom, 0x200000, f.dst, PAGE,
+                                           VIRT_IOMMU_PERM_WRITE), ==,
+                     VIRT_IOMMU_S_OK);
     fq = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA_FQ);
-    gone = map(&f, fq, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
-    map(&f, fq, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
-    g_assert_cmpuint(unmap(&f, fq, gone, PAGE), ==, VIRT_IOMMU_S_OK);
+    gone = qvirt_iommu_map_ok(&f.iommu, fq, f.src, PAGE, VIRT_IOMMU_PERM_READ,
+                              0);
+    qvirt_iommu_map_ok(&f.iommu, fq, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, fq, gone, PAGE), ==,
+                     VIRT_IOMMU_S_OK);
     qvirt_iommu_stats(&f.iommu, dom, &before);
     qvirt_iommu_stats(&f.iommu, fq, &fq_before);
     g_assert_cmpuint(fq_before.fq_pending, ==, 1);
@@ -660,7 +645,9 @@ static void test_migration(void)
     g.qts = qtest_initf("-M q35 -m 256M -smp 2 -nodefaults "
                         "-device virt-iommu,addr=04.0,id=viommu "
                         "-device edu,addr=05.0 -incoming %s", uri);
-    migrate(f.qts, g.qts, uri);
+    migrate_qmp(f.qts, g.qts, uri, NULL, "{}");
+    wait_for_migration_complete(f.qts);
+    qtest_qmp_eventwait(g.qts, "RESUME");
 
     /* Same guest: same BAR assignment, rings and buffers in RAM. */
     g.bus = qpci_new_pc(g.qts, NULL);
@@ -695,8 +682,8 @@ static void test_migration(void)
     g_assert_true(dma_arrives(&g, in, out, 1));
     g_assert_true(dma_arrives(&g, big, 0x200000, 2));
     /* The freed IOVA is the first one handed out again. */
-    g_assert_cmphex(map(&g, fq, g.src, PAGE, VIRT_IOMMU_PERM_READ, 0), ==,
-                    gone);
+    g_assert_cmphex(qvirt_iommu_map_ok(&g.iommu, fq, g.src, PAGE,
+                                       VIRT_IOMMU_PERM_READ, 0), ==, gone);
     fixture_stop(&g);
     qedu_cleanup(&f.edu);
     qvirt_iommu_cleanup(&f.iommu);
@@ -721,20 +708,25 @@ static void test_fixed_only_domain(void)
     VirtIOMMUStats st;
     uint8_t got[LEN];
 
-    g_assert_cmpuint(set_type(&f, dom, VIRT_IOMMU_DOMAIN_DMA_FQ), ==,
+    g_assert_cmpuint(qvirt_iommu_set_type(&f.iommu, dom,
+                                          VIRT_IOMMU_DOMAIN_DMA_FQ), ==,
                      VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(map_fixed(&f, dom, 0x200000, f.src, PAGE,
-                               VIRT_IOMMU_PERM_READ), ==, VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(map_fixed(&f, dom, x, f.dst, PAGE,
-                               VIRT_IOMMU_PERM_WRITE), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&f.iommu, dom, 0x200000, f.src, PAGE,
+                                           VIRT_IOMMU_PERM_READ), ==,
+                     VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&f.iommu, dom, x, f.dst, PAGE,
+                                           VIRT_IOMMU_PERM_WRITE), ==,
+                     VIRT_IOMMU_S_OK);
     g_assert_true(dma_arrives(&f, 0x200000, x, 1));
     qvirt_iommu_stats(&f.iommu, dom, &st);
     g_assert_cmpuint(st.iova_reserved_ranges, ==, 1);    /* MSI window */
 
     /* Parked, with a stale IOTLB entry; then mapped elsewhere at once */
-    g_assert_cmpuint(unmap(&f, dom, x, PAGE), ==, VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(map_fixed(&f, dom, x, other, PAGE,
-                               VIRT_IOMMU_PERM_WRITE), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, x, PAGE), ==,
+                     VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&f.iommu, dom, x, other, PAGE,
+                                           VIRT_IOMMU_PERM_WRITE), ==,
+                     VIRT_IOMMU_S_OK);
     qtest_memset(f.qts, other, 0, LEN);
     g_assert_false(dma_arrives(&f, 0x200000, x, 2));
     qtest_memread(f.qts, other, got, LEN);
@@ -745,16 +737,20 @@ static void test_fixed_only_domain(void)
     g_assert_cmpuint(st.fq_pending, ==, 1);
 
     /* The first MAP: the queue runs, both fixed ranges get reserved. */
-    iova = map(&f, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE, EDU_DMA_LIMIT);
+    iova = qvirt_iommu_map_ok(&f.iommu, dom, f.dst, PAGE, VIRT_IOMMU_PERM_WRITE,
+                              EDU_DMA_LIMIT);
     qvirt_iommu_stats(&f.iommu, dom, &st);
     g_assert_cmpuint(st.fq_pending, ==, 0);
     g_assert_cmpuint(st.fq_flushes, ==, 1);
     g_assert_cmpuint(st.iova_reserved_ranges, ==, 3);
     g_assert_cmpuint(st.mappings, ==, 3);
     g_assert_true(dma_arrives(&f, 0x200000, iova, 3));
-    g_assert_cmpuint(unmap(&f, dom, iova, PAGE), ==, VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(unmap(&f, dom, x, PAGE), ==, VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(unmap(&f, dom, 0x200000, PAGE), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, iova, PAGE), ==,
+                     VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, x, PAGE), ==,
+                     VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, 0x200000, PAGE), ==,
+                     VIRT_IOMMU_S_OK);
     fixture_stop(&f);
 }
 
@@ -767,10 +763,12 @@ static void test_mag_size(void)
     uint64_t iova[6];
 
     for (int i = 0; i < 6; i++) {
-        iova[i] = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+        iova[i] = qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE,
+                                     VIRT_IOMMU_PERM_READ, 0);
     }
     for (int i = 0; i < 6; i++) {
-        g_assert_cmpuint(unmap(&f, dom, iova[i], PAGE), ==, VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, iova[i], PAGE), ==,
+                         VIRT_IOMMU_S_OK);
     }
     /*
      * Linux's free path: fill loaded (2), swap with prev, fill again (2),
@@ -902,10 +900,12 @@ static void test_info(void)
     const char *info;
     uint64_t iova;
 
-    iova = map(&f, dom, f.src, 2 * PAGE, VIRT_IOMMU_PERM_READ, 0);
-    g_assert_cmpuint(map_fixed(&f, dom, 0x200000, f.dst, PAGE,
-                               VIRT_IOMMU_PERM_READ | VIRT_IOMMU_PERM_WRITE),
-                     ==, VIRT_IOMMU_S_OK);
+    iova = qvirt_iommu_map_ok(&f.iommu, dom, f.src, 2 * PAGE,
+                              VIRT_IOMMU_PERM_READ, 0);
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&f.iommu, dom, 0x200000, f.dst, PAGE,
+                                           VIRT_IOMMU_PERM_READ |
+                                           VIRT_IOMMU_PERM_WRITE), ==,
+                     VIRT_IOMMU_S_OK);
     resp = qtest_qmp(f.qts, "{ 'execute': 'qom-get', 'arguments': {"
                      " 'path': '/machine/peripheral/viommu',"
                      " 'property': 'info' } }");
@@ -1109,11 +1109,11 @@ static void test_unmap_all_or_nothing(void)
     uint32_t dom = start_with_dma_domain(&f, "", true);
 
     /* A range that covers one mapping and splits another does nothing. */
-    g_assert_cmpuint(unmap(&f, dom, 0x201000, 0x100000), ==,
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, 0x201000, 0x100000), ==,
                      VIRT_IOMMU_S_PARTIAL);
     g_assert_true(dma_arrives(&f, 0x200000, 0x300000, 1));
     /* One range covering both removes both. */
-    g_assert_cmpuint(unmap(&f, dom, 0x200000, 0x101000), ==,
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, 0x200000, 0x101000), ==,
                      VIRT_IOMMU_S_OK);
     g_assert_false(dma_arrives(&f, 0x200000, 0x300000, 2));
     expect_fault(&f, VIRT_IOMMU_FAULT_NOT_MAPPED, dom, 0x200000,
@@ -1169,7 +1169,8 @@ static void test_iova_exhaustion(void)
     dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
     /* Below limit 0x3fff only pfns 1..3 exist (IOVA 0 is never used). */
     for (int i = 0; i < 3; i++) {
-        iova[i] = map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0x3fff);
+        iova[i] = qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE,
+                                     VIRT_IOMMU_PERM_READ, 0x3fff);
         g_assert_cmphex(iova[i], ==, 0x3000 - i * PAGE);
     }
     g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
@@ -1177,9 +1178,11 @@ static void test_iova_exhaustion(void)
         .size = PAGE, .arg = VIRT_IOMMU_PERM_READ, .limit = 0x3fff,
     }, NULL), ==, VIRT_IOMMU_S_NO_SPACE);
     /* Free one and the space is back. */
-    g_assert_cmpuint(unmap(&f, dom, iova[1], PAGE), ==, VIRT_IOMMU_S_OK);
-    g_assert_cmphex(map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0x3fff),
-                    ==, iova[1]);
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, iova[1], PAGE), ==,
+                     VIRT_IOMMU_S_OK);
+    g_assert_cmphex(qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE,
+                                       VIRT_IOMMU_PERM_READ, 0x3fff), ==,
+                    iova[1]);
     fixture_stop(&f);
 }
 
@@ -1212,7 +1215,7 @@ static void test_reset_frees_domains(void)
     Fixture f;
     uint32_t dom = start_with_dma_domain(&f, "", false);
 
-    map(&f, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+    qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
     qtest_system_reset(f.qts);
     qvirt_iommu_cleanup(&f.iommu);
     qvirt_iommu_init(&f.iommu, f.bus, IOMMU_DEVFN);

@@ -167,10 +167,10 @@ static void fixture_start(Fixture *f, const char *more)
     g_assert_cmpuint(qvirt_iommu_domain_alloc(&f->iommu,
                      VIRT_IOMMU_DOMAIN_BLOCKED), ==, DOM_BLOCKED);
     qvirt_iommu_attach(&f->iommu, PF_RID, DOM_DMA);
-    f->src_iova = lc_map_ok(&f->iommu, DOM_DMA, f->src, PAGE,
-                            VIRT_IOMMU_PERM_READ, 0);
-    f->dst_iova = lc_map_ok(&f->iommu, DOM_DMA, f->dst, PAGE,
-                            VIRT_IOMMU_PERM_WRITE, 0);
+    f->src_iova = qvirt_iommu_map_ok(&f->iommu, DOM_DMA, f->src, PAGE,
+                                     VIRT_IOMMU_PERM_READ, 0);
+    f->dst_iova = qvirt_iommu_map_ok(&f->iommu, DOM_DMA, f->dst, PAGE,
+                                     VIRT_IOMMU_PERM_WRITE, 0);
     g_assert_cmpuint(submit(f, (VirtIOMMUCmd) {
         .opcode = VIRT_IOMMU_CMD_MAP_FIXED, .domain = DOM_DMA,
         .iova = FIXED_IOVA, .addr = f->fixed, .size = PAGE, .arg = RW,
@@ -191,10 +191,12 @@ static void fixture_stop(Fixture *f)
     VirtIOMMUStats st;
 
     assert_canary(f);
-    lc_assert_no_event(&f->iommu);
-    g_assert_cmpuint(lc_detach(&f->iommu, PF_RID), ==, VIRT_IOMMU_S_OK);
+    qvirt_iommu_assert_no_event(&f->iommu);
+    g_assert_cmpuint(qvirt_iommu_detach(&f->iommu, PF_RID), ==,
+                     VIRT_IOMMU_S_OK);
     for (uint32_t d = 1; d <= NR_DOMS; d++) {
-        g_assert_cmpuint(lc_domain_free(&f->iommu, d), ==, VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(qvirt_iommu_domain_free(&f->iommu, d), ==,
+                         VIRT_IOMMU_S_OK);
     }
     lc_assert_baseline_dropped(&f->iommu, &st, f->dropped);
     qdma_testdev_pf_cleanup(&f->pf);
@@ -323,7 +325,7 @@ static void run_refused(Fixture *f, const char *name, VirtIOMMUCmd cmd,
     g_assert_cmpuint(result, ==, 0);
     assert_unchanged_but(f, &before, name, want == VIRT_IOMMU_S_NO_SPACE);
     assert_scratch_untouched(f);
-    lc_assert_no_event(&f->iommu);
+    qvirt_iommu_assert_no_event(&f->iommu);
 }
 
 /*
@@ -600,33 +602,6 @@ static void cmdq_resize(Fixture *f, uint32_t log2)
 }
 
 /*
- * Writes @n commands at TAIL (wrapping) and rings once; returns their
- * statuses in @status.  The ring must have room for them.
- */
-static void submit_batch(Fixture *f, const VirtIOMMUCmd *cmds, uint32_t n,
-                         uint16_t *status)
-{
-    uint32_t mask = (1u << f->iommu.cmdq_log2) - 1;
-    uint32_t tail = qvirt_iommu_readl(&f->iommu, VIRT_IOMMU_REG_CMDQ_TAIL);
-    VirtIOMMUCmd le;
-
-    g_assert_cmpuint(n, <=, mask);
-    for (uint32_t i = 0; i < n; i++) {
-        qvirt_iommu_cmd_to_le(&le, &cmds[i]);
-        qtest_memwrite(f->qts, f->iommu.cmdq +
-                       ((tail + i) & mask) * sizeof(le), &le, sizeof(le));
-    }
-    qvirt_iommu_writel(&f->iommu, VIRT_IOMMU_REG_CMDQ_TAIL, (tail + n) & mask);
-    g_assert_cmpuint(qvirt_iommu_readl(&f->iommu, VIRT_IOMMU_REG_CMDQ_HEAD),
-                     ==, (tail + n) & mask);
-    for (uint32_t i = 0; i < n; i++) {
-        qtest_memread(f->qts, f->iommu.cmdq + ((tail + i) & mask) *
-                      sizeof(le), &le, sizeof(le));
-        status[i] = le16_to_cpu(le.status);
-    }
-}
-
-/*
  * The same table in batches of 7 on an 8-entry ring, so that batches
  * start at every index and cross the wrap: each command gets its own
  * status in its own slot, and together they change nothing.
@@ -649,7 +624,7 @@ static void test_batches_across_wrap(void)
             for (uint32_t j = 0; j < n; j++) {
                 cmds[j] = hostile[i + j].cmd;
             }
-            submit_batch(&f, cmds, n, status);
+            qvirt_iommu_submit_batch(&f.iommu, cmds, n, status);
             for (uint32_t j = 0; j < n; j++) {
                 if (status[j] != hostile[i + j].status) {
                     g_test_message("%s in a batch: status %u",
@@ -676,9 +651,9 @@ static void test_smallest_ring(void)
     fixture_start(&f, "");
     cmdq_resize(&f, 1);
     for (int i = 0; i < 2000; i++) {
-        iova = lc_map_ok(&f.iommu, DOM_DMA, f.src, PAGE,
-                         VIRT_IOMMU_PERM_READ, 0);
-        g_assert_cmpuint(lc_unmap(&f.iommu, DOM_DMA, iova, PAGE), ==,
+        iova = qvirt_iommu_map_ok(&f.iommu, DOM_DMA, f.src, PAGE,
+                                  VIRT_IOMMU_PERM_READ, 0);
+        g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, DOM_DMA, iova, PAGE), ==,
                          VIRT_IOMMU_S_OK);
     }
     fixture_stop(&f);
@@ -919,7 +894,7 @@ static void test_rings_overlap(void)
     fixture_start(&f, "");
     cmdq_resize(&f, 3);
     cmds[0].addr = f.iommu.cmdq + sizeof(VirtIOMMUCmd);
-    submit_batch(&f, cmds, 2, status);
+    qvirt_iommu_submit_batch(&f.iommu, cmds, 2, status);
     g_assert_cmpuint(status[0], ==, VIRT_IOMMU_S_OK);
     /*
      * The second slot now starts with the statistics' domain field, 0:
@@ -972,8 +947,8 @@ static void test_p2p_doorbell(void)
     VirtIOMMUCmd le;
 
     fixture_start(&f, "");
-    bar_iova = lc_map_ok(&f.iommu, DOM_DMA, f.iommu.bar.addr, PAGE,
-                         VIRT_IOMMU_PERM_WRITE, 0);
+    bar_iova = qvirt_iommu_map_ok(&f.iommu, DOM_DMA, f.iommu.bar.addr, PAGE,
+                                  VIRT_IOMMU_PERM_WRITE, 0);
     tail = qvirt_iommu_readl(&f.iommu, VIRT_IOMMU_REG_CMDQ_TAIL);
     qvirt_iommu_cmd_to_le(&le, &(VirtIOMMUCmd) {
         .opcode = VIRT_IOMMU_CMD_DOMAIN_ALLOC, .arg = VIRT_IOMMU_DOMAIN_DMA,
@@ -988,9 +963,9 @@ static void test_p2p_doorbell(void)
     qtest_memread(f.qts, f.iommu.cmdq + tail * sizeof(le), &le, sizeof(le));
     g_assert_cmpuint(le16_to_cpu(le.status), ==, VIRT_IOMMU_S_OK);
     g_assert_cmpuint(le64_to_cpu(le.result), ==, NR_DOMS + 1);
-    g_assert_cmpuint(lc_domain_free(&f.iommu, NR_DOMS + 1), ==,
+    g_assert_cmpuint(qvirt_iommu_domain_free(&f.iommu, NR_DOMS + 1), ==,
                      VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(lc_unmap(&f.iommu, DOM_DMA, bar_iova, PAGE), ==,
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, DOM_DMA, bar_iova, PAGE), ==,
                      VIRT_IOMMU_S_OK);
     fixture_stop(&f);
 }
@@ -1025,9 +1000,9 @@ static void test_dma_at_top(void)
         .opcode = VIRT_IOMMU_CMD_MAP_FIXED, .domain = DOM_FQ, .iova = top,
         .addr = f.src, .size = PAGE, .arg = VIRT_IOMMU_PERM_READ,
     }, NULL), ==, VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(lc_unmap(&f.iommu, DOM_FQ, top, PAGE), ==,
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, DOM_FQ, top, PAGE), ==,
                      VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(lc_invalidate_domain(&f.iommu, DOM_FQ), ==,
+    g_assert_cmpuint(qvirt_iommu_invalidate_domain(&f.iommu, DOM_FQ), ==,
                      VIRT_IOMMU_S_OK);
     fixture_stop(&f);
 
@@ -1057,7 +1032,7 @@ static void test_dma_at_top(void)
     g_assert_cmpuint(qdma_testdev_run(&f.pf.fn, DMA_TESTDEV_OP_FILL, 0, top,
                                       PAGE, 0), ==,
                      DMA_TESTDEV_ERR_DMA_FAULT);
-    lc_assert_no_event(&f.iommu);
+    qvirt_iommu_assert_no_event(&f.iommu);
     qvirt_iommu_attach(&f.iommu, PF_RID, DOM_DMA);
     fixture_stop(&f);
 }
@@ -1089,7 +1064,7 @@ static void test_vf_storm(void)
     }
     qvirt_iommu_stats(&f.iommu, DOM_FQ, &st);
     g_assert_cmpuint(st.endpoints, ==, TOTAL_VFS);
-    lc_assert_no_event(&f.iommu);
+    qvirt_iommu_assert_no_event(&f.iommu);
 
     /* NumVFs while enabled is ignored; above TotalVFs nothing enables */
     qdma_testdev_sriov_writew(&f.pf, PCI_SRIOV_NUM_VF, 1);
@@ -1104,8 +1079,8 @@ static void test_vf_storm(void)
             gone++;
         }
         g_assert_cmpuint(st.endpoints, ==, 0);
-        g_assert_cmpuint(lc_map(&f.iommu, DOM_FQ, f.src, PAGE,
-                                VIRT_IOMMU_PERM_READ, 0, NULL), ==,
+        g_assert_cmpuint(qvirt_iommu_map(&f.iommu, DOM_FQ, f.src, PAGE,
+                                         VIRT_IOMMU_PERM_READ, 0, NULL), ==,
                          VIRT_IOMMU_S_OK);
         g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
             .opcode = VIRT_IOMMU_CMD_ATTACH, .domain = DOM_FQ,
@@ -1149,10 +1124,11 @@ static void test_max_mappings(void)
     uint64_t iova;
 
     fixture_start(&f, ",max-mappings=5");
-    iova = lc_map_ok(&f.iommu, DOM_FQ, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
+    iova = qvirt_iommu_map_ok(&f.iommu, DOM_FQ, f.src, PAGE,
+                              VIRT_IOMMU_PERM_READ, 0);
     snapshot(&f, &before);
-    g_assert_cmpuint(lc_map(&f.iommu, DOM_DMA, f.src, PAGE,
-                            VIRT_IOMMU_PERM_READ, 0, NULL), ==,
+    g_assert_cmpuint(qvirt_iommu_map(&f.iommu, DOM_DMA, f.src, PAGE,
+                                     VIRT_IOMMU_PERM_READ, 0, NULL), ==,
                      VIRT_IOMMU_S_NO_SPACE);
     g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
         .opcode = VIRT_IOMMU_CMD_MAP_FIXED, .domain = DOM_DMA,
@@ -1160,12 +1136,13 @@ static void test_max_mappings(void)
         .arg = VIRT_IOMMU_PERM_READ,
     }, NULL), ==, VIRT_IOMMU_S_NO_SPACE);
     assert_unchanged(&f, &before, "MAP beyond max-mappings");
-    g_assert_cmpuint(lc_unmap(&f.iommu, DOM_FQ, iova, PAGE), ==,
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, DOM_FQ, iova, PAGE), ==,
                      VIRT_IOMMU_S_OK);
-    iova = lc_map_ok(&f.iommu, DOM_DMA, f.src, PAGE, VIRT_IOMMU_PERM_READ, 0);
-    g_assert_cmpuint(lc_unmap(&f.iommu, DOM_DMA, iova, PAGE), ==,
+    iova = qvirt_iommu_map_ok(&f.iommu, DOM_DMA, f.src, PAGE,
+                              VIRT_IOMMU_PERM_READ, 0);
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, DOM_DMA, iova, PAGE), ==,
                      VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(lc_invalidate_domain(&f.iommu, DOM_FQ), ==,
+    g_assert_cmpuint(qvirt_iommu_invalidate_domain(&f.iommu, DOM_FQ), ==,
                      VIRT_IOMMU_S_OK);
     fixture_stop(&f);
 }

@@ -19,6 +19,8 @@
 #include "qemu/bswap.h"
 #include "qobject/qdict.h"
 #include "libqtest.h"
+#include "migration/migration-qmp.h"
+#include "migration/migration-util.h"
 #include "libqos/dma-testdev.h"
 #include "libqos/libqos-malloc.h"
 #include "libqos/malloc-pc.h"
@@ -127,49 +129,6 @@ static void check_traffic(QTestState *qts, Func *fn, int i, uint32_t done)
     }
 }
 
-static void qmp_set_migration(QTestState *qts, uint64_t bandwidth,
-                              uint64_t downtime_ms)
-{
-    qtest_qmp_assert_success(qts, "{ 'execute': 'migrate-set-parameters',"
-                             " 'arguments': { 'max-bandwidth': %" PRIu64 ","
-                             " 'downtime-limit': %" PRIu64 " } }",
-                             bandwidth, downtime_ms);
-}
-
-static const char *migration_status(QTestState *qts, QDict **rsp)
-{
-    const char *status;
-
-    *rsp = qtest_qmp(qts, "{ 'execute': 'query-migrate' }");
-    status = qdict_get_try_str(qdict_get_qdict(*rsp, "return"), "status");
-    g_assert_nonnull(status);
-    g_assert_cmpstr(status, !=, "failed");
-    return status;
-}
-
-static void assert_migration_active(QTestState *qts)
-{
-    g_autoptr(QDict) rsp = NULL;
-
-    g_assert_cmpstr(migration_status(qts, &rsp), ==, "active");
-}
-
-static void wait_migration(QTestState *from, QTestState *to, bool done)
-{
-    for (;;) {
-        g_autoptr(QDict) rsp = NULL;
-        const char *status = migration_status(from, &rsp);
-
-        if (!strcmp(status, done ? "completed" : "active")) {
-            break;
-        }
-        g_usleep(10 * 1000);
-    }
-    if (done) {
-        qtest_qmp_eventwait(to, "RESUME");
-    }
-}
-
 static void source_setup(Guest *g, QGuestAllocator *alloc,
                          QDmaTestdevPF *pf)
 {
@@ -212,11 +171,12 @@ static void source_setup(Guest *g, QGuestAllocator *alloc,
         } else {
             uint32_t d = fn->domain;
 
-            fn->ring_bus = lc_map_ok(&g->iommu, d, fn->ring, RING_BYTES,
-                                     VIRT_IOMMU_PERM_READ |
-                                     VIRT_IOMMU_PERM_WRITE, 0);
-            fn->src_bus = lc_map_ok(&g->iommu, d, fn->src, SRC_PAGES * PAGE,
-                                    VIRT_IOMMU_PERM_READ, 0);
+            fn->ring_bus = qvirt_iommu_map_ok(&g->iommu, d, fn->ring,
+                                              RING_BYTES, VIRT_IOMMU_PERM_READ |
+                                              VIRT_IOMMU_PERM_WRITE, 0);
+            fn->src_bus = qvirt_iommu_map_ok(&g->iommu, d, fn->src,
+                                             SRC_PAGES * PAGE,
+                                             VIRT_IOMMU_PERM_READ, 0);
             fn->dst_bus = DST_IOVA(i);
             for (uint64_t off = 0; off < DST_BYTES; off += DST_CHUNK) {
                 g_assert_cmpuint(submit(&g->iommu, (VirtIOMMUCmd) {
@@ -252,6 +212,7 @@ static void test_mid_traffic(void)
     QDmaTestdevPF pf;
     VirtIOMMUStats before[DOM_IDENTITY + 1], after, st;
     Guest src = { 0 }, dst = { 0 };
+    g_autofree char *status = NULL;
     uint32_t head[NR_FUNCS];
     uint64_t late_gpa, late_iova, churn[CHURN];
 
@@ -264,10 +225,10 @@ static void test_mid_traffic(void)
 
     dst.qts = qtest_initf(MACHINE " -incoming %s", uri);
     /* Far below what the traffic dirties: precopy cannot converge. */
-    qmp_set_migration(src.qts, 1024 * 1024, 1);
-    qtest_qmp_assert_success(src.qts, "{ 'execute': 'migrate',"
-                             " 'arguments': { 'uri': %s } }", uri);
-    wait_migration(src.qts, dst.qts, false);
+    migrate_set_parameter_int(src.qts, "max-bandwidth", 1024 * 1024);
+    migrate_set_parameter_int(src.qts, "downtime-limit", 1);
+    migrate_qmp(src.qts, dst.qts, uri, NULL, "{}");
+    wait_for_migration_status(src.qts, "active", NULL);
 
     for (int r = 0; r < SOURCE_DOORBELLS; r++) {
         for (int i = 0; i < NR_FUNCS; i++) {
@@ -278,23 +239,26 @@ static void test_mid_traffic(void)
     }
     /* The guest maps and unmaps meanwhile; the FQ keeps some pending. */
     for (int k = 0; k < CHURN; k++) {
-        churn[k] = lc_map_ok(&src.iommu, DOM_FQ, src.fn[1].src, PAGE,
-                             VIRT_IOMMU_PERM_READ, 0);
+        churn[k] = qvirt_iommu_map_ok(&src.iommu, DOM_FQ, src.fn[1].src, PAGE,
+                                      VIRT_IOMMU_PERM_READ, 0);
     }
     for (int k = 0; k < CHURN; k++) {
-        g_assert_cmpuint(lc_unmap(&src.iommu, DOM_FQ, churn[k], PAGE), ==,
-                         VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(qvirt_iommu_unmap(&src.iommu, DOM_FQ, churn[k], PAGE),
+                         ==, VIRT_IOMMU_S_OK);
     }
-    late_iova = lc_map_ok(&src.iommu, DOM_DMA, late_gpa, PAGE,
-                          VIRT_IOMMU_PERM_READ, 0);
-    assert_migration_active(src.qts);
+    late_iova = qvirt_iommu_map_ok(&src.iommu, DOM_DMA, late_gpa, PAGE,
+                                   VIRT_IOMMU_PERM_READ, 0);
+    status = migrate_query_status(src.qts);
+    g_assert_cmpstr(status, ==, "active");
     for (uint32_t d = DOM_DMA; d <= DOM_IDENTITY; d++) {
         qvirt_iommu_stats(&src.iommu, d, &before[d]);
     }
     g_assert_cmpuint(before[DOM_FQ].fq_pending, >, 0);
 
-    qmp_set_migration(src.qts, 10ULL << 30, 5000);
-    wait_migration(src.qts, dst.qts, true);
+    migrate_set_parameter_int(src.qts, "max-bandwidth", 10LL << 30);
+    migrate_set_parameter_int(src.qts, "downtime-limit", 5000);
+    wait_for_migration_complete(src.qts);
+    qtest_qmp_eventwait(dst.qts, "RESUME");
 
     dest_setup(&dst, &src);
     for (uint32_t d = DOM_DMA; d <= DOM_IDENTITY; d++) {
@@ -326,15 +290,16 @@ static void test_mid_traffic(void)
                      ==, DMA_TESTDEV_ERR_NONE);
     g_assert_cmphex(qtest_readq(dst.qts, dst.fn[0].dst), ==,
                     0x5a5a5a5a5a5a5a5aULL);
-    lc_assert_no_event(&dst.iommu);
+    qvirt_iommu_assert_no_event(&dst.iommu);
 
     /* Tear down on the destination: nothing may be left. */
     for (int i = 0; i < NR_FUNCS; i++) {
-        g_assert_cmpuint(lc_detach(&dst.iommu, rid_of(&dst.fn[i])), ==,
+        g_assert_cmpuint(qvirt_iommu_detach(&dst.iommu, rid_of(&dst.fn[i])), ==,
                          VIRT_IOMMU_S_OK);
     }
     for (uint32_t d = DOM_DMA; d <= DOM_IDENTITY; d++) {
-        g_assert_cmpuint(lc_domain_free(&dst.iommu, d), ==, VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(qvirt_iommu_domain_free(&dst.iommu, d), ==,
+                         VIRT_IOMMU_S_OK);
     }
     lc_assert_baseline(&dst.iommu, &st);
 

@@ -54,7 +54,7 @@ static void fixture_stop(Fixture *f)
 {
     VirtIOMMUStats st;
 
-    lc_assert_no_event(&f->iommu);
+    qvirt_iommu_assert_no_event(&f->iommu);
     lc_assert_baseline(&f->iommu, &st);
     qvirt_iommu_cleanup(&f->iommu);
     alloc_destroy(&f->alloc);
@@ -79,7 +79,7 @@ static uint64_t mags_after(uint64_t frees, uint64_t mag)
 
 /*
  * Maps @n ranges of @pages pages, then unmaps them all, on the CPU the
- * rcache-cpu hook names.  Stores the IOVAs in @iova if not NULL.
+ * x-rcache-cpu hook names.  Stores the IOVAs in @iova if not NULL.
  */
 static void map_unmap(Fixture *f, uint32_t dom, unsigned n, uint64_t pages,
                       uint64_t *iova)
@@ -88,11 +88,12 @@ static void map_unmap(Fixture *f, uint32_t dom, unsigned n, uint64_t pages,
 
     iova = iova ? iova : own;
     for (unsigned i = 0; i < n; i++) {
-        iova[i] = lc_map_ok(&f->iommu, dom, f->buf, pages * PAGE, RW, 0);
+        iova[i] = qvirt_iommu_map_ok(&f->iommu, dom, f->buf, pages * PAGE, RW,
+                                     0);
     }
     for (unsigned i = 0; i < n; i++) {
-        g_assert_cmpuint(lc_unmap(&f->iommu, dom, iova[i], pages * PAGE), ==,
-                         VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(qvirt_iommu_unmap(&f->iommu, dom, iova[i],
+                                           pages * PAGE), ==, VIRT_IOMMU_S_OK);
     }
 }
 
@@ -164,14 +165,16 @@ static void test_depot_trim(const void *data)
     map_unmap(&f, dom, frees, 1, NULL);
     qvirt_iommu_stats(&f.iommu, dom, &st);
     g_assert_cmpuint(st.depot_mags, >, 2 * tc->smp);
-    g_assert_cmpuint(lc_domain_free(&f.iommu, dom), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_domain_free(&f.iommu, dom), ==,
+                     VIRT_IOMMU_S_OK);
     lc_assert_baseline(&f.iommu, &st);
     /* The freed domain's trim never runs, on it or on its successor. */
     dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
     qtest_clock_step(f.qts, 10 * TRIM_DELAY_NS);
     qvirt_iommu_stats(&f.iommu, dom, &st);
     g_assert_cmpuint(st.depot_trims, ==, 0);
-    g_assert_cmpuint(lc_domain_free(&f.iommu, dom), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_domain_free(&f.iommu, dom), ==,
+                     VIRT_IOMMU_S_OK);
     fixture_stop(&f);
 }
 
@@ -182,8 +185,8 @@ static void test_depot_trim(const void *data)
 static uint16_t map_small(Fixture *f, uint32_t dom, uint64_t pages,
                           uint64_t *iova)
 {
-    return lc_map(&f->iommu, dom, f->buf, pages * PAGE, RW, SMALL_LIMIT,
-                  iova);
+    return qvirt_iommu_map(&f->iommu, dom, f->buf, pages * PAGE, RW,
+                           SMALL_LIMIT, iova);
 }
 
 /* Maps single pages below SMALL_LIMIT until NO_SPACE; returns how many. */
@@ -227,9 +230,9 @@ static void test_exhaustion(void)
 
         /* Half the IOVAs wait in CPU 0's magazine, half in CPU 1's. */
         for (unsigned i = 0; i < SMALL_PAGES; i++) {
-            lc_qom_set_int(f.qts, "rcache-cpu", i % 2);
-            g_assert_cmpuint(lc_unmap(&f.iommu, dom, iova[i], PAGE), ==,
-                             VIRT_IOMMU_S_OK);
+            lc_qom_set_int(f.qts, "x-rcache-cpu", i % 2);
+            g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, iova[i], PAGE),
+                             ==, VIRT_IOMMU_S_OK);
         }
         qvirt_iommu_stats(&f.iommu, dom, &st);
         g_assert_cmpuint(st.cached_pfns, ==, SMALL_PAGES);
@@ -251,7 +254,7 @@ static void test_exhaustion(void)
         qvirt_iommu_stats(&f.iommu, dom, &st);
         g_assert_cmpuint(st.rcache_flushes, ==, 3);
         /* The two-page range, cached, comes back for a single page. */
-        g_assert_cmpuint(lc_unmap(&f.iommu, dom, big, 2 * PAGE), ==,
+        g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, big, 2 * PAGE), ==,
                          VIRT_IOMMU_S_OK);
         g_assert_cmpuint(map_small(&f, dom, 1, &iova[0]), ==,
                          VIRT_IOMMU_S_OK);
@@ -260,17 +263,18 @@ static void test_exhaustion(void)
         g_assert_cmpuint(st.rcache_flushes, ==, 4);
         g_assert_cmpuint(st.mappings, ==, SMALL_PAGES - 1);
         flushes += st.rcache_flushes;
-        g_assert_cmpuint(lc_domain_free(&f.iommu, dom), ==, VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(qvirt_iommu_domain_free(&f.iommu, dom), ==,
+                         VIRT_IOMMU_S_OK);
         lc_assert_baseline(&f.iommu, &st);
-        lc_qom_set_int(f.qts, "rcache-cpu", -1);
+        lc_qom_set_int(f.qts, "x-rcache-cpu", -1);
 
         /* DMA_FQ: unmapped IOVAs are in neither tree nor magazine. */
         dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA_FQ);
         g_assert_cmpuint(fill_small(&f, dom, SMALL_LIMIT + 1 - PAGE, iova),
                          ==, SMALL_PAGES);
         for (unsigned i = 0; i < SMALL_PAGES; i++) {
-            g_assert_cmpuint(lc_unmap(&f.iommu, dom, iova[i], PAGE), ==,
-                             VIRT_IOMMU_S_OK);
+            g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, iova[i], PAGE),
+                             ==, VIRT_IOMMU_S_OK);
         }
         g_assert_cmpuint(map_small(&f, dom, 1, &big), ==,
                          VIRT_IOMMU_S_NO_SPACE);
@@ -278,7 +282,7 @@ static void test_exhaustion(void)
         g_assert_cmpuint(st.fq_pending, ==, SMALL_PAGES);
         g_assert_cmpuint(st.rcache_flushes, ==, 2);
         /* After the batch the magazine serves, last freed first... */
-        g_assert_cmpuint(lc_invalidate_domain(&f.iommu, dom), ==,
+        g_assert_cmpuint(qvirt_iommu_invalidate_domain(&f.iommu, dom), ==,
                          VIRT_IOMMU_S_OK);
         g_assert_cmpuint(map_small(&f, dom, 1, &big), ==, VIRT_IOMMU_S_OK);
         g_assert_cmphex(big, ==, iova[SMALL_PAGES - 1]);
@@ -291,7 +295,8 @@ static void test_exhaustion(void)
         g_assert_cmpuint(st.cached_pfns, ==, 0);
         g_assert_cmpuint(st.mappings, ==, 2);
         flushes += st.rcache_flushes;
-        g_assert_cmpuint(lc_domain_free(&f.iommu, dom), ==, VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(qvirt_iommu_domain_free(&f.iommu, dom), ==,
+                         VIRT_IOMMU_S_OK);
         lc_assert_baseline(&f.iommu, &st);
     }
     g_test_message("exhaustion: %u cycles, %" PRIu64 " full rcache flushes",
@@ -351,17 +356,18 @@ static void teardown(Fixture *f, uint32_t dom, Teardown how)
     VirtIOMMUStats st;
 
     if (how == TEARDOWN_IDENTITY || how == TEARDOWN_BLOCKED) {
-        g_assert_cmpuint(lc_set_type(&f->iommu, dom,
-                                     how == TEARDOWN_IDENTITY ?
-                                     VIRT_IOMMU_DOMAIN_IDENTITY :
-                                     VIRT_IOMMU_DOMAIN_BLOCKED), ==,
+        uint8_t type = how == TEARDOWN_IDENTITY ? VIRT_IOMMU_DOMAIN_IDENTITY
+                                                : VIRT_IOMMU_DOMAIN_BLOCKED;
+
+        g_assert_cmpuint(qvirt_iommu_set_type(&f->iommu, dom, type), ==,
                          VIRT_IOMMU_S_OK);
         /* The whole process has no magazine left before the free. */
         qvirt_iommu_stats(&f->iommu, 0, &st);
         g_assert_cmpuint(st.process_mags_live, ==, 0);
         g_assert_cmpuint(st.iova_live_ranges, ==, 0);
     }
-    g_assert_cmpuint(lc_domain_free(&f->iommu, dom), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_domain_free(&f->iommu, dom), ==,
+                     VIRT_IOMMU_S_OK);
 }
 
 /*
@@ -404,7 +410,8 @@ static void test_race_trim_pending(void)
         qvirt_iommu_stats(&f.iommu, dom, &st);
         g_assert_cmpuint(st.depot_trims, ==, 1);
         g_assert_cmpuint(st.depot_mags, ==, 4);
-        g_assert_cmpuint(lc_domain_free(&f.iommu, dom), ==, VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(qvirt_iommu_domain_free(&f.iommu, dom), ==,
+                         VIRT_IOMMU_S_OK);
         lc_assert_baseline(&f.iommu, &st);
     }
     g_test_message("race/trim-pending: %u cycles", cycles);
@@ -437,8 +444,8 @@ static void test_race_fq_timer(void)
         g_assert_cmpuint(st.fq_flushes, ==, 0);
         if (c % (TEARDOWN_COUNT + 1) == TEARDOWN_COUNT) {
             /* DMA_FQ -> DMA keeps the allocator and runs the batch now. */
-            g_assert_cmpuint(lc_set_type(&f.iommu, dom,
-                                         VIRT_IOMMU_DOMAIN_DMA), ==,
+            g_assert_cmpuint(qvirt_iommu_set_type(&f.iommu, dom,
+                                                  VIRT_IOMMU_DOMAIN_DMA), ==,
                              VIRT_IOMMU_S_OK);
             qvirt_iommu_stats(&f.iommu, dom, &st);
             g_assert_cmpuint(st.fq_pending, ==, 0);
@@ -446,9 +453,9 @@ static void test_race_fq_timer(void)
             g_assert_cmpuint(st.cached_pfns, ==, N);
             g_assert_cmpuint(st.mags_live, ==, 1);
             /* Strict now: the cached IOVAs come back, last first. */
-            g_assert_cmphex(lc_map_ok(&f.iommu, dom, f.buf, PAGE, RW, 0), ==,
-                            iova[N - 1]);
-            g_assert_cmpuint(lc_domain_free(&f.iommu, dom), ==,
+            g_assert_cmphex(qvirt_iommu_map_ok(&f.iommu, dom, f.buf, PAGE, RW,
+                                               0), ==, iova[N - 1]);
+            g_assert_cmpuint(qvirt_iommu_domain_free(&f.iommu, dom), ==,
                              VIRT_IOMMU_S_OK);
         } else {
             teardown(&f, dom, c % (TEARDOWN_COUNT + 1));
@@ -468,7 +475,8 @@ static void test_race_fq_timer(void)
         g_assert_cmpuint(st.fq_pending, ==, 0);
         g_assert_cmpuint(st.fq_flushes, ==, 1);
         g_assert_cmpuint(st.cached_pfns, ==, 1);
-        g_assert_cmpuint(lc_domain_free(&f.iommu, dom), ==, VIRT_IOMMU_S_OK);
+        g_assert_cmpuint(qvirt_iommu_domain_free(&f.iommu, dom), ==,
+                         VIRT_IOMMU_S_OK);
         lc_assert_baseline(&f.iommu, &st);
     }
     g_test_message("race/fq-timer: %u cycles", cycles);
@@ -562,7 +570,7 @@ static void test_race_other_endpoint(void)
         g_assert_cmpuint(evt.type, ==, VIRT_IOMMU_EVT_ENDPOINT_GONE);
         g_assert_cmphex(evt.endpoint, ==, qdma_testdev_vf_devfn(&pf, 1));
         g_assert_cmpuint(evt.domain, ==, dom);
-        lc_assert_no_event(&f.iommu);
+        qvirt_iommu_assert_no_event(&f.iommu);
         lc_assert_baseline(&f.iommu, &st);
     }
     g_test_message("race/other-endpoint: %u cycles", cycles);
@@ -573,9 +581,9 @@ static void test_race_other_endpoint(void)
 }
 
 /*
- * Suite 4: IOVAs freed on four vCPUs (attributed through the rcache-cpu
+ * Suite 4: IOVAs freed on four vCPUs (attributed through the x-rcache-cpu
  * hook, since qtest rings doorbells without a vCPU) wait in each CPU's
- * magazines; removing a CPU through the cpu-dead path returns exactly
+ * magazines; removing a CPU through the x-cpu-dead path returns exactly
  * its cached IOVAs to the tree in every domain and frees its magazines,
  * leaving the other CPUs' and the shared depot alone.
  */
@@ -603,7 +611,7 @@ static void test_cpu_dead(void)
                                               VIRT_IOMMU_DOMAIN_DMA);
         }
         for (unsigned cpu = 0; cpu < NCPU; cpu++) {
-            lc_qom_set_int(f.qts, "rcache-cpu", cpu);
+            lc_qom_set_int(f.qts, "x-rcache-cpu", cpu);
             for (int d = 0; d < 2; d++) {
                 map_unmap(&f, dom[d], frees[cpu], 1, NULL);
             }
@@ -612,8 +620,8 @@ static void test_cpu_dead(void)
             depot += depot_after(frees[cpu], MAG);
         }
         /* DMA_FQ: the batch frees on the CPU that runs it */
-        lc_qom_set_int(f.qts, "rcache-cpu", 0);
-        g_assert_cmpuint(lc_invalidate_domain(&f.iommu, dom[1]), ==,
+        lc_qom_set_int(f.qts, "x-rcache-cpu", 0);
+        g_assert_cmpuint(qvirt_iommu_invalidate_domain(&f.iommu, dom[1]), ==,
                          VIRT_IOMMU_S_OK);
         qvirt_iommu_stats(&f.iommu, dom[0], &st);
         g_assert_cmpuint(st.cached_pfns, ==, cached);
@@ -621,7 +629,7 @@ static void test_cpu_dead(void)
         g_assert_cmpuint(st.depot_mags, ==, depot);
         g_assert_cmpuint(st.iova_live_ranges, ==, cached + 1);
 
-        lc_qom_set_int(f.qts, "cpu-dead", dead);
+        lc_qom_set_int(f.qts, "x-cpu-dead", dead);
         qvirt_iommu_stats(&f.iommu, dom[0], &st);
         g_assert_cmpuint(st.cpu_flushes, ==, 1);
         g_assert_cmpuint(st.cached_pfns, ==, cached - held[dead]);
@@ -645,23 +653,23 @@ static void test_cpu_dead(void)
         cpu_flushes += st.cpu_flushes;
 
         /* A second removal finds nothing left to return. */
-        lc_qom_set_int(f.qts, "cpu-dead", dead);
+        lc_qom_set_int(f.qts, "x-cpu-dead", dead);
         qvirt_iommu_stats(&f.iommu, dom[0], &st);
         g_assert_cmpuint(st.cpu_flushes, ==, 1);
         /* The CPU that comes back starts from the tree... */
-        lc_qom_set_int(f.qts, "rcache-cpu", dead);
-        lc_map_ok(&f.iommu, dom[0], f.buf, PAGE, RW, 0);
+        lc_qom_set_int(f.qts, "x-rcache-cpu", dead);
+        qvirt_iommu_map_ok(&f.iommu, dom[0], f.buf, PAGE, RW, 0);
         qvirt_iommu_stats(&f.iommu, dom[0], &st);
         /* (or from the depot, which is no CPU's) */
         g_assert_cmpuint(st.rcache_hits, ==, (depot ? 1 : 0));
         /* ...while another CPU still hits its own magazine. */
-        lc_qom_set_int(f.qts, "rcache-cpu", other);
-        lc_map_ok(&f.iommu, dom[0], f.buf, PAGE, RW, 0);
+        lc_qom_set_int(f.qts, "x-rcache-cpu", other);
+        qvirt_iommu_map_ok(&f.iommu, dom[0], f.buf, PAGE, RW, 0);
         qvirt_iommu_stats(&f.iommu, dom[0], &st);
         g_assert_cmpuint(st.rcache_hits, ==, (depot ? 2 : 1));
-        lc_qom_set_int(f.qts, "rcache-cpu", -1);
+        lc_qom_set_int(f.qts, "x-rcache-cpu", -1);
         for (int d = 0; d < 2; d++) {
-            g_assert_cmpuint(lc_domain_free(&f.iommu, dom[d]), ==,
+            g_assert_cmpuint(qvirt_iommu_domain_free(&f.iommu, dom[d]), ==,
                              VIRT_IOMMU_S_OK);
         }
         lc_assert_baseline(&f.iommu, &st);

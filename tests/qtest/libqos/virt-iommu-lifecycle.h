@@ -1,7 +1,7 @@
 /*
- * Helpers for the virt-iommu lifecycle qtests: one command per call with
- * its expected status checked, the accounting checks every lifecycle ends
- * with, QEMU's resident memory, and the SOAK multiplier.
+ * Helpers for the virt-iommu lifecycle qtests: the accounting checks
+ * every lifecycle ends with, QEMU's resident memory, and the SOAK
+ * multiplier.  The commands themselves are libqos/virt-iommu.h's.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -38,20 +38,6 @@ void lc_assert_rss_stable(uint64_t start_kib, uint64_t end_kib,
 /* qom-set of an integer property of the virt-iommu device. */
 void lc_qom_set_int(QTestState *qts, const char *prop, int64_t value);
 
-/* MAP below @limit (0: aperture top); returns the status, IOVA in *@iova */
-uint16_t lc_map(QVirtIOMMU *v, uint32_t domain, uint64_t gpa, uint64_t size,
-                uint32_t perms, uint64_t limit, uint64_t *iova);
-/* The same, failing the test unless it is OK; returns the IOVA. */
-uint64_t lc_map_ok(QVirtIOMMU *v, uint32_t domain, uint64_t gpa,
-                   uint64_t size, uint32_t perms, uint64_t limit);
-uint16_t lc_unmap(QVirtIOMMU *v, uint32_t domain, uint64_t iova,
-                  uint64_t size);
-uint16_t lc_set_type(QVirtIOMMU *v, uint32_t domain, uint8_t type);
-uint16_t lc_detach(QVirtIOMMU *v, uint16_t rid);
-uint16_t lc_domain_free(QVirtIOMMU *v, uint32_t domain);
-/* INVALIDATE DOMAIN: runs a DMA_FQ domain's batch. */
-uint16_t lc_invalidate_domain(QVirtIOMMU *v, uint32_t domain);
-
 /*
  * Device-wide stats, asserting the state every lifecycle must return to:
  * no domain, no IOVA, no magazine in any allocator of the process, no
@@ -63,13 +49,10 @@ void lc_assert_baseline_dropped(QVirtIOMMU *v, VirtIOMMUStats *st,
                                 uint64_t dropped);
 
 /*
- * Checks the internal consistency of a domain's allocator counters:
- * live magazines are allocated minus freed, and a domain with no cached
- * IOVA has nothing in its depot.
+ * Checks a domain's magazines by exact accounting: the live count
+ * (allocated minus freed) equals the count found by walking every rcache
+ * list, and a domain with no cached IOVA has nothing in its depot.
  */
 void lc_assert_mag_accounting(const VirtIOMMUStats *st);
-
-/* Fails the test if the event queue holds a record. */
-void lc_assert_no_event(QVirtIOMMU *v);
 
 #endif /* QOS_VIRT_IOMMU_LIFECYCLE_H */

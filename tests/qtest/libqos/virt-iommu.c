@@ -109,6 +109,103 @@ uint16_t qvirt_iommu_submit(QVirtIOMMU *v, const VirtIOMMUCmd *cmd,
     return le16_to_cpu(le.status);
 }
 
+void qvirt_iommu_submit_batch(QVirtIOMMU *v, const VirtIOMMUCmd *cmds,
+                              uint32_t n, uint16_t *status)
+{
+    QTestState *qts = v->dev->bus->qts;
+    uint32_t mask = (1u << v->cmdq_log2) - 1;
+    uint32_t tail = qvirt_iommu_readl(v, VIRT_IOMMU_REG_CMDQ_TAIL);
+    VirtIOMMUCmd le;
+
+    g_assert_cmpuint(n, <=, mask);
+    for (uint32_t i = 0; i < n; i++) {
+        qvirt_iommu_cmd_to_le(&le, &cmds[i]);
+        qtest_memwrite(qts, v->cmdq + ((tail + i) & mask) * sizeof(le), &le,
+                       sizeof(le));
+    }
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_TAIL, (tail + n) & mask);
+    g_assert_cmpuint(qvirt_iommu_readl(v, VIRT_IOMMU_REG_CMDQ_HEAD), ==,
+                     (tail + n) & mask);
+    for (uint32_t i = 0; i < n; i++) {
+        qtest_memread(qts, v->cmdq + ((tail + i) & mask) * sizeof(le), &le,
+                      sizeof(le));
+        status[i] = le16_to_cpu(le.status);
+    }
+}
+
+static uint16_t submit(QVirtIOMMU *v, VirtIOMMUCmd cmd, uint64_t *result)
+{
+    return qvirt_iommu_submit(v, &cmd, result);
+}
+
+uint16_t qvirt_iommu_map(QVirtIOMMU *v, uint32_t domain, uint64_t gpa,
+                         uint64_t size, uint32_t perms, uint64_t limit,
+                         uint64_t *iova)
+{
+    return submit(v, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_MAP, .domain = domain, .addr = gpa,
+        .size = size, .arg = perms, .limit = limit,
+    }, iova);
+}
+
+uint64_t qvirt_iommu_map_ok(QVirtIOMMU *v, uint32_t domain, uint64_t gpa,
+                            uint64_t size, uint32_t perms, uint64_t limit)
+{
+    uint64_t iova = 0;
+
+    g_assert_cmpuint(qvirt_iommu_map(v, domain, gpa, size, perms, limit,
+                                     &iova), ==, VIRT_IOMMU_S_OK);
+    return iova;
+}
+
+uint16_t qvirt_iommu_map_fixed(QVirtIOMMU *v, uint32_t domain, uint64_t iova,
+                               uint64_t gpa, uint64_t size, uint32_t perms)
+{
+    return submit(v, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_MAP_FIXED, .domain = domain, .iova = iova,
+        .addr = gpa, .size = size, .arg = perms,
+    }, NULL);
+}
+
+uint16_t qvirt_iommu_unmap(QVirtIOMMU *v, uint32_t domain, uint64_t iova,
+                           uint64_t size)
+{
+    return submit(v, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_UNMAP, .domain = domain, .iova = iova,
+        .size = size,
+    }, NULL);
+}
+
+uint16_t qvirt_iommu_set_type(QVirtIOMMU *v, uint32_t domain, uint8_t type)
+{
+    return submit(v, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_DOMAIN_SET_TYPE, .domain = domain,
+        .arg = type,
+    }, NULL);
+}
+
+uint16_t qvirt_iommu_detach(QVirtIOMMU *v, uint16_t rid)
+{
+    return submit(v, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_DETACH, .endpoint = rid,
+    }, NULL);
+}
+
+uint16_t qvirt_iommu_domain_free(QVirtIOMMU *v, uint32_t domain)
+{
+    return submit(v, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_DOMAIN_FREE, .domain = domain,
+    }, NULL);
+}
+
+uint16_t qvirt_iommu_invalidate_domain(QVirtIOMMU *v, uint32_t domain)
+{
+    return submit(v, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_INVALIDATE, .domain = domain,
+        .arg = VIRT_IOMMU_INV_DOMAIN,
+    }, NULL);
+}
+
 uint32_t qvirt_iommu_domain_alloc(QVirtIOMMU *v, uint8_t type)
 {
     VirtIOMMUCmd cmd = { .opcode = VIRT_IOMMU_CMD_DOMAIN_ALLOC, .arg = type };
@@ -181,4 +278,16 @@ void qvirt_iommu_expect_fault(QVirtIOMMU *v, uint8_t reason, uint16_t rid,
     g_assert_cmpuint(evt.domain, ==, domain);
     g_assert_cmphex(evt.iova, ==, iova);
     g_assert_cmphex(evt.access, ==, access);
+}
+
+void qvirt_iommu_assert_no_event(QVirtIOMMU *v)
+{
+    VirtIOMMUEvent evt;
+
+    if (qvirt_iommu_pop_event(v, &evt)) {
+        g_error("unexpected event: type %u reason %u endpoint 0x%x "
+                "domain %u iova 0x%" PRIx64, evt.type, evt.reason,
+                evt.endpoint, evt.domain, evt.iova);
+    }
+    g_assert_cmphex(qvirt_iommu_readl(v, VIRT_IOMMU_REG_ERROR), ==, 0);
 }

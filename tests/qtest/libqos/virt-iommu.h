@@ -59,6 +59,36 @@ void qvirt_iommu_cmd_to_le(VirtIOMMUCmd *le, const VirtIOMMUCmd *cmd);
 uint16_t qvirt_iommu_submit(QVirtIOMMU *v, const VirtIOMMUCmd *cmd,
                             uint64_t *result);
 
+/*
+ * Writes @n commands at TAIL (wrapping) and rings the doorbell once;
+ * stores the status of each in @status[i].  The ring must have room.
+ */
+void qvirt_iommu_submit_batch(QVirtIOMMU *v, const VirtIOMMUCmd *cmds,
+                              uint32_t n, uint16_t *status);
+
+/*
+ * One command each, as a guest driver issues it; each returns the status
+ * the device wrote back (VIRT_IOMMU_S_*).  Addresses and sizes in bytes.
+ */
+
+/* MAP below @limit (0: the aperture's top); the IOVA in *@iova if OK. */
+uint16_t qvirt_iommu_map(QVirtIOMMU *v, uint32_t domain, uint64_t gpa,
+                         uint64_t size, uint32_t perms, uint64_t limit,
+                         uint64_t *iova);
+uint16_t qvirt_iommu_map_fixed(QVirtIOMMU *v, uint32_t domain, uint64_t iova,
+                               uint64_t gpa, uint64_t size, uint32_t perms);
+uint16_t qvirt_iommu_unmap(QVirtIOMMU *v, uint32_t domain, uint64_t iova,
+                           uint64_t size);
+uint16_t qvirt_iommu_set_type(QVirtIOMMU *v, uint32_t domain, uint8_t type);
+uint16_t qvirt_iommu_detach(QVirtIOMMU *v, uint16_t rid);
+uint16_t qvirt_iommu_domain_free(QVirtIOMMU *v, uint32_t domain);
+/* INVALIDATE DOMAIN: runs a DMA_FQ domain's batch. */
+uint16_t qvirt_iommu_invalidate_domain(QVirtIOMMU *v, uint32_t domain);
+
+/* qvirt_iommu_map(), failing the test unless it is OK; returns the IOVA. */
+uint64_t qvirt_iommu_map_ok(QVirtIOMMU *v, uint32_t domain, uint64_t gpa,
+                            uint64_t size, uint32_t perms, uint64_t limit);
+
 /* Allocates a domain of @type; fails the test unless it succeeds. */
 uint32_t qvirt_iommu_domain_alloc(QVirtIOMMU *v, uint8_t type);
 
@@ -85,5 +115,8 @@ bool qvirt_iommu_pop_event(QVirtIOMMU *v, VirtIOMMUEvent *evt);
 void qvirt_iommu_expect_fault(QVirtIOMMU *v, uint8_t reason, uint16_t rid,
                               uint32_t domain, uint64_t iova,
                               uint32_t access);
+
+/* Fails the test if the event queue holds a record or ERROR is set. */
+void qvirt_iommu_assert_no_event(QVirtIOMMU *v);
 
 #endif /* QOS_VIRT_IOMMU_H */
