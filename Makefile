@@ -180,7 +180,7 @@ soak-qtest: deps
 	    meson test --no-rebuild --print-errorlogs --verbose \
 	    --timeout-multiplier 0 $(addprefix qtest-x86_64/,$(SOAK_QTESTS))
 
-# The performance report (issue 10): DMA and command throughput against no
+# The performance report: DMA and command throughput against no
 # IOMMU and virtio-iommu, boot overhead and the allocator benchmarks, in
 # $(BENCH_OUT)/report.md with PNG plots; see docs/devel/performance.rst.
 # QEMU_BUILD=build/NAME measures another objdir (configured like build/qemu);

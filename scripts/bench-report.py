@@ -13,7 +13,7 @@ alternated), iova (the allocator's Google Benchmark programs).  Writes
 OUT/report.md, OUT/raw/* (every measurement) and OUT/*.png (gnuplot).
 
 Every figure is a ratio of medians measured in this run on this machine;
-run counts and min/median/max are in the tables.  The targets of issue 10
+run counts and min/median/max are in the tables.  The performance targets
 are checked and each is reported met or missed; the exit status is 0
 either way (a missed target is a finding, not a failure of the run).
 
@@ -484,7 +484,7 @@ def main():
         w("")
 
     if targets:
-        w("## Targets (issue 10)\n")
+        w("## Targets\n")
         w("| target | measured | verdict |")
         w("|---|---:|---|")
         for name, val, ok in targets:
