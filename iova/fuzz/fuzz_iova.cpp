@@ -53,6 +53,7 @@ void same_stats(const Stats& got, const Stats& want, const char* op)
     check(got.mags_allocated == want.mags_allocated, op, "mags_allocated");
     check(got.mags_freed == want.mags_freed, op, "mags_freed");
     check(got.mags_live == want.mags_live, op, "mags_live");
+    check(got.mags_reachable == want.mags_reachable, op, "mags_reachable");
     check(got.depot_mags == want.depot_mags, op, "depot_mags");
     check(got.cached_pfns == want.cached_pfns, op, "cached_pfns");
     check(got.rcache_hits == want.rcache_hits, op, "rcache_hits");
