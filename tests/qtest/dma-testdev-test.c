@@ -1230,6 +1230,22 @@ typedef struct RingCopy {
 } RingCopy;
 
 /*
+ * Maps @gpa's ring and source (a page each) and destination (@dst_bytes)
+ * in @dom; stores the IOVAs in @iova.
+ */
+static void map_ring_copy(QVirtIOMMU *v, uint32_t dom, const RingCopy *gpa,
+                          RingCopy *iova, uint64_t dst_bytes)
+{
+    iova->ring_bus = qvirt_iommu_map_ok(v, dom, gpa->ring, 4096,
+                                        VIRT_IOMMU_PERM_READ |
+                                        VIRT_IOMMU_PERM_WRITE, 0);
+    iova->src_bus = qvirt_iommu_map_ok(v, dom, gpa->src, 4096,
+                                       VIRT_IOMMU_PERM_READ, 0);
+    iova->dst_bus = qvirt_iommu_map_ok(v, dom, gpa->dst, dst_bytes,
+                                       VIRT_IOMMU_PERM_WRITE, 0);
+}
+
+/*
  * Copies the page at @c->src to the @n pages at @c->dst through a ring
  * on @d, the device using the bus addresses.  Checks the data that
  * arrived and returns NONE; on failure returns the ERROR register.
@@ -1295,13 +1311,7 @@ static void test_iommu_domain_types(void)
     qvirt_iommu_attach(&iommu, vfs[0].dev->devfn, dom);
     qvirt_iommu_attach(&iommu, vfs[1].dev->devfn, dom);
     iova = gpa;
-    iova.ring_bus = qvirt_iommu_map_ok(&iommu, dom, gpa.ring, 4096,
-                                       VIRT_IOMMU_PERM_READ |
-                                       VIRT_IOMMU_PERM_WRITE, 0);
-    iova.src_bus = qvirt_iommu_map_ok(&iommu, dom, gpa.src, 4096,
-                                      VIRT_IOMMU_PERM_READ, 0);
-    iova.dst_bus = qvirt_iommu_map_ok(&iommu, dom, gpa.dst, PAGES * 4096,
-                                      VIRT_IOMMU_PERM_WRITE, 0);
+    map_ring_copy(&iommu, dom, &gpa, &iova, PAGES * 4096);
     g_assert_cmphex(iova.src_bus, !=, gpa.src);
 
     for (int i = 0; i < 2; i++) {
@@ -1349,13 +1359,7 @@ static void test_iommu_domain_types(void)
     g_assert_cmpuint(ring_copy(&f, &vfs[0], &iova, 1), ==,
                      DMA_TESTDEV_ERR_DMA_FAULT);
     iommu_drain_events(&iommu);
-    iova.ring_bus = qvirt_iommu_map_ok(&iommu, dom, gpa.ring, 4096,
-                                       VIRT_IOMMU_PERM_READ |
-                                       VIRT_IOMMU_PERM_WRITE, 0);
-    iova.src_bus = qvirt_iommu_map_ok(&iommu, dom, gpa.src, 4096,
-                                      VIRT_IOMMU_PERM_READ, 0);
-    iova.dst_bus = qvirt_iommu_map_ok(&iommu, dom, gpa.dst, PAGES * 4096,
-                                      VIRT_IOMMU_PERM_WRITE, 0);
+    map_ring_copy(&iommu, dom, &gpa, &iova, PAGES * 4096);
     for (int i = 0; i < 2; i++) {
         g_assert_cmpuint(ring_copy(&f, &vfs[i], &iova, PAGES), ==,
                          DMA_TESTDEV_ERR_NONE);
