@@ -16,6 +16,7 @@
 #include "qemu/log.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
+#include "exec/address-spaces.h"
 #include "hw/pci/msix.h"
 #include "migration/vmstate.h"
 #include "hw/iommu/dma-testdev.h"
@@ -42,11 +43,31 @@ static uint8_t engine_devfn(DmaTestdevEngine *e)
     return e->pci->devfn;
 }
 
+/*
+ * One piece through the shadow IOTLB, as vhost accesses guest memory: a
+ * miss is refused here, and the IOMMU never sees the access.
+ */
+static MemTxResult engine_shadow_rw(DmaTestdevEngine *e, uint64_t addr,
+                                    uint8_t *buf, uint32_t len,
+                                    DMADirection dir)
+{
+    bool write = dir == DMA_DIRECTION_FROM_DEVICE;
+    uint64_t gpa;
+
+    if (!(pci_get_word(e->pci->config + PCI_COMMAND) & PCI_COMMAND_MASTER) ||
+        !dma_testdev_shadow_translate(e->shadow, addr, len, write, &gpa)) {
+        return MEMTX_DECODE_ERROR;
+    }
+    return address_space_rw(&address_space_memory, gpa,
+                            MEMTXATTRS_UNSPECIFIED, buf, len, write);
+}
+
 /* Moves @len bytes in granule-bounded pieces; stops at the first error. */
 static MemTxResult engine_dma(DmaTestdevEngine *e, uint64_t addr,
                               uint8_t *buf, uint32_t len, DMADirection dir,
                               uint64_t *fault)
 {
+    bool shadow = e->shadow && dma_testdev_shadow_active(e->shadow);
     uint32_t done = 0;
 
     while (done < len) {
@@ -54,7 +75,8 @@ static MemTxResult engine_dma(DmaTestdevEngine *e, uint64_t addr,
         uint32_t n = MIN(len - done,
                          DMA_TESTDEV_DMA_GRANULE -
                          (a & (DMA_TESTDEV_DMA_GRANULE - 1)));
-        MemTxResult r = pci_dma_rw(e->pci, a, buf + done, n, dir,
+        MemTxResult r = shadow ? engine_shadow_rw(e, a, buf + done, n, dir) :
+                        pci_dma_rw(e->pci, a, buf + done, n, dir,
                                    MEMTXATTRS_UNSPECIFIED);
 
         if (r != MEMTX_OK) {

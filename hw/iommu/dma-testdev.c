@@ -12,6 +12,7 @@
 #include "qemu/osdep.h"
 #include "qemu/module.h"
 #include "qapi/error.h"
+#include "system/system.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/pcie.h"
 #include "hw/pci/pcie_sriov.h"
@@ -48,6 +49,22 @@ static bool dma_testdev_check_props(DmaTestdevState *s, Error **errp)
     return true;
 }
 
+static void dma_testdev_shadow_start(Notifier *n, void *data)
+{
+    DmaTestdevState *s = container_of(n, DmaTestdevState, shadow_start);
+
+    dma_testdev_shadow_init(&s->shadow,
+                            pci_device_iommu_address_space(PCI_DEVICE(s)));
+}
+
+static void dma_testdev_shadow_stop(DmaTestdevState *s)
+{
+    if (s->shadow_iotlb) {
+        qemu_remove_machine_init_done_notifier(&s->shadow_start);
+        dma_testdev_shadow_destroy(&s->shadow);
+    }
+}
+
 static void dma_testdev_realize(PCIDevice *pci, Error **errp)
 {
     DmaTestdevState *s = DMA_TESTDEV(pci);
@@ -74,10 +91,17 @@ static void dma_testdev_realize(PCIDevice *pci, Error **errp)
         pcie_cap_exit(pci);
         return;
     }
+    if (s->shadow_iotlb) {
+        /* An IOMMU given after this device on the command line counts. */
+        s->shadow_start.notify = dma_testdev_shadow_start;
+        qemu_add_machine_init_done_notifier(&s->shadow_start);
+        s->engine.shadow = &s->shadow;
+    }
     if (!pcie_sriov_pf_init(pci, DMA_TESTDEV_SRIOV_CAP_OFFSET,
                             TYPE_DMA_TESTDEV_VF, s->vf_device_id,
                             s->total_vfs, s->total_vfs, s->vf_offset,
                             s->vf_stride, errp)) {
+        dma_testdev_shadow_stop(s);
         dma_testdev_engine_unrealize(&s->engine);
         pcie_cap_exit(pci);
         return;
@@ -101,6 +125,7 @@ static void dma_testdev_exit(PCIDevice *pci)
     DmaTestdevState *s = DMA_TESTDEV(pci);
 
     pcie_sriov_pf_exit(pci);
+    dma_testdev_shadow_stop(s);
     dma_testdev_engine_unrealize(&s->engine);
     pcie_cap_exit(pci);
 }
@@ -159,7 +184,26 @@ static const Property dma_testdev_properties[] = {
     DEFINE_PROP_UINT16("total-vfs", DmaTestdevState, total_vfs, 7),
     DEFINE_PROP_UINT16("vf-offset", DmaTestdevState, vf_offset, 1),
     DEFINE_PROP_UINT16("vf-stride", DmaTestdevState, vf_stride, 1),
+    /* Test hooks: a shadow IOTLB fed by IOMMU notifiers (see the spec) */
+    DEFINE_PROP_BOOL("x-shadow-iotlb", DmaTestdevState, shadow_iotlb, false),
+    DEFINE_PROP_BOOL("x-shadow-deviotlb", DmaTestdevState, shadow.deviotlb,
+                     false),
 };
+
+static void dma_testdev_instance_init(Object *obj)
+{
+    DmaTestdevState *s = DMA_TESTDEV(obj);
+
+    object_property_add_uint64_ptr(obj, "x-shadow-min-page-size",
+                                   &s->shadow.min_page_size,
+                                   OBJ_PROP_FLAG_READ);
+    object_property_add_uint32_ptr(obj, "x-shadow-refused",
+                                   &s->shadow.refused, OBJ_PROP_FLAG_READ);
+    object_property_add_uint64_ptr(obj, "x-shadow-maps", &s->shadow.maps,
+                                   OBJ_PROP_FLAG_READ);
+    object_property_add_uint64_ptr(obj, "x-shadow-unmaps", &s->shadow.unmaps,
+                                   OBJ_PROP_FLAG_READ);
+}
 
 static void dma_testdev_class_init(ObjectClass *klass, void *data)
 {
@@ -251,6 +295,7 @@ static const TypeInfo dma_testdev_types[] = {
         .name = TYPE_DMA_TESTDEV,
         .parent = TYPE_PCI_DEVICE,
         .instance_size = sizeof(DmaTestdevState),
+        .instance_init = dma_testdev_instance_init,
         .class_init = dma_testdev_class_init,
         .interfaces = (InterfaceInfo[]) {
             { INTERFACE_PCIE_DEVICE },

@@ -112,33 +112,48 @@ typedef struct VirtIOMMUNotify {
     bool map;
 } VirtIOMMUNotify;
 
-static void virt_iommu_ep_notify_cb(VirtIOMMUEndpoint *ep, void *opaque)
+/*
+ * Sends [@iova, @iova + @size) -> @gpa as notifier entries, which are
+ * power-of-two sized and aligned: to @n alone (a replay), or else to
+ * every notifier of @mr.
+ */
+static void virt_iommu_notify_pieces(IOMMUMemoryRegion *mr, IOMMUNotifier *n,
+                                     uint64_t iova, uint64_t size,
+                                     uint64_t gpa, uint32_t perms, bool map)
 {
-    VirtIOMMUNotify *n = opaque;
-    uint64_t iova = n->iova, gpa = n->gpa, left = n->size;
-
-    if (virt_iommu_domain_of(ep->s, virt_iommu_ep_rid(ep)) != n->d) {
-        return;
-    }
-    /* Notifier entries are power-of-two sized and aligned. */
-    while (left) {
-        uint64_t len = MIN(pow2floor(left), 1ULL << ctz64(iova | gpa));
+    while (size) {
+        uint64_t len = MIN(pow2floor(size), 1ULL << ctz64(iova | gpa));
         IOMMUTLBEvent event = {
-            .type = n->map ? IOMMU_NOTIFIER_MAP : IOMMU_NOTIFIER_UNMAP,
+            .type = map ? IOMMU_NOTIFIER_MAP : IOMMU_NOTIFIER_UNMAP,
             .entry = {
                 .target_as = &address_space_memory,
                 .iova = iova,
                 .translated_addr = gpa,
                 .addr_mask = len - 1,
-                .perm = n->map ? n->perms : IOMMU_NONE,
+                .perm = map ? perms : IOMMU_NONE,
             },
         };
 
-        memory_region_notify_iommu(&ep->iommu_mr, 0, event);
+        if (n) {
+            memory_region_notify_iommu_one(n, &event);
+        } else {
+            memory_region_notify_iommu(mr, 0, event);
+        }
         iova += len;
         gpa += len;
-        left -= len;
+        size -= len;
     }
+}
+
+static void virt_iommu_ep_notify_cb(VirtIOMMUEndpoint *ep, void *opaque)
+{
+    VirtIOMMUNotify *n = opaque;
+
+    if (virt_iommu_domain_of(ep->s, virt_iommu_ep_rid(ep)) != n->d) {
+        return;
+    }
+    virt_iommu_notify_pieces(&ep->iommu_mr, NULL, n->iova, n->size, n->gpa,
+                             n->perms, n->map);
 }
 
 void virt_iommu_as_notify(VirtIOMMUState *s, VirtIOMMUDomain *d,
@@ -158,7 +173,12 @@ void virt_iommu_as_notify(VirtIOMMUState *s, VirtIOMMUDomain *d,
     virt_iommu_foreach_ep(s, virt_iommu_ep_notify_cb, &n);
 }
 
-/* Counts the endpoints whose IOMMU region has notifiers (see above). */
+/*
+ * Counts the endpoints whose IOMMU region has notifiers (see above).
+ * Device-IOTLB invalidations (ATS) are not modelled, so a notifier that
+ * asks for them is refused rather than silently never called, as
+ * virtio-iommu does.
+ */
 static int virt_iommu_notify_flag_changed(IOMMUMemoryRegion *iommu_mr,
                                           IOMMUNotifierFlag old_flags,
                                           IOMMUNotifierFlag new_flags,
@@ -167,6 +187,12 @@ static int virt_iommu_notify_flag_changed(IOMMUMemoryRegion *iommu_mr,
     VirtIOMMUEndpoint *ep = container_of(iommu_mr, VirtIOMMUEndpoint,
                                          iommu_mr);
     bool notified = new_flags != IOMMU_NOTIFIER_NONE;
+
+    if (new_flags & IOMMU_NOTIFIER_DEVIOTLB_UNMAP) {
+        error_setg(errp, "virt-iommu does not support device-IOTLB "
+                   "notifiers (no ATS)");
+        return -EINVAL;
+    }
 
     if (notified != ep->notified) {
         ep->notified = notified;
@@ -296,6 +322,49 @@ static IOMMUTLBEntry virt_iommu_translate(IOMMUMemoryRegion *iommu_mr,
     return entry;
 }
 
+typedef struct VirtIOMMUReplay {
+    IOMMUMemoryRegion *mr;
+    IOMMUNotifier *n;
+} VirtIOMMUReplay;
+
+static void virt_iommu_replay_cb(uint64_t iova, uint64_t last, uint64_t gpa,
+                                 uint32_t perms, bool fixed, void *opaque)
+{
+    VirtIOMMUReplay *r = opaque;
+
+    virt_iommu_notify_pieces(r->mr, r->n, iova, last - iova + 1, gpa, perms,
+                             true);
+}
+
+/*
+ * Tells a new notifier (VFIO, vhost) of every mapping of the endpoint's
+ * domain, as virtio-iommu does; QEMU's default would translate page by
+ * page through the whole 2^64 region.  Bypass and IDENTITY have no
+ * mappings to tell: the IOMMU region is disabled then.
+ */
+static void virt_iommu_replay(IOMMUMemoryRegion *iommu_mr, IOMMUNotifier *n)
+{
+    VirtIOMMUEndpoint *ep = container_of(iommu_mr, VirtIOMMUEndpoint,
+                                         iommu_mr);
+    VirtIOMMUDomain *d = virt_iommu_domain_of(ep->s, virt_iommu_ep_rid(ep));
+    VirtIOMMUReplay r = { iommu_mr, n };
+
+    if (!d || virt_iommu_domain_is_identity(d)) {
+        return;
+    }
+    virt_iommu_domain_foreach_mapping(ep->s, virt_iommu_domain_id(d),
+                                      UINT64_MAX, virt_iommu_replay_cb, &r);
+}
+
+/* The IOVA granule: no mapping is smaller (VFIO sizes its pages by it). */
+static uint64_t virt_iommu_get_min_page_size(IOMMUMemoryRegion *iommu_mr)
+{
+    VirtIOMMUEndpoint *ep = container_of(iommu_mr, VirtIOMMUEndpoint,
+                                         iommu_mr);
+
+    return ep->s->page_size;
+}
+
 static void virt_iommu_memory_region_class_init(ObjectClass *klass,
                                                 void *data)
 {
@@ -303,6 +372,8 @@ static void virt_iommu_memory_region_class_init(ObjectClass *klass,
 
     imrc->translate = virt_iommu_translate;
     imrc->notify_flag_changed = virt_iommu_notify_flag_changed;
+    imrc->replay = virt_iommu_replay;
+    imrc->get_min_page_size = virt_iommu_get_min_page_size;
 }
 
 static const TypeInfo virt_iommu_memory_region_info = {

@@ -10,6 +10,7 @@
 #ifndef HW_IOMMU_DMA_TESTDEV_H
 #define HW_IOMMU_DMA_TESTDEV_H
 
+#include "exec/memory.h"
 #include "hw/pci/pci_device.h"
 #include "hw/iommu/dma-testdev-regs.h"
 #include "qom/object.h"
@@ -20,8 +21,24 @@
 OBJECT_DECLARE_SIMPLE_TYPE(DmaTestdevState, DMA_TESTDEV)
 OBJECT_DECLARE_SIMPLE_TYPE(DmaTestdevVFState, DMA_TESTDEV_VF)
 
+/*
+ * The PF's shadow IOTLB (x-shadow-iotlb, dma-testdev-shadow.c): filled by
+ * IOMMU map/unmap notifications and replays, as vhost and VFIO are.
+ */
+typedef struct DmaTestdevShadow {
+    MemoryListener listener;
+    struct IOVATree *entries;   /* NULL: not in use */
+    QLIST_HEAD(, DmaTestdevShadowNotifier) notifiers;
+    bool deviotlb;              /* also ask for device-IOTLB notifications */
+    uint64_t min_page_size;     /* bytes, as the IOMMU region reports it */
+    uint32_t refused;           /* notifiers the IOMMU refused */
+    uint64_t maps;              /* MAP notifications, replays included */
+    uint64_t unmaps;
+} DmaTestdevShadow;
+
 typedef struct DmaTestdevEngine {
     PCIDevice *pci;         /* the function whose requester ID DMA uses */
+    DmaTestdevShadow *shadow; /* translates DMA when active; may be NULL */
     MemoryRegion bar;       /* BAR0: regs, MSI-X table and PBA */
     MemoryRegion regs;
 
@@ -47,6 +64,9 @@ typedef struct DmaTestdevEngine {
 struct DmaTestdevState {
     PCIDevice parent_obj;
     DmaTestdevEngine engine;
+    DmaTestdevShadow shadow;
+    bool shadow_iotlb;
+    Notifier shadow_start;      /* starts the shadow at machine init done */
 
     uint16_t vendor_id;
     uint16_t device_id;
@@ -72,5 +92,20 @@ void dma_testdev_engine_unrealize(DmaTestdevEngine *e);
 void dma_testdev_engine_reset(DmaTestdevEngine *e);
 
 extern const VMStateDescription vmstate_dma_testdev_engine;
+
+/*
+ * Starts filling @sh from the IOMMU regions that appear in @as; release
+ * with dma_testdev_shadow_destroy() (which accepts one never started).
+ */
+void dma_testdev_shadow_init(DmaTestdevShadow *sh, AddressSpace *as);
+void dma_testdev_shadow_destroy(DmaTestdevShadow *sh);
+/* True while an IOMMU region translates the device's DMA. */
+bool dma_testdev_shadow_active(DmaTestdevShadow *sh);
+/*
+ * Translates [@addr, @addr + @len) (bytes, within one shadow entry) for
+ * a write or a read; false if no entry allows it.
+ */
+bool dma_testdev_shadow_translate(DmaTestdevShadow *sh, uint64_t addr,
+                                  uint32_t len, bool write, uint64_t *gpa);
 
 #endif /* HW_IOMMU_DMA_TESTDEV_H */
