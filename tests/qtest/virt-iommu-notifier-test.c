@@ -100,6 +100,17 @@ static bool copy_arrives(Fixture *f, uint64_t from, uint64_t to, uint8_t seed)
     return memcmp(got, pattern, LEN) == 0;
 }
 
+/* IOVA_SRC reads f->src and IOVA_DST writes f->dst, a page each, in @dom. */
+static void map_src_dst(Fixture *f, uint32_t dom)
+{
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&f->iommu, dom, IOVA_SRC, f->src,
+                                           PAGE, VIRT_IOMMU_PERM_READ), ==,
+                     VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&f->iommu, dom, IOVA_DST, f->dst,
+                                           PAGE, VIRT_IOMMU_PERM_WRITE), ==,
+                     VIRT_IOMMU_S_OK);
+}
+
 /*
  * Mappings made before the PF's IOMMU region appears reach the shadow
  * only through replay; later ones through MAP and UNMAP notifications.
@@ -114,12 +125,7 @@ static void test_replay(void)
                   VIRT_IOMMU_CTRL_DEFAULT_BYPASS);
     g_assert_true(copy_arrives(&f, f.src, f.dst, 1));
     dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
-    g_assert_cmpuint(qvirt_iommu_map_fixed(&f.iommu, dom, IOVA_SRC, f.src,
-                                           PAGE, VIRT_IOMMU_PERM_READ), ==,
-                     VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(qvirt_iommu_map_fixed(&f.iommu, dom, IOVA_DST, f.dst,
-                                           PAGE, VIRT_IOMMU_PERM_WRITE), ==,
-                     VIRT_IOMMU_S_OK);
+    map_src_dst(&f, dom);
     g_assert_cmpuint(pf_prop(&f, "x-shadow-maps"), ==, 0);
 
     qvirt_iommu_attach(&f.iommu, PF_RID, dom);
@@ -173,12 +179,7 @@ static void test_deviotlb_refused(void)
     g_assert_cmpuint(pf_prop(&f, "x-shadow-refused"), ==, 2);
     dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
     qvirt_iommu_attach(&f.iommu, PF_RID, dom);
-    g_assert_cmpuint(qvirt_iommu_map_fixed(&f.iommu, dom, IOVA_SRC, f.src,
-                                           PAGE, VIRT_IOMMU_PERM_READ), ==,
-                     VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(qvirt_iommu_map_fixed(&f.iommu, dom, IOVA_DST, f.dst,
-                                           PAGE, VIRT_IOMMU_PERM_WRITE), ==,
-                     VIRT_IOMMU_S_OK);
+    map_src_dst(&f, dom);
     g_assert_true(copy_arrives(&f, IOVA_SRC, IOVA_DST, 5));
     fixture_stop(&f);
 }
