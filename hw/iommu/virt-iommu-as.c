@@ -14,12 +14,12 @@
 
 #include "qemu/osdep.h"
 #include "exec/address-spaces.h"
-#include "hw/iommu/virt-iommu.h"
 #include "hw/iommu/virt-iommu-regs.h"
 #include "hw/pci/pci_bus.h"
 #include "qapi/error.h"
 #include "qemu/host-utils.h"
 #include "trace.h"
+#include "virt-iommu-as.h"
 
 /*
  * The requester ID of every translated access: a root bus has a fixed
@@ -42,17 +42,18 @@ static uint16_t virt_iommu_ep_rid(VirtIOMMUEndpoint *ep)
  */
 static bool virt_iommu_ep_bypass(VirtIOMMUEndpoint *ep)
 {
-    VirtIOMMUState *s = ep->s;
-    VirtIOMMUDomain *d = virt_iommu_domain_of(s, virt_iommu_ep_rid(ep));
+    VirtIOMMUEndpoints *eps = ep->eps;
+    VirtIOMMUDomain *d = virt_iommu_domain_of(eps->domains,
+                                              virt_iommu_ep_rid(ep));
 
     ep->domain = d;
-    if (!(s->control & VIRT_IOMMU_CTRL_ENABLE)) {
+    if (!(eps->control & VIRT_IOMMU_CTRL_ENABLE)) {
         return true;
     }
     if (!d) {
-        return s->control & VIRT_IOMMU_CTRL_DEFAULT_BYPASS;
+        return eps->control & VIRT_IOMMU_CTRL_DEFAULT_BYPASS;
     }
-    return virt_iommu_domain_is_identity(d);
+    return virt_iommu_domain_type(d) == VIRT_IOMMU_DOMAIN_IDENTITY;
 }
 
 /*
@@ -73,18 +74,18 @@ static void virt_iommu_ep_switch(VirtIOMMUEndpoint *ep)
 }
 
 /* Calls @fn on every endpoint the device has handed an address space. */
-static void virt_iommu_foreach_ep(VirtIOMMUState *s,
+static void virt_iommu_foreach_ep(VirtIOMMUEndpoints *eps,
                                   void (*fn)(VirtIOMMUEndpoint *, void *),
                                   void *opaque)
 {
     GHashTableIter iter;
-    VirtIOMMUEndpoint **eps;
+    VirtIOMMUEndpoint **slots;
 
-    g_hash_table_iter_init(&iter, s->buses);
-    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&eps)) {
+    g_hash_table_iter_init(&iter, eps->buses);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&slots)) {
         for (int devfn = 0; devfn < PCI_DEVFN_MAX; devfn++) {
-            if (eps[devfn]) {
-                fn(eps[devfn], opaque);
+            if (slots[devfn]) {
+                fn(slots[devfn], opaque);
             }
         }
     }
@@ -95,11 +96,12 @@ static void virt_iommu_ep_switch_cb(VirtIOMMUEndpoint *ep, void *opaque)
     virt_iommu_ep_switch(ep);
 }
 
-void virt_iommu_as_update(VirtIOMMUState *s)
+void virt_iommu_as_update(VirtIOMMUEndpoints *eps, uint32_t control)
 {
-    trace_virt_iommu_as_update(s->control);
+    eps->control = control;
+    trace_virt_iommu_as_update(control);
     memory_region_transaction_begin();
-    virt_iommu_foreach_ep(s, virt_iommu_ep_switch_cb, NULL);
+    virt_iommu_foreach_ep(eps, virt_iommu_ep_switch_cb, NULL);
     memory_region_transaction_commit();
 }
 
@@ -149,14 +151,15 @@ static void virt_iommu_ep_notify_cb(VirtIOMMUEndpoint *ep, void *opaque)
 {
     VirtIOMMUNotify *n = opaque;
 
-    if (virt_iommu_domain_of(ep->s, virt_iommu_ep_rid(ep)) != n->d) {
+    if (virt_iommu_domain_of(ep->eps->domains, virt_iommu_ep_rid(ep)) !=
+        n->d) {
         return;
     }
     virt_iommu_notify_pieces(&ep->iommu_mr, NULL, n->iova, n->size, n->gpa,
                              n->perms, n->map);
 }
 
-void virt_iommu_as_notify(VirtIOMMUState *s, VirtIOMMUDomain *d,
+void virt_iommu_as_notify(VirtIOMMUEndpoints *eps, VirtIOMMUDomain *d,
                           uint64_t iova, uint64_t size, uint64_t gpa,
                           uint32_t perms, bool map)
 {
@@ -167,10 +170,10 @@ void virt_iommu_as_notify(VirtIOMMUState *s, VirtIOMMUDomain *d,
      * there is nobody to tell, and walking every devfn of every bus for
      * each MAP and UNMAP cost a third of the command path.
      */
-    if (!s->notified_eps) {
+    if (!eps->notified_eps) {
         return;
     }
-    virt_iommu_foreach_ep(s, virt_iommu_ep_notify_cb, &n);
+    virt_iommu_foreach_ep(eps, virt_iommu_ep_notify_cb, &n);
 }
 
 /*
@@ -197,24 +200,24 @@ static int virt_iommu_notify_flag_changed(IOMMUMemoryRegion *iommu_mr,
     if (notified != ep->notified) {
         ep->notified = notified;
         if (notified) {
-            ep->s->notified_eps++;
+            ep->eps->notified_eps++;
         } else {
-            ep->s->notified_eps--;
+            ep->eps->notified_eps--;
         }
     }
     return 0;
 }
 
-static VirtIOMMUEndpoint *virt_iommu_ep_new(VirtIOMMUState *s, PCIBus *bus,
-                                            int devfn)
+static VirtIOMMUEndpoint *virt_iommu_ep_new(VirtIOMMUEndpoints *eps,
+                                            PCIBus *bus, int devfn)
 {
     VirtIOMMUEndpoint *ep = g_new0(VirtIOMMUEndpoint, 1);
-    Object *owner = OBJECT(s);
+    Object *owner = eps->owner;
     g_autofree char *name = g_strdup_printf("virt-iommu-ep-%s-%02x.%x",
                                             bus->qbus.name, PCI_SLOT(devfn),
                                             PCI_FUNC(devfn));
 
-    ep->s = s;
+    ep->eps = eps;
     ep->bus = bus;
     ep->devfn = devfn;
     if (pci_bus_is_root(bus)) {
@@ -246,39 +249,39 @@ static VirtIOMMUEndpoint *virt_iommu_ep_new(VirtIOMMUState *s, PCIBus *bus,
 
 static AddressSpace *virt_iommu_get_as(PCIBus *bus, void *opaque, int devfn)
 {
-    VirtIOMMUState *s = opaque;
-    PCIDevice *self = PCI_DEVICE(s);
-    VirtIOMMUEndpoint **eps;
+    VirtIOMMUEndpoints *eps = opaque;
+    PCIDevice *self = eps->iommu;
+    VirtIOMMUEndpoint **slots;
 
     /* The IOMMU's own queue accesses are never translated by itself. */
     if (bus == pci_get_bus(self) && devfn == self->devfn) {
         return &address_space_memory;
     }
 
-    eps = g_hash_table_lookup(s->buses, bus);
-    if (!eps) {
-        eps = g_new0(VirtIOMMUEndpoint *, PCI_DEVFN_MAX);
-        g_hash_table_insert(s->buses, bus, eps);
+    slots = g_hash_table_lookup(eps->buses, bus);
+    if (!slots) {
+        slots = g_new0(VirtIOMMUEndpoint *, PCI_DEVFN_MAX);
+        g_hash_table_insert(eps->buses, bus, slots);
     }
-    if (!eps[devfn]) {
-        eps[devfn] = virt_iommu_ep_new(s, bus, devfn);
+    if (!slots[devfn]) {
+        slots[devfn] = virt_iommu_ep_new(eps, bus, devfn);
     }
-    return &eps[devfn]->as;
+    return &slots[devfn]->as;
 }
 
 static const PCIIOMMUOps virt_iommu_pci_ops = {
     .get_address_space = virt_iommu_get_as,
 };
 
-bool virt_iommu_as_setup(VirtIOMMUState *s, PCIBus *bus, Error **errp)
+bool virt_iommu_as_setup(VirtIOMMUEndpoints *eps, PCIBus *bus, Error **errp)
 {
     if (bus->iommu_ops) {
         error_setg(errp, "PCI bus %s already has an IOMMU; virt-iommu "
                    "cannot share it", bus->qbus.name);
         return false;
     }
-    s->buses = g_hash_table_new_full(NULL, NULL, NULL, g_free);
-    pci_setup_iommu(bus, &virt_iommu_pci_ops, s);
+    eps->buses = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    pci_setup_iommu(bus, &virt_iommu_pci_ops, eps);
     return true;
 }
 
@@ -288,12 +291,12 @@ static IOMMUTLBEntry virt_iommu_translate(IOMMUMemoryRegion *iommu_mr,
 {
     VirtIOMMUEndpoint *ep = container_of(iommu_mr, VirtIOMMUEndpoint,
                                          iommu_mr);
-    VirtIOMMUState *s = ep->s;
+    VirtIOMMUEndpoints *eps = ep->eps;
     uint16_t rid = virt_iommu_ep_rid(ep);
     /* Saves a hash lookup per access; see VirtIOMMUEndpoint.domain. */
     VirtIOMMUDomain *d = ep->rid_fixed ? ep->domain :
-                         virt_iommu_domain_of(s, rid);
-    uint64_t page_mask = s->page_size - 1;
+                         virt_iommu_domain_of(eps->domains, rid);
+    uint64_t page_mask = eps->page_size - 1;
     uint64_t gpa = 0;
     uint32_t perms = 0;
     /* IOMMUAccessFlags and VIRT_IOMMU_PERM_* share their bit values. */
@@ -306,13 +309,15 @@ static IOMMUTLBEntry virt_iommu_translate(IOMMUMemoryRegion *iommu_mr,
         .perm = IOMMU_NONE,
     };
 
-    fault = d ? virt_iommu_domain_translate(s, d, addr, access, &gpa, &perms)
+    fault = d ? virt_iommu_domain_translate(eps->domains, d, addr, access,
+                                            &gpa, &perms)
               : VIRT_IOMMU_FAULT_BLOCKED;
     if (fault) {
         /* A lookup without an access (IOMMU_NONE) is no fault. */
         if (access) {
-            virt_iommu_fault(s, rid, d ? virt_iommu_domain_id(d) : 0, addr,
-                             access, fault);
+            virt_iommu_event_fault(eps->events, rid,
+                                   d ? virt_iommu_domain_id(d) : 0, addr,
+                                   access, fault);
         }
         return entry;
     }
@@ -346,13 +351,15 @@ static void virt_iommu_replay(IOMMUMemoryRegion *iommu_mr, IOMMUNotifier *n)
 {
     VirtIOMMUEndpoint *ep = container_of(iommu_mr, VirtIOMMUEndpoint,
                                          iommu_mr);
-    VirtIOMMUDomain *d = virt_iommu_domain_of(ep->s, virt_iommu_ep_rid(ep));
+    VirtIOMMUDomain *d = virt_iommu_domain_of(ep->eps->domains,
+                                              virt_iommu_ep_rid(ep));
     VirtIOMMUReplay r = { iommu_mr, n };
 
-    if (!d || virt_iommu_domain_is_identity(d)) {
+    if (!d || virt_iommu_domain_type(d) == VIRT_IOMMU_DOMAIN_IDENTITY) {
         return;
     }
-    virt_iommu_domain_foreach_mapping(ep->s, virt_iommu_domain_id(d),
+    virt_iommu_domain_foreach_mapping(ep->eps->domains,
+                                      virt_iommu_domain_id(d),
                                       UINT64_MAX, virt_iommu_replay_cb, &r);
 }
 
@@ -362,7 +369,7 @@ static uint64_t virt_iommu_get_min_page_size(IOMMUMemoryRegion *iommu_mr)
     VirtIOMMUEndpoint *ep = container_of(iommu_mr, VirtIOMMUEndpoint,
                                          iommu_mr);
 
-    return ep->s->page_size;
+    return ep->eps->page_size;
 }
 
 static void virt_iommu_memory_region_class_init(ObjectClass *klass,

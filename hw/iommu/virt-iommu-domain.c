@@ -5,7 +5,8 @@
  * iova_domain) and a GTree of mappings keyed by IOVA interval, so that a
  * lookup of any byte finds the mapping holding it (the interval-key trick
  * of virtio-iommu).  Device-allocated IOVAs (MAP) come from the allocator's
- * per-CPU caches with the vCPU index as the CPU; guest-chosen ones
+ * per-CPU caches with the CPU the device names (VirtIOMMUDomainsConfig.cpu:
+ * the vCPU that rang the doorbell); guest-chosen ones
  * (MAP_FIXED) are reserved in it, so the two never collide.
  *
  * Strict DMA domains invalidate the IOTLB and free the IOVA when UNMAP
@@ -18,13 +19,11 @@
  */
 
 #include "qemu/osdep.h"
-#include "hw/boards.h"
-#include "hw/core/cpu.h"
-#include "hw/iommu/virt-iommu.h"
-#include "hw/pci/pci.h"
 #include "iova/iova.h"
+#include "qemu/host-utils.h"
 #include "qemu/timer.h"
 #include "trace.h"
+#include "virt-iommu-domain.h"
 
 /* [first, last] in bytes; two overlapping intervals compare equal. */
 typedef struct VirtIOMMUInterval {
@@ -50,7 +49,7 @@ typedef struct VirtIOMMUIovaRange {
 } VirtIOMMUIovaRange;
 
 struct VirtIOMMUDomain {
-    VirtIOMMUState *s;
+    VirtIOMMUDomains *ds;
     uint32_t id;
     uint8_t type;               /* VIRT_IOMMU_DOMAIN_* */
     unsigned endpoints;         /* attached requester IDs */
@@ -101,25 +100,21 @@ static gint virt_iommu_interval_cmp(gconstpointer a, gconstpointer b,
     return y->last < x->first ? 1 : 0;
 }
 
-static unsigned virt_iommu_page_shift(VirtIOMMUState *s)
+static unsigned virt_iommu_page_shift(VirtIOMMUDomains *ds)
 {
-    return ctz64(s->page_size);
+    return ctz64(ds->cfg.page_size);
 }
 
-/* The vCPU that rang the doorbell picks the rcache, as a CPU does. */
-unsigned virt_iommu_cpu(VirtIOMMUState *s)
+static unsigned virt_iommu_domain_cpu(VirtIOMMUDomains *ds)
 {
-    if (s->rcache_cpu >= 0) {
-        return s->rcache_cpu;
-    }
-    return current_cpu ? current_cpu->cpu_index : 0;
+    return ds->cfg.cpu(ds->cfg.opaque);
 }
 
-void virt_iommu_domain_cpu_dead(VirtIOMMUState *s, unsigned cpu)
+void virt_iommu_domains_cpu_dead(VirtIOMMUDomains *ds, unsigned cpu)
 {
-    for (uint32_t i = 0; i < s->max_domains; i++) {
-        if (s->domains[i] && s->domains[i]->iova) {
-            iova_cpu_dead(s->domains[i]->iova, cpu);
+    for (uint32_t i = 0; i < ds->cfg.max_domains; i++) {
+        if (ds->domains[i] && ds->domains[i]->iova) {
+            iova_cpu_dead(ds->domains[i]->iova, cpu);
         }
     }
 }
@@ -145,14 +140,14 @@ static void virt_iommu_schedule_trim(void *opaque, uint64_t delay_ns)
 
 static bool virt_iommu_domain_init_iova(VirtIOMMUDomain *d)
 {
-    VirtIOMMUState *s = d->s;
-    unsigned shift = virt_iommu_page_shift(s);
+    VirtIOMMUDomains *ds = d->ds;
+    unsigned shift = virt_iommu_page_shift(ds);
     IovaConfig cfg = {
-        .granule = s->page_size,
+        .granule = ds->cfg.page_size,
         /* IOVA 0 is never handed out: a zero address is a likely bug. */
         .start_pfn = 1,
-        .ncpus = MACHINE(qdev_get_machine())->smp.max_cpus,
-        .mag_size = s->mag_size,
+        .ncpus = ds->cfg.ncpus,
+        .mag_size = ds->cfg.mag_size,
         .schedule_trim = virt_iommu_schedule_trim,
         .opaque = d,
     };
@@ -164,7 +159,7 @@ static bool virt_iommu_domain_init_iova(VirtIOMMUDomain *d)
     d->trim_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
                                  virt_iommu_trim_timer_cb, d);
     /* MSI writes are never translated: no IOVA may land there. */
-    if (VIRT_IOMMU_MSI_BASE <= virt_iommu_aperture_end(s)) {
+    if (VIRT_IOMMU_MSI_BASE <= virt_iommu_aperture_end(ds->cfg.iova_bits)) {
         iova_reserve(d->iova, VIRT_IOMMU_MSI_BASE >> shift,
                      (VIRT_IOMMU_MSI_BASE + VIRT_IOMMU_MSI_SIZE - 1) >> shift);
     }
@@ -179,14 +174,14 @@ static void virt_iommu_iova_release(VirtIOMMUDomain *d,
             iova_free(d->iova, r->pfn);
         }
     } else {
-        iova_free_fast(d->iova, r->pfn, r->pages, virt_iommu_cpu(d->s));
+        iova_free_fast(d->iova, r->pfn, r->pages, virt_iommu_domain_cpu(d->ds));
     }
 }
 
 static VirtIOMMUIovaRange virt_iommu_mapping_iova(VirtIOMMUDomain *d,
                                                   VirtIOMMUMapping *m)
 {
-    unsigned shift = virt_iommu_page_shift(d->s);
+    unsigned shift = virt_iommu_page_shift(d->ds);
 
     return (VirtIOMMUIovaRange) {
         .pfn = m->range.first >> shift,
@@ -199,7 +194,7 @@ static VirtIOMMUIovaRange virt_iommu_mapping_iova(VirtIOMMUDomain *d,
 static void virt_iommu_fq_flush(VirtIOMMUDomain *d)
 {
     trace_virt_iommu_fq_flush(d->id, d->fq->len);
-    virt_iommu_iotlb_invalidate(d->s, d->id, 0, UINT64_MAX);
+    virt_iommu_iotlb_invalidate(d->ds->cfg.iotlb, d->id, 0, UINT64_MAX);
     for (guint i = 0; i < d->fq->len; i++) {
         virt_iommu_iova_release(d, &g_array_index(d->fq, VirtIOMMUIovaRange,
                                                   i));
@@ -234,28 +229,30 @@ static void virt_iommu_fq_destroy(VirtIOMMUDomain *d)
 /* Takes @m out of translation; its IOVA is freed now or after a flush. */
 static void virt_iommu_mapping_remove(VirtIOMMUDomain *d, VirtIOMMUMapping *m)
 {
-    VirtIOMMUState *s = d->s;
+    VirtIOMMUDomains *ds = d->ds;
     VirtIOMMUIovaRange r = virt_iommu_mapping_iova(d, m);
     uint64_t size = m->range.last - m->range.first + 1;
 
     trace_virt_iommu_unmap(d->id, m->range.first, size);
     d->unmapped[d->unmapped_next++ % VIRT_IOMMU_UNMAPPED_HISTORY] = m->range;
-    virt_iommu_as_notify(s, d, m->range.first, size, m->gpa, m->perms, false);
+    ds->cfg.notify(ds->cfg.opaque, d, m->range.first, size, m->gpa, m->perms,
+                   false);
     if (d->fq) {
         g_array_append_val(d->fq, r);
-        if (d->fq->len >= s->fq_size) {
+        if (d->fq->len >= ds->cfg.fq_size) {
             virt_iommu_fq_flush(d);
         } else if (!timer_pending(d->fq_timer)) {
             timer_mod(d->fq_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
-                      s->fq_timeout_ms * SCALE_MS);
+                      ds->cfg.fq_timeout_ms * SCALE_MS);
         }
     } else {
         /* Strict: nobody may use the IOVA once UNMAP completes. */
-        virt_iommu_iotlb_invalidate(s, d->id, m->range.first, m->range.last);
+        virt_iommu_iotlb_invalidate(ds->cfg.iotlb, d->id, m->range.first,
+                                    m->range.last);
         virt_iommu_iova_release(d, &r);
     }
     g_tree_remove(d->mappings, &m->range);
-    s->nr_mappings--;
+    ds->nr_mappings--;
 }
 
 static gboolean virt_iommu_mapping_collect_cb(gpointer key, gpointer value,
@@ -281,7 +278,7 @@ static void virt_iommu_domain_teardown(VirtIOMMUDomain *d)
         virt_iommu_mapping_remove(d, g_ptr_array_index(all, i));
     }
     virt_iommu_fq_destroy(d);
-    virt_iommu_iotlb_invalidate(d->s, d->id, 0, UINT64_MAX);
+    virt_iommu_iotlb_invalidate(d->ds->cfg.iotlb, d->id, 0, UINT64_MAX);
     /* No trim may run on a freed allocator (cancel_delayed_work_sync) */
     timer_free(d->trim_timer);
     d->trim_timer = NULL;
@@ -311,14 +308,14 @@ static void virt_iommu_domain_destroy(VirtIOMMUDomain *d)
     g_free(d);
 }
 
-static VirtIOMMUDomain *virt_iommu_domain_get(VirtIOMMUState *s, uint32_t id)
+VirtIOMMUDomain *virt_iommu_domain_get(VirtIOMMUDomains *ds, uint32_t id)
 {
-    return id >= 1 && id <= s->max_domains ? s->domains[id - 1] : NULL;
+    return id >= 1 && id <= ds->cfg.max_domains ? ds->domains[id - 1] : NULL;
 }
 
-VirtIOMMUDomain *virt_iommu_domain_of(VirtIOMMUState *s, uint16_t rid)
+VirtIOMMUDomain *virt_iommu_domain_of(VirtIOMMUDomains *ds, uint16_t rid)
 {
-    return g_hash_table_lookup(s->attached, GUINT_TO_POINTER(rid));
+    return g_hash_table_lookup(ds->attached, GUINT_TO_POINTER(rid));
 }
 
 uint32_t virt_iommu_domain_id(VirtIOMMUDomain *d)
@@ -326,12 +323,12 @@ uint32_t virt_iommu_domain_id(VirtIOMMUDomain *d)
     return d->id;
 }
 
-bool virt_iommu_domain_is_identity(VirtIOMMUDomain *d)
+uint8_t virt_iommu_domain_type(VirtIOMMUDomain *d)
 {
-    return d->type == VIRT_IOMMU_DOMAIN_IDENTITY;
+    return d->type;
 }
 
-int virt_iommu_domain_translate(VirtIOMMUState *s, VirtIOMMUDomain *d,
+int virt_iommu_domain_translate(VirtIOMMUDomains *ds, VirtIOMMUDomain *d,
                                 uint64_t iova, uint32_t perms,
                                 uint64_t *gpa, uint32_t *map_perms)
 {
@@ -346,27 +343,27 @@ int virt_iommu_domain_translate(VirtIOMMUState *s, VirtIOMMUDomain *d,
         *map_perms = VIRT_IOMMU_PERM_READ | VIRT_IOMMU_PERM_WRITE;
         return 0;
     }
-    if (!virt_iommu_iotlb_lookup(s, d->id, iova, gpa, map_perms)) {
+    if (!virt_iommu_iotlb_lookup(ds->cfg.iotlb, d->id, iova, gpa, map_perms)) {
         m = g_tree_lookup(d->mappings, &key);
         if (!m) {
-            return s->strict_checks &&
+            return ds->cfg.strict_checks &&
                    virt_iommu_recently_unmapped(d, iova, iova) ?
                    VIRT_IOMMU_FAULT_UNMAPPED : VIRT_IOMMU_FAULT_NOT_MAPPED;
         }
         *gpa = m->gpa + (iova - m->range.first);
         *map_perms = m->perms;
-        virt_iommu_iotlb_insert(s, d->id, iova, *gpa, m->perms);
+        virt_iommu_iotlb_insert(ds->cfg.iotlb, d->id, iova, *gpa, m->perms);
     }
     return perms & ~*map_perms ? VIRT_IOMMU_FAULT_PERMISSION : 0;
 }
 
 /* Creates domain @id (free, in range) of @type; false if out of memory. */
-static bool virt_iommu_domain_create(VirtIOMMUState *s, uint32_t id,
+static bool virt_iommu_domain_create(VirtIOMMUDomains *ds, uint32_t id,
                                      uint8_t type)
 {
     VirtIOMMUDomain *d = g_new0(VirtIOMMUDomain, 1);
 
-    d->s = s;
+    d->ds = ds;
     d->id = id;
     d->type = type;
     d->mappings = g_tree_new_full(virt_iommu_interval_cmp, NULL, NULL,
@@ -375,64 +372,60 @@ static bool virt_iommu_domain_create(VirtIOMMUState *s, uint32_t id,
         virt_iommu_domain_destroy(d);
         return false;
     }
-    s->domains[id - 1] = d;
+    ds->domains[id - 1] = d;
     trace_virt_iommu_domain_alloc(id, type);
     return true;
 }
 
-static uint16_t virt_iommu_cmd_domain_alloc(VirtIOMMUState *s,
-                                            const VirtIOMMUCmd *cmd,
-                                            uint64_t *result)
+uint16_t virt_iommu_domain_alloc(VirtIOMMUDomains *ds, uint32_t type,
+                                 uint32_t *id)
 {
-    uint32_t id;
+    uint32_t n;
 
-    if (cmd->arg > VIRT_IOMMU_DOMAIN_DMA_FQ) {
+    if (type > VIRT_IOMMU_DOMAIN_DMA_FQ) {
         return VIRT_IOMMU_S_INVALID;
     }
-    for (id = 1; id <= s->max_domains && s->domains[id - 1]; id++) {
+    for (n = 1; n <= ds->cfg.max_domains && ds->domains[n - 1]; n++) {
         /* lowest free ID, so IDs are reused as Linux reuses them */
     }
-    if (id > s->max_domains || !virt_iommu_domain_create(s, id, cmd->arg)) {
+    if (n > ds->cfg.max_domains || !virt_iommu_domain_create(ds, n, type)) {
         return VIRT_IOMMU_S_NO_SPACE;
     }
-    *result = id;
+    *id = n;
     return VIRT_IOMMU_S_OK;
 }
 
-static uint16_t virt_iommu_cmd_domain_free(VirtIOMMUState *s,
-                                           VirtIOMMUDomain *d)
+uint16_t virt_iommu_domain_free(VirtIOMMUDomains *ds, VirtIOMMUDomain *d)
 {
     if (d->endpoints) {
         return VIRT_IOMMU_S_BUSY;
     }
     trace_virt_iommu_domain_free(d->id, g_tree_nnodes(d->mappings));
-    s->domains[d->id - 1] = NULL;
+    ds->domains[d->id - 1] = NULL;
     virt_iommu_domain_destroy(d);
     return VIRT_IOMMU_S_OK;
 }
 
 /*
- * As Linux changes a group's default domain: DMA <-> DMA_FQ keeps the
- * allocator and the mappings and adds or drains the flush queue; every
- * other change tears the allocator and the mappings down and builds what
- * the new type needs, with the endpoints still attached.
+ * DMA <-> DMA_FQ keeps the allocator and the mappings and adds or drains
+ * the flush queue; every other change tears the allocator and the mappings
+ * down and builds what the new type needs, with the endpoints still
+ * attached.
  */
-static uint16_t virt_iommu_cmd_set_type(VirtIOMMUState *s,
-                                        const VirtIOMMUCmd *cmd,
-                                        VirtIOMMUDomain *d)
+uint16_t virt_iommu_domain_set_type(VirtIOMMUDomains *ds, VirtIOMMUDomain *d,
+                                    uint32_t type)
 {
     uint8_t old = d->type;
 
-    if (cmd->arg > VIRT_IOMMU_DOMAIN_DMA_FQ) {
+    if (type > VIRT_IOMMU_DOMAIN_DMA_FQ) {
         return VIRT_IOMMU_S_INVALID;
     }
-    trace_virt_iommu_domain_set_type(d->id, old, cmd->arg);
-    if (old == cmd->arg) {
+    trace_virt_iommu_domain_set_type(d->id, old, type);
+    if (old == type) {
         return VIRT_IOMMU_S_OK;
     }
-    if (virt_iommu_type_translates(old) &&
-        virt_iommu_type_translates(cmd->arg)) {
-        d->type = cmd->arg;
+    if (virt_iommu_type_translates(old) && virt_iommu_type_translates(type)) {
+        d->type = type;
         if (d->type == VIRT_IOMMU_DOMAIN_DMA_FQ) {
             virt_iommu_fq_init(d);
         } else {
@@ -441,87 +434,52 @@ static uint16_t virt_iommu_cmd_set_type(VirtIOMMUState *s,
         return VIRT_IOMMU_S_OK;
     }
     virt_iommu_domain_teardown(d);
-    d->type = cmd->arg;
+    d->type = type;
     if (!virt_iommu_domain_setup(d)) {
         /* Keep a consistent domain: nothing passes until the guest acts. */
         d->type = VIRT_IOMMU_DOMAIN_BLOCKED;
-        virt_iommu_as_update(s);
         return VIRT_IOMMU_S_NO_SPACE;
     }
-    virt_iommu_as_update(s);
     return VIRT_IOMMU_S_OK;
 }
 
-static void virt_iommu_detach(VirtIOMMUState *s, uint16_t rid)
+void virt_iommu_domain_detach(VirtIOMMUDomains *ds, uint16_t rid)
 {
-    VirtIOMMUDomain *old = virt_iommu_domain_of(s, rid);
+    VirtIOMMUDomain *old = virt_iommu_domain_of(ds, rid);
 
     if (old) {
         old->endpoints--;
-        g_hash_table_remove(s->attached, GUINT_TO_POINTER(rid));
+        g_hash_table_remove(ds->attached, GUINT_TO_POINTER(rid));
         trace_virt_iommu_detach(rid, old->id);
     }
 }
 
-/* The PCI function with requester ID @rid, if it exists and is enabled. */
-static PCIDevice *virt_iommu_find_endpoint(VirtIOMMUState *s, uint16_t rid)
+void virt_iommu_domain_attach(VirtIOMMUDomains *ds, VirtIOMMUDomain *d,
+                              uint16_t rid)
 {
-    PCIDevice *dev = pci_find_device(pci_device_root_bus(PCI_DEVICE(s)),
-                                     PCI_BUS_NUM(rid), PCI_BDF_TO_DEVFN(rid));
-
-    /* A disabled VF stays realized but is gone for the guest. */
-    return dev && dev->enabled ? dev : NULL;
-}
-
-void virt_iommu_domain_sweep(VirtIOMMUState *s)
-{
-    g_autoptr(GPtrArray) gone = g_ptr_array_new();
-    GHashTableIter iter;
-    gpointer rid;
-
-    g_hash_table_iter_init(&iter, s->attached);
-    while (g_hash_table_iter_next(&iter, &rid, NULL)) {
-        if (!virt_iommu_find_endpoint(s, GPOINTER_TO_UINT(rid))) {
-            g_ptr_array_add(gone, rid);
-        }
-    }
-    for (guint i = 0; i < gone->len; i++) {
-        uint16_t r = GPOINTER_TO_UINT(g_ptr_array_index(gone, i));
-        VirtIOMMUDomain *d = virt_iommu_domain_of(s, r);
-
-        virt_iommu_endpoint_gone(s, r, d->id);
-        virt_iommu_detach(s, r);
-    }
-    if (gone->len) {
-        virt_iommu_as_update(s);
-    }
-}
-
-static uint16_t virt_iommu_cmd_attach(VirtIOMMUState *s,
-                                      const VirtIOMMUCmd *cmd,
-                                      VirtIOMMUDomain *d)
-{
-    PCIDevice *self = PCI_DEVICE(s);
-    uint16_t rid = cmd->endpoint;
-
-    if (cmd->endpoint > UINT16_MAX || rid == pci_requester_id(self)) {
-        return VIRT_IOMMU_S_INVALID;
-    }
-    if (!virt_iommu_find_endpoint(s, rid)) {
-        return VIRT_IOMMU_S_NO_ENDPOINT;
-    }
-    virt_iommu_detach(s, rid);
-    g_hash_table_insert(s->attached, GUINT_TO_POINTER(rid), d);
+    virt_iommu_domain_detach(ds, rid);
+    g_hash_table_insert(ds->attached, GUINT_TO_POINTER(rid), d);
     d->endpoints++;
     trace_virt_iommu_attach(rid, d->id);
-    virt_iommu_as_update(s);
-    return VIRT_IOMMU_S_OK;
 }
 
-static bool virt_iommu_range_ok(VirtIOMMUState *s, uint64_t iova,
+void virt_iommu_domains_foreach_attached(VirtIOMMUDomains *ds,
+                                         VirtIOMMUAttachedFn *fn,
+                                         void *opaque)
+{
+    GHashTableIter iter;
+    gpointer rid, d;
+
+    g_hash_table_iter_init(&iter, ds->attached);
+    while (g_hash_table_iter_next(&iter, &rid, &d)) {
+        fn(GPOINTER_TO_UINT(rid), ((VirtIOMMUDomain *)d)->id, opaque);
+    }
+}
+
+static bool virt_iommu_range_ok(VirtIOMMUDomains *ds, uint64_t iova,
                                 uint64_t size)
 {
-    uint64_t end = virt_iommu_aperture_end(s);
+    uint64_t end = virt_iommu_aperture_end(ds->cfg.iova_bits);
 
     return size <= end && iova <= end - (size - 1);
 }
@@ -532,23 +490,22 @@ static bool virt_iommu_overlaps_msi(uint64_t first, uint64_t last)
            last >= VIRT_IOMMU_MSI_BASE;
 }
 
-static VirtIOMMUMapping *virt_iommu_mapping_add(VirtIOMMUDomain *d,
-                                                uint64_t iova,
-                                                const VirtIOMMUCmd *cmd,
-                                                bool fixed)
+static void virt_iommu_mapping_add(VirtIOMMUDomain *d, uint64_t iova,
+                                   uint64_t gpa, uint64_t size,
+                                   uint32_t perms, bool fixed)
 {
+    VirtIOMMUDomains *ds = d->ds;
     VirtIOMMUMapping *m = g_new0(VirtIOMMUMapping, 1);
 
     m->range.first = iova;
-    m->range.last = iova + cmd->size - 1;
-    m->gpa = cmd->addr;
-    m->perms = cmd->arg;
+    m->range.last = iova + size - 1;
+    m->gpa = gpa;
+    m->perms = perms;
     m->fixed = fixed;
     g_tree_insert(d->mappings, &m->range, m);
-    d->s->nr_mappings++;
-    trace_virt_iommu_map(d->id, iova, cmd->addr, cmd->size, cmd->arg, fixed);
-    virt_iommu_as_notify(d->s, d, iova, cmd->size, cmd->addr, cmd->arg, true);
-    return m;
+    ds->nr_mappings++;
+    trace_virt_iommu_map(d->id, iova, gpa, size, perms, fixed);
+    ds->cfg.notify(ds->cfg.opaque, d, iova, size, gpa, perms, true);
 }
 
 /*
@@ -560,7 +517,7 @@ static VirtIOMMUMapping *virt_iommu_mapping_add(VirtIOMMUDomain *d,
 static bool virt_iommu_reserve_fixed(VirtIOMMUDomain *d)
 {
     g_autoptr(GPtrArray) all = g_ptr_array_new();
-    unsigned shift = virt_iommu_page_shift(d->s);
+    unsigned shift = virt_iommu_page_shift(d->ds);
     guint i;
 
     if (d->fq && d->fq->len) {
@@ -589,44 +546,46 @@ static bool virt_iommu_reserve_fixed(VirtIOMMUDomain *d)
     return true;
 }
 
-static uint16_t virt_iommu_cmd_map(VirtIOMMUState *s, const VirtIOMMUCmd *cmd,
-                                   VirtIOMMUDomain *d, uint64_t *result)
+uint16_t virt_iommu_domain_map(VirtIOMMUDomains *ds, VirtIOMMUDomain *d,
+                               uint64_t gpa, uint64_t size, uint32_t perms,
+                               uint64_t limit, uint64_t *iova)
 {
-    unsigned shift = virt_iommu_page_shift(s);
-    uint64_t limit = cmd->limit ? cmd->limit : virt_iommu_aperture_end(s);
+    unsigned shift = virt_iommu_page_shift(ds);
+    uint64_t end = virt_iommu_aperture_end(ds->cfg.iova_bits);
     uint64_t pfn;
 
-    limit = MIN(limit, virt_iommu_aperture_end(s));
-    if (s->nr_mappings >= s->max_mappings ||
+    limit = limit ? MIN(limit, end) : end;
+    if (ds->nr_mappings >= ds->cfg.max_mappings ||
         (!d->fixed_reserved && !virt_iommu_reserve_fixed(d))) {
         return VIRT_IOMMU_S_NO_SPACE;
     }
-    if (iova_alloc_fast(d->iova, cmd->size >> shift, limit >> shift,
-                        virt_iommu_cpu(d->s), true, &pfn) != IOVA_OK) {
+    if (iova_alloc_fast(d->iova, size >> shift, limit >> shift,
+                        virt_iommu_domain_cpu(ds), true, &pfn) != IOVA_OK) {
         return VIRT_IOMMU_S_NO_SPACE;
     }
-    *result = pfn << shift;
-    virt_iommu_mapping_add(d, *result, cmd, false);
+    *iova = pfn << shift;
+    virt_iommu_mapping_add(d, *iova, gpa, size, perms, false);
     return VIRT_IOMMU_S_OK;
 }
 
-static uint16_t virt_iommu_cmd_map_fixed(VirtIOMMUState *s,
-                                         const VirtIOMMUCmd *cmd,
-                                         VirtIOMMUDomain *d)
+uint16_t virt_iommu_domain_map_fixed(VirtIOMMUDomains *ds,
+                                     VirtIOMMUDomain *d, uint64_t iova,
+                                     uint64_t gpa, uint64_t size,
+                                     uint32_t perms)
 {
-    unsigned shift = virt_iommu_page_shift(s);
-    uint64_t last = cmd->iova + cmd->size - 1;
-    VirtIOMMUInterval key = { cmd->iova, last };
+    unsigned shift = virt_iommu_page_shift(ds);
+    uint64_t last = iova + size - 1;
+    VirtIOMMUInterval key = { iova, last };
     IovaStatus st;
 
-    if (!virt_iommu_range_ok(s, cmd->iova, cmd->size) ||
-        virt_iommu_overlaps_msi(cmd->iova, last)) {
+    if (!virt_iommu_range_ok(ds, iova, size) ||
+        virt_iommu_overlaps_msi(iova, last)) {
         return VIRT_IOMMU_S_RANGE;
     }
     if (g_tree_lookup(d->mappings, &key)) {
         return VIRT_IOMMU_S_EXISTS;
     }
-    if (s->nr_mappings >= s->max_mappings) {
+    if (ds->nr_mappings >= ds->cfg.max_mappings) {
         return VIRT_IOMMU_S_NO_SPACE;
     }
     if (!d->fixed_reserved) {
@@ -636,12 +595,12 @@ static uint16_t virt_iommu_cmd_map_fixed(VirtIOMMUState *s,
          * in the IOTLB, with its old address.
          */
         if (d->fq) {
-            virt_iommu_iotlb_invalidate(s, d->id, cmd->iova, last);
+            virt_iommu_iotlb_invalidate(ds->cfg.iotlb, d->id, iova, last);
         }
-        virt_iommu_mapping_add(d, cmd->iova, cmd, true);
+        virt_iommu_mapping_add(d, iova, gpa, size, perms, true);
         return VIRT_IOMMU_S_OK;
     }
-    st = iova_reserve(d->iova, cmd->iova >> shift, last >> shift);
+    st = iova_reserve(d->iova, iova >> shift, last >> shift);
     if (st == IOVA_ERR_EXIST) {
         /*
          * Only unmapped IOVAs can be in the way, parked in the flush queue
@@ -651,12 +610,12 @@ static uint16_t virt_iommu_cmd_map_fixed(VirtIOMMUState *s,
             virt_iommu_fq_flush(d);
         }
         iova_flush_rcaches(d->iova);
-        st = iova_reserve(d->iova, cmd->iova >> shift, last >> shift);
+        st = iova_reserve(d->iova, iova >> shift, last >> shift);
     }
     if (st != IOVA_OK) {
         return VIRT_IOMMU_S_NO_SPACE;
     }
-    virt_iommu_mapping_add(d, cmd->iova, cmd, true);
+    virt_iommu_mapping_add(d, iova, gpa, size, perms, true);
     return VIRT_IOMMU_S_OK;
 }
 
@@ -686,22 +645,20 @@ static gboolean virt_iommu_unmap_scan_cb(gpointer key, gpointer value,
     return false;
 }
 
-/*
- * Unmaps every mapping inside [iova, iova + size); refuses to split one
- * (as virtio-iommu does), so a partial overlap changes nothing.
- */
-static uint16_t virt_iommu_cmd_unmap(VirtIOMMUState *s,
-                                     const VirtIOMMUCmd *cmd,
-                                     VirtIOMMUDomain *d)
+/* Refuses to split a mapping (as virtio-iommu does). */
+uint16_t virt_iommu_domain_unmap(VirtIOMMUDomains *ds, VirtIOMMUDomain *d,
+                                 uint64_t iova, uint64_t size,
+                                 uint8_t *strict)
 {
     g_autoptr(GPtrArray) hits = g_ptr_array_new();
     VirtIOMMUUnmapScan scan = {
-        .range = { cmd->iova, cmd->iova + cmd->size - 1 },
+        .range = { iova, iova + size - 1 },
         .hits = hits,
     };
     VirtIOMMUMapping *m;
 
-    if (!virt_iommu_range_ok(s, cmd->iova, cmd->size)) {
+    *strict = 0;
+    if (!virt_iommu_range_ok(ds, iova, size)) {
         return VIRT_IOMMU_S_RANGE;
     }
     /*
@@ -725,12 +682,11 @@ static uint16_t virt_iommu_cmd_unmap(VirtIOMMUState *s,
         }
     }
     if (!hits->len) {
-        if (s->strict_checks) {
-            virt_iommu_strict_event(s, d->id, cmd->iova,
-                virt_iommu_recently_unmapped(d, scan.range.first,
-                                             scan.range.last) ?
-                VIRT_IOMMU_STRICT_DOUBLE_UNMAP :
-                VIRT_IOMMU_STRICT_NEVER_MAPPED);
+        if (ds->cfg.strict_checks) {
+            *strict = virt_iommu_recently_unmapped(d, scan.range.first,
+                                                   scan.range.last) ?
+                      VIRT_IOMMU_STRICT_DOUBLE_UNMAP :
+                      VIRT_IOMMU_STRICT_NEVER_MAPPED;
         }
         return VIRT_IOMMU_S_NOT_MAPPED;
     }
@@ -740,34 +696,23 @@ static uint16_t virt_iommu_cmd_unmap(VirtIOMMUState *s,
     return VIRT_IOMMU_S_OK;
 }
 
-static uint16_t virt_iommu_cmd_invalidate(VirtIOMMUState *s,
-                                          const VirtIOMMUCmd *cmd,
-                                          VirtIOMMUDomain *d)
+uint16_t virt_iommu_domain_invalidate(VirtIOMMUDomains *ds,
+                                      VirtIOMMUDomain *d, uint64_t iova,
+                                      uint64_t size)
 {
-    switch (cmd->arg) {
-    case VIRT_IOMMU_INV_DOMAIN:
-        if (cmd->iova || cmd->size) {
-            return VIRT_IOMMU_S_INVALID;
-        }
-        break;
-    case VIRT_IOMMU_INV_RANGE:
-        if (!cmd->size || ((cmd->size | cmd->iova) & (s->page_size - 1))) {
-            return VIRT_IOMMU_S_INVALID;
-        }
-        if (!virt_iommu_range_ok(s, cmd->iova, cmd->size)) {
+    if (size) {
+        if (!virt_iommu_range_ok(ds, iova, size)) {
             return VIRT_IOMMU_S_RANGE;
         }
-        virt_iommu_iotlb_invalidate(s, d->id, cmd->iova,
-                                    cmd->iova + cmd->size - 1);
+        virt_iommu_iotlb_invalidate(ds->cfg.iotlb, d->id, iova,
+                                    iova + size - 1);
         return VIRT_IOMMU_S_OK;
-    default:
-        return VIRT_IOMMU_S_INVALID;
     }
     /* A whole-domain invalidation is the batch a flush queue waits for. */
     if (d->fq) {
         virt_iommu_fq_flush(d);
     } else {
-        virt_iommu_iotlb_invalidate(s, d->id, 0, UINT64_MAX);
+        virt_iommu_iotlb_invalidate(ds->cfg.iotlb, d->id, 0, UINT64_MAX);
     }
     return VIRT_IOMMU_S_OK;
 }
@@ -809,10 +754,10 @@ static gboolean virt_iommu_bytes_cb(gpointer key, gpointer value,
     return false;
 }
 
-uint16_t virt_iommu_domain_stats(VirtIOMMUState *s, uint32_t id,
+uint16_t virt_iommu_domains_stats(VirtIOMMUDomains *ds, uint32_t id,
                                  VirtIOMMUStats *st)
 {
-    VirtIOMMUDomain *d = virt_iommu_domain_get(s, id);
+    VirtIOMMUDomain *d = virt_iommu_domain_get(ds, id);
 
     memset(st, 0, sizeof(*st));
     st->domain = id;
@@ -825,96 +770,27 @@ uint16_t virt_iommu_domain_stats(VirtIOMMUState *s, uint32_t id,
         g_tree_foreach(d->mappings, virt_iommu_bytes_cb, &st->mapped_bytes);
         return VIRT_IOMMU_S_OK;
     }
-    for (uint32_t i = 0; i < s->max_domains; i++) {
-        if (s->domains[i]) {
+    for (uint32_t i = 0; i < ds->cfg.max_domains; i++) {
+        if (ds->domains[i]) {
             st->type++;
-            virt_iommu_domain_fold_stats(s->domains[i], st);
-            g_tree_foreach(s->domains[i]->mappings, virt_iommu_bytes_cb,
+            virt_iommu_domain_fold_stats(ds->domains[i], st);
+            g_tree_foreach(ds->domains[i]->mappings, virt_iommu_bytes_cb,
                            &st->mapped_bytes);
         }
     }
-    st->events = s->counters.events;
-    st->events_dropped = s->counters.events_dropped;
-    st->iotlb_hits = s->counters.iotlb_hits;
-    st->iotlb_misses = s->counters.iotlb_misses;
-    st->iotlb_invalidations = s->counters.iotlb_invalidations;
     st->process_mags_live = iova_live_magazines();
     return VIRT_IOMMU_S_OK;
 }
 
-static bool virt_iommu_map_args_ok(VirtIOMMUState *s, const VirtIOMMUCmd *cmd)
+bool virt_iommu_domain_map_args_ok(VirtIOMMUDomains *ds, uint64_t iova,
+                                   uint64_t gpa, uint64_t size,
+                                   uint32_t perms)
 {
-    uint64_t mask = s->page_size - 1;
+    uint64_t mask = ds->cfg.page_size - 1;
 
-    return cmd->size && !(cmd->size & mask) && !(cmd->addr & mask) &&
-           !(cmd->iova & mask) && cmd->addr <= UINT64_MAX - (cmd->size - 1) &&
-           cmd->arg &&
-           !(cmd->arg & ~(VIRT_IOMMU_PERM_READ | VIRT_IOMMU_PERM_WRITE));
-}
-
-uint16_t virt_iommu_domain_cmd(VirtIOMMUState *s, const VirtIOMMUCmd *cmd,
-                               uint64_t *result)
-{
-    VirtIOMMUDomain *d;
-
-    if (cmd->opcode == VIRT_IOMMU_CMD_DOMAIN_ALLOC) {
-        return virt_iommu_cmd_domain_alloc(s, cmd, result);
-    }
-    if (cmd->opcode == VIRT_IOMMU_CMD_INVALIDATE &&
-        cmd->arg == VIRT_IOMMU_INV_ALL) {
-        if (cmd->domain || cmd->iova || cmd->size) {
-            return VIRT_IOMMU_S_INVALID;
-        }
-        virt_iommu_iotlb_invalidate(s, 0, 0, UINT64_MAX);
-        return VIRT_IOMMU_S_OK;
-    }
-    if (cmd->opcode == VIRT_IOMMU_CMD_DETACH) {
-        if (cmd->endpoint > UINT16_MAX) {
-            return VIRT_IOMMU_S_INVALID;
-        }
-        /* Also accepted after the device detached a vanished endpoint. */
-        virt_iommu_detach(s, cmd->endpoint);
-        virt_iommu_as_update(s);
-        return VIRT_IOMMU_S_OK;
-    }
-    d = virt_iommu_domain_get(s, cmd->domain);
-    if (!d) {
-        return VIRT_IOMMU_S_NO_DOMAIN;
-    }
-    switch (cmd->opcode) {
-    case VIRT_IOMMU_CMD_DOMAIN_FREE:
-        return virt_iommu_cmd_domain_free(s, d);
-    case VIRT_IOMMU_CMD_DOMAIN_SET_TYPE:
-        return virt_iommu_cmd_set_type(s, cmd, d);
-    case VIRT_IOMMU_CMD_ATTACH:
-        return virt_iommu_cmd_attach(s, cmd, d);
-    case VIRT_IOMMU_CMD_MAP:
-    case VIRT_IOMMU_CMD_MAP_FIXED:
-    case VIRT_IOMMU_CMD_UNMAP:
-    case VIRT_IOMMU_CMD_INVALIDATE:
-        if (!virt_iommu_type_translates(d->type)) {
-            return VIRT_IOMMU_S_WRONG_TYPE;
-        }
-        break;
-    default:
-        g_assert_not_reached();
-    }
-    if (cmd->opcode == VIRT_IOMMU_CMD_INVALIDATE) {
-        return virt_iommu_cmd_invalidate(s, cmd, d);
-    }
-    if (cmd->opcode == VIRT_IOMMU_CMD_UNMAP) {
-        if (!cmd->size || ((cmd->size | cmd->iova) & (s->page_size - 1))) {
-            return VIRT_IOMMU_S_INVALID;
-        }
-        return virt_iommu_cmd_unmap(s, cmd, d);
-    }
-    if (!virt_iommu_map_args_ok(s, cmd)) {
-        return VIRT_IOMMU_S_INVALID;
-    }
-    if (cmd->opcode == VIRT_IOMMU_CMD_MAP) {
-        return virt_iommu_cmd_map(s, cmd, d, result);
-    }
-    return virt_iommu_cmd_map_fixed(s, cmd, d);
+    return size && !(size & mask) && !(gpa & mask) && !(iova & mask) &&
+           gpa <= UINT64_MAX - (size - 1) && perms &&
+           !(perms & ~(VIRT_IOMMU_PERM_READ | VIRT_IOMMU_PERM_WRITE));
 }
 
 typedef struct VirtIOMMUMappingWalk {
@@ -939,11 +815,11 @@ static gboolean virt_iommu_mapping_walk_cb(gpointer key, gpointer value,
     return false;
 }
 
-uint64_t virt_iommu_domain_foreach_mapping(VirtIOMMUState *s, uint32_t id,
+uint64_t virt_iommu_domain_foreach_mapping(VirtIOMMUDomains *ds, uint32_t id,
                                            uint64_t max, VirtIOMMUMappingFn *fn,
                                            void *opaque)
 {
-    VirtIOMMUDomain *d = virt_iommu_domain_get(s, id);
+    VirtIOMMUDomain *d = virt_iommu_domain_get(ds, id);
     VirtIOMMUMappingWalk w = { fn, opaque, max, 0 };
 
     if (d) {
@@ -962,7 +838,7 @@ static gboolean virt_iommu_mig_save_cb(gpointer key, gpointer value,
 {
     VirtIOMMUMigSave *ms = opaque;
     VirtIOMMUMapping *m = value;
-    unsigned shift = virt_iommu_page_shift(ms->d->s);
+    unsigned shift = virt_iommu_page_shift(ms->d->ds);
     VirtIOMMUMigMapping r = {
         .iova = m->range.first,
         .last = m->range.last,
@@ -982,76 +858,47 @@ static gboolean virt_iommu_mig_save_cb(gpointer key, gpointer value,
     return false;
 }
 
-/*
- * What migrates: domains, mappings and attachments.  What does not: the
- * IOTLB, the rcache and the flush queues.  With no IOTLB entry on the
- * destination no stale translation exists, so IOVAs waiting in a flush
- * queue are simply free there.
- */
-void virt_iommu_domain_pre_save(VirtIOMMUState *s)
+static void virt_iommu_mig_save_attach(uint16_t rid, uint32_t domain,
+                                       void *opaque)
 {
-    GArray *doms = g_array_new(false, false, sizeof(VirtIOMMUMigDomain));
-    GArray *atts = g_array_new(false, false, sizeof(VirtIOMMUMigAttach));
-    VirtIOMMUMigSave ms = {
-        .mappings = g_array_new(false, false, sizeof(VirtIOMMUMigMapping)),
-    };
-    GHashTableIter iter;
-    gpointer rid, d;
+    VirtIOMMUMigAttach r = { rid, domain };
 
-    for (uint32_t i = 0; i < s->max_domains; i++) {
-        VirtIOMMUDomain *dom = s->domains[i];
+    g_array_append_val((GArray *)opaque, r);
+}
+
+void virt_iommu_domains_save(VirtIOMMUDomains *ds, GArray *domains,
+                             GArray *mappings, GArray *attached)
+{
+    VirtIOMMUMigSave ms = { .mappings = mappings };
+
+    for (uint32_t i = 0; i < ds->cfg.max_domains; i++) {
+        VirtIOMMUDomain *dom = ds->domains[i];
 
         if (dom) {
             VirtIOMMUMigDomain r = { dom->id, dom->type };
 
-            g_array_append_val(doms, r);
+            g_array_append_val(domains, r);
             ms.d = dom;
             g_tree_foreach(dom->mappings, virt_iommu_mig_save_cb, &ms);
         }
     }
-    g_hash_table_iter_init(&iter, s->attached);
-    while (g_hash_table_iter_next(&iter, &rid, &d)) {
-        VirtIOMMUMigAttach r = { GPOINTER_TO_UINT(rid),
-                                 ((VirtIOMMUDomain *)d)->id };
-
-        g_array_append_val(atts, r);
-    }
-    virt_iommu_domain_mig_free(s);
-    s->mig_ndomains = doms->len;
-    s->mig_domains = (VirtIOMMUMigDomain *)g_array_free(doms, false);
-    s->mig_nmappings = ms.mappings->len;
-    s->mig_mappings = (VirtIOMMUMigMapping *)g_array_free(ms.mappings, false);
-    s->mig_nattached = atts->len;
-    s->mig_attached = (VirtIOMMUMigAttach *)g_array_free(atts, false);
-}
-
-void virt_iommu_domain_mig_free(VirtIOMMUState *s)
-{
-    g_clear_pointer(&s->mig_domains, g_free);
-    g_clear_pointer(&s->mig_mappings, g_free);
-    g_clear_pointer(&s->mig_attached, g_free);
-    s->mig_ndomains = s->mig_nmappings = s->mig_nattached = 0;
+    virt_iommu_domains_foreach_attached(ds, virt_iommu_mig_save_attach,
+                                        attached);
 }
 
 /* Puts one migrated mapping back, its IOVAs taken from the allocator. */
-static bool virt_iommu_mig_load_mapping(VirtIOMMUState *s,
+static bool virt_iommu_mig_load_mapping(VirtIOMMUDomains *ds,
                                         const VirtIOMMUMigMapping *r)
 {
-    VirtIOMMUDomain *d = virt_iommu_domain_get(s, r->domain);
-    unsigned shift = virt_iommu_page_shift(s);
+    VirtIOMMUDomain *d = virt_iommu_domain_get(ds, r->domain);
+    unsigned shift = virt_iommu_page_shift(ds);
     VirtIOMMUInterval key = { r->iova, r->last };
-    VirtIOMMUCmd cmd = {
-        .addr = r->gpa,
-        .size = r->last - r->iova + 1,
-        .arg = r->perms,
-        .iova = r->iova,
-    };
+    uint64_t size = r->last - r->iova + 1;
     uint64_t pfn;
 
     if (!d || !d->iova || r->last < r->iova ||
-        !virt_iommu_map_args_ok(s, &cmd) ||
-        ((r->last + 1) & (s->page_size - 1)) ||
-        !virt_iommu_range_ok(s, r->iova, cmd.size) ||
+        !virt_iommu_domain_map_args_ok(ds, r->iova, r->gpa, size, r->perms) ||
+        !virt_iommu_range_ok(ds, r->iova, size) ||
         r->pfn_lo > r->iova >> shift || r->pfn_hi < r->last >> shift ||
         g_tree_lookup(d->mappings, &key)) {
         return false;
@@ -1075,51 +922,72 @@ static bool virt_iommu_mig_load_mapping(VirtIOMMUState *s,
             return false;
         }
     }
-    virt_iommu_mapping_add(d, r->iova, &cmd, r->fixed);
+    virt_iommu_mapping_add(d, r->iova, r->gpa, size, r->perms, r->fixed);
     return true;
 }
 
-int virt_iommu_domain_post_load(VirtIOMMUState *s)
+int virt_iommu_domains_load(VirtIOMMUDomains *ds,
+                            const VirtIOMMUMigDomain *domains, int32_t ndomains,
+                            const VirtIOMMUMigMapping *mappings,
+                            int32_t nmappings,
+                            const VirtIOMMUMigAttach *attached,
+                            int32_t nattached)
 {
-    for (int32_t i = 0; i < s->mig_ndomains; i++) {
-        const VirtIOMMUMigDomain *r = &s->mig_domains[i];
+    for (int32_t i = 0; i < ndomains; i++) {
+        const VirtIOMMUMigDomain *r = &domains[i];
 
-        if (r->id < 1 || r->id > s->max_domains || s->domains[r->id - 1] ||
-            r->type > VIRT_IOMMU_DOMAIN_DMA_FQ) {
+        if (r->id < 1 || r->id > ds->cfg.max_domains ||
+            ds->domains[r->id - 1] || r->type > VIRT_IOMMU_DOMAIN_DMA_FQ) {
             return -EINVAL;
         }
-        if (!virt_iommu_domain_create(s, r->id, r->type)) {
+        if (!virt_iommu_domain_create(ds, r->id, r->type)) {
             return -ENOMEM;
         }
         /* Every migrated MAP_FIXED range is reserved as it is loaded. */
-        s->domains[r->id - 1]->fixed_reserved = true;
+        ds->domains[r->id - 1]->fixed_reserved = true;
     }
-    for (int32_t i = 0; i < s->mig_nmappings; i++) {
-        if (!virt_iommu_mig_load_mapping(s, &s->mig_mappings[i])) {
+    for (int32_t i = 0; i < nmappings; i++) {
+        if (!virt_iommu_mig_load_mapping(ds, &mappings[i])) {
             return -EINVAL;
         }
     }
-    for (int32_t i = 0; i < s->mig_nattached; i++) {
-        uint32_t rid = s->mig_attached[i].rid;
-        VirtIOMMUDomain *d = virt_iommu_domain_get(s,
-                                                   s->mig_attached[i].domain);
+    for (int32_t i = 0; i < nattached; i++) {
+        uint32_t rid = attached[i].rid;
+        VirtIOMMUDomain *d = virt_iommu_domain_get(ds, attached[i].domain);
 
-        if (!d || rid > UINT16_MAX || virt_iommu_domain_of(s, rid)) {
+        if (!d || rid > UINT16_MAX || virt_iommu_domain_of(ds, rid)) {
             return -EINVAL;
         }
-        g_hash_table_insert(s->attached, GUINT_TO_POINTER(rid), d);
+        g_hash_table_insert(ds->attached, GUINT_TO_POINTER(rid), d);
         d->endpoints++;
     }
     return 0;
 }
 
-void virt_iommu_domain_reset(VirtIOMMUState *s)
+void virt_iommu_domains_init(VirtIOMMUDomains *ds,
+                             const VirtIOMMUDomainsConfig *cfg)
 {
-    g_hash_table_remove_all(s->attached);
-    for (uint32_t i = 0; i < s->max_domains; i++) {
-        if (s->domains[i]) {
-            s->domains[i]->endpoints = 0;
-            virt_iommu_cmd_domain_free(s, s->domains[i]);
+    ds->cfg = *cfg;
+    ds->domains = g_new0(VirtIOMMUDomain *, cfg->max_domains);
+    ds->attached = g_hash_table_new(NULL, NULL);
+}
+
+void virt_iommu_domains_reset(VirtIOMMUDomains *ds)
+{
+    g_hash_table_remove_all(ds->attached);
+    for (uint32_t i = 0; i < ds->cfg.max_domains; i++) {
+        if (ds->domains[i]) {
+            ds->domains[i]->endpoints = 0;
+            virt_iommu_domain_free(ds, ds->domains[i]);
         }
+    }
+}
+
+void virt_iommu_domains_destroy(VirtIOMMUDomains *ds)
+{
+    if (ds->domains) {
+        virt_iommu_domains_reset(ds);
+        g_hash_table_destroy(ds->attached);
+        g_clear_pointer(&ds->domains, g_free);
     }
 }

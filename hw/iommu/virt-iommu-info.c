@@ -10,9 +10,9 @@
  */
 
 #include "qemu/osdep.h"
-#include "hw/iommu/virt-iommu.h"
 #include "monitor/hmp.h"
 #include "monitor/monitor.h"
+#include "virt-iommu-internal.h"
 
 /* Mappings listed per domain; the rest are counted */
 #define VIRT_IOMMU_INFO_MAPPINGS 16
@@ -64,10 +64,10 @@ static void info_domain(VirtIOMMUState *s, GString *out, uint32_t id)
     GHashTableIter iter;
     gpointer rid, d;
 
-    virt_iommu_domain_stats(s, id, &st);
+    virt_iommu_stats(s, id, &st);
     g_string_append_printf(out, "  domain %u %s: %u endpoints", id,
                            type_names[st.type], st.endpoints);
-    g_hash_table_iter_init(&iter, s->attached);
+    g_hash_table_iter_init(&iter, s->domains.attached);
     while (g_hash_table_iter_next(&iter, &rid, &d)) {
         if (virt_iommu_domain_id(d) == id) {
             uint16_t r = GPOINTER_TO_UINT(rid);
@@ -85,7 +85,7 @@ static void info_domain(VirtIOMMUState *s, GString *out, uint32_t id)
         info_allocator(out, &st);
     }
     if (st.mappings) {
-        uint64_t listed = virt_iommu_domain_foreach_mapping(s, id,
+        uint64_t listed = virt_iommu_domain_foreach_mapping(&s->domains, id,
                               VIRT_IOMMU_INFO_MAPPINGS, info_mapping, out);
 
         if (listed < st.mappings) {
@@ -101,7 +101,7 @@ char *virt_iommu_info(VirtIOMMUState *s)
     GString *out = g_string_new(NULL);
     VirtIOMMUStats st;
 
-    virt_iommu_domain_stats(s, 0, &st);
+    virt_iommu_stats(s, 0, &st);
     g_string_append_printf(out,
         "virt-iommu %02x:%02x.%x: ABI %u.%u, control 0x%x, error 0x%x, "
         "page size 0x%" PRIx64 ", %u-bit IOVAs\n"
@@ -115,14 +115,15 @@ char *virt_iommu_info(VirtIOMMUState *s)
         VIRT_IOMMU_VERSION_MAJOR, VIRT_IOMMU_VERSION_MINOR, s->control,
         s->error, s->page_size, s->iova_bits,
         s->cmdq.base, 1u << s->cmdq.log2size, s->cmdq.head, s->cmdq.tail,
-        s->evtq.base, 1u << s->evtq.log2size, s->evtq.head, s->evtq.tail,
+        s->events.q.base, 1u << s->events.q.log2size, s->events.q.head,
+        s->events.q.tail,
         st.events, st.events_dropped, s->iotlb_size, st.iotlb_hits,
         st.iotlb_misses, st.iotlb_invalidations, st.type, st.endpoints);
     if (st.type) {
         info_allocator(out, &st);
     }
     for (uint32_t id = 1; id <= s->max_domains; id++) {
-        if (s->domains[id - 1]) {
+        if (virt_iommu_domain_get(&s->domains, id)) {
             info_domain(s, out, id);
         }
     }

@@ -1,27 +1,27 @@
 /*
- * virt-iommu: PCI function, BAR0 registers, properties, reset, migration
+ * virt-iommu: PCI function, BAR0 registers, properties, reset
  *
- * The guest ABI is docs/specs/virt-iommu.rst and
- * include/hw/iommu/virt-iommu-regs.h; the endpoints' address spaces live
- * in virt-iommu-as.c.
+ * The top of the device: it builds the layers below at realize, wires
+ * their callbacks (the event interrupt, the rcache CPU, mapping notifiers)
+ * and turns register writes into calls down.  The guest ABI is
+ * docs/specs/virt-iommu.rst and include/hw/iommu/virt-iommu-regs.h; the
+ * layers are drawn in docs/devel/device-layers.rst.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
 #include "hw/boards.h"
-#include "hw/iommu/virt-iommu.h"
-#include "hw/iommu/virt-iommu-regs.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/pci.h"
 #include "hw/qdev-properties.h"
 #include "iova/iova.h"
-#include "migration/vmstate.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "qemu/log.h"
 #include "qemu/module.h"
 #include "trace.h"
+#include "virt-iommu-internal.h"
 
 #define VIRT_IOMMU_MAX_PAGE_SIZE (1ULL << 30)
 #define VIRT_IOMMU_MAX_DOMAINS 65535
@@ -30,8 +30,6 @@
 #define VIRT_IOMMU_DEFAULT_MAX_MAPPINGS (1u << 20)
 #define VIRT_IOMMU_MAX_FQ 65536
 #define VIRT_IOMMU_MAX_MAG_SIZE 4096
-/* A migration stream claiming more mappings than this is refused. */
-#define VIRT_IOMMU_MAX_MIG_MAPPINGS (1 << 24)
 
 #define VIRT_IOMMU_DOMAIN_TYPES_SUPPORTED \
     (1u << VIRT_IOMMU_DOMAIN_BLOCKED | 1u << VIRT_IOMMU_DOMAIN_IDENTITY | \
@@ -87,11 +85,11 @@ static uint64_t virt_iommu_reg_slot(VirtIOMMUState *s, hwaddr addr)
     case VIRT_IOMMU_REG_CMDQ_HEAD:
         return s->cmdq.head | (uint64_t)s->cmdq.tail << 32;
     case VIRT_IOMMU_REG_EVTQ_BASE:
-        return s->evtq.base;
+        return s->events.q.base;
     case VIRT_IOMMU_REG_EVTQ_SIZE:
-        return s->evtq.log2size;
+        return s->events.q.log2size;
     case VIRT_IOMMU_REG_EVTQ_HEAD:
-        return s->evtq.head | (uint64_t)s->evtq.tail << 32;
+        return s->events.q.head | (uint64_t)s->events.q.tail << 32;
     default:
         return 0;
     }
@@ -114,13 +112,36 @@ static void virt_iommu_set_half(uint64_t *reg, hwaddr addr, uint32_t val)
     *reg = (*reg & ~(0xffffffffULL << shift)) | (uint64_t)val << shift;
 }
 
+/* Applies a CONTROL write's queue enable bits. */
+static void virt_iommu_queues_control(VirtIOMMUState *s, uint32_t old_control)
+{
+    uint32_t on = s->control & ~old_control;
+
+    if (on & VIRT_IOMMU_CTRL_CMDQ_EN) {
+        if (!virt_iommu_queue_config_ok(&s->cmdq, sizeof(VirtIOMMUCmd))) {
+            s->error |= VIRT_IOMMU_ERR_CMDQ_CONFIG;
+            s->control &= ~VIRT_IOMMU_CTRL_CMDQ_EN;
+        }
+        s->cmdq.head = s->cmdq.tail = 0;
+    }
+    if (on & VIRT_IOMMU_CTRL_EVTQ_EN) {
+        if (!virt_iommu_queue_config_ok(&s->events.q,
+                                        sizeof(VirtIOMMUEvent))) {
+            s->error |= VIRT_IOMMU_ERR_EVTQ_CONFIG;
+            s->control &= ~VIRT_IOMMU_CTRL_EVTQ_EN;
+        }
+        s->events.q.head = s->events.q.tail = 0;
+        virt_iommu_event_consumed(&s->events);
+    }
+}
+
 static void virt_iommu_write_control(VirtIOMMUState *s, uint32_t val)
 {
     uint32_t old = s->control;
 
     s->control = val & VIRT_IOMMU_CTRL_MASK;
     virt_iommu_queues_control(s, old);
-    virt_iommu_as_update(s);
+    virt_iommu_as_update(&s->eps, s->control);
 }
 
 static void virt_iommu_write_queue(VirtIOMMUState *s, VirtIOMMUQueue *q,
@@ -163,14 +184,14 @@ static void virt_iommu_reg_write(void *opaque, hwaddr addr, uint64_t val,
     case VIRT_IOMMU_REG_EVTQ_BASE:
     case VIRT_IOMMU_REG_EVTQ_BASE + 4:
     case VIRT_IOMMU_REG_EVTQ_SIZE:
-        virt_iommu_write_queue(s, &s->evtq, VIRT_IOMMU_CTRL_EVTQ_EN,
+        virt_iommu_write_queue(s, &s->events.q, VIRT_IOMMU_CTRL_EVTQ_EN,
                                VIRT_IOMMU_REG_EVTQ_BASE, addr, val);
         break;
     case VIRT_IOMMU_REG_CMDQ_TAIL:
         if (!(s->control & VIRT_IOMMU_CTRL_CMDQ_EN)) {
             break;
         }
-        mask = (1u << s->cmdq.log2size) - 1;
+        mask = virt_iommu_queue_mask(&s->cmdq);
         if (val & ~mask) {
             s->error |= VIRT_IOMMU_ERR_CMDQ_TAIL;
             break;
@@ -182,13 +203,13 @@ static void virt_iommu_reg_write(void *opaque, hwaddr addr, uint64_t val,
         if (!(s->control & VIRT_IOMMU_CTRL_EVTQ_EN)) {
             break;
         }
-        mask = (1u << s->evtq.log2size) - 1;
+        mask = virt_iommu_queue_mask(&s->events.q);
         if (val & ~mask) {
             s->error |= VIRT_IOMMU_ERR_EVTQ_HEAD;
             break;
         }
-        s->evtq.head = val;
-        virt_iommu_fault_consumed(s);
+        s->events.q.head = val;
+        virt_iommu_event_consumed(&s->events);
         break;
     default:
         qemu_log_mask(LOG_GUEST_ERROR, "virt-iommu: write 0x%" PRIx64
@@ -254,15 +275,67 @@ static bool virt_iommu_check_geometry(VirtIOMMUState *s, Error **errp)
 
 static void virt_iommu_reset_state(VirtIOMMUState *s)
 {
-    virt_iommu_domain_reset(s);
+    virt_iommu_domains_reset(&s->domains);
     s->control = VIRT_IOMMU_CTRL_DEFAULT_BYPASS;
     s->error = 0;
     memset(&s->cmdq, 0, sizeof(s->cmdq));
-    memset(&s->evtq, 0, sizeof(s->evtq));
-    virt_iommu_fault_consumed(s);
-    memset(s->iotlb, 0, sizeof(*s->iotlb) * s->iotlb_size);
-    memset(&s->counters, 0, sizeof(s->counters));
-    virt_iommu_as_update(s);
+    virt_iommu_events_reset(&s->events);
+    virt_iommu_iotlb_reset(&s->iotlb);
+    virt_iommu_as_update(&s->eps, s->control);
+}
+
+static unsigned virt_iommu_ncpus(void)
+{
+    return MACHINE(qdev_get_machine())->smp.max_cpus;
+}
+
+static void virt_iommu_raise_event(void *opaque)
+{
+    PCIDevice *dev = opaque;
+
+    if (msix_enabled(dev)) {
+        msix_notify(dev, VIRT_IOMMU_MSIX_EVENT);
+    }
+}
+
+static void virt_iommu_map_notify(void *opaque, VirtIOMMUDomain *d,
+                                  uint64_t iova, uint64_t size, uint64_t gpa,
+                                  uint32_t perms, bool map)
+{
+    VirtIOMMUState *s = opaque;
+
+    virt_iommu_as_notify(&s->eps, d, iova, size, gpa, perms, map);
+}
+
+/* Builds the layers below, bottom up, each told of the ones it uses. */
+static void virt_iommu_init_layers(VirtIOMMUState *s)
+{
+    VirtIOMMUDomainsConfig cfg = {
+        .page_size = s->page_size,
+        .iova_bits = s->iova_bits,
+        .max_domains = s->max_domains,
+        .max_mappings = s->max_mappings,
+        .fq_size = s->fq_size,
+        .fq_timeout_ms = s->fq_timeout_ms,
+        .mag_size = s->mag_size,
+        .ncpus = virt_iommu_ncpus(),
+        .strict_checks = s->strict_checks,
+        .iotlb = &s->iotlb,
+        .cpu = virt_iommu_cpu,
+        .notify = virt_iommu_map_notify,
+        .opaque = s,
+    };
+
+    virt_iommu_iotlb_init(&s->iotlb, s->iotlb_size, s->page_size);
+    s->events = (VirtIOMMUEvents) {
+        .page_size = s->page_size,
+        .dma_as = pci_get_address_space(PCI_DEVICE(s)),
+        .control = &s->control,
+        .error = &s->error,
+        .raise = virt_iommu_raise_event,
+        .opaque = s,
+    };
+    virt_iommu_domains_init(&s->domains, &cfg);
 }
 
 static void virt_iommu_realize(PCIDevice *dev, Error **errp)
@@ -296,6 +369,17 @@ static void virt_iommu_realize(PCIDevice *dev, Error **errp)
                    s->fq_timeout_ms);
         return;
     }
+    s->eps = (VirtIOMMUEndpoints) {
+        .iommu = dev,
+        .owner = OBJECT(s),
+        .domains = &s->domains,
+        .events = &s->events,
+        .page_size = s->page_size,
+        .control = VIRT_IOMMU_CTRL_DEFAULT_BYPASS,
+    };
+    if (!virt_iommu_as_setup(&s->eps, pci_device_root_bus(dev), errp)) {
+        return;
+    }
     pci_config_set_vendor_id(dev->config, s->vendor_id);
     pci_config_set_device_id(dev->config, s->device_id);
 
@@ -314,13 +398,8 @@ static void virt_iommu_realize(PCIDevice *dev, Error **errp)
     }
     pci_register_bar(dev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY, &s->bar0);
 
-    s->domains = g_new0(VirtIOMMUDomain *, s->max_domains);
-    s->iotlb = g_new0(VirtIOMMUIOTLBEntry, s->iotlb_size);
-    s->attached = g_hash_table_new(NULL, NULL);
+    virt_iommu_init_layers(s);
     s->control = VIRT_IOMMU_CTRL_DEFAULT_BYPASS;
-    if (!virt_iommu_as_setup(s, pci_device_root_bus(dev), errp)) {
-        return;
-    }
     trace_virt_iommu_realize(s->page_size, s->iova_bits);
 }
 
@@ -328,137 +407,6 @@ static void virt_iommu_reset_hold(Object *obj, ResetType type)
 {
     virt_iommu_reset_state(VIRT_IOMMU(obj));
 }
-
-static int virt_iommu_pre_save(void *opaque)
-{
-    virt_iommu_domain_pre_save(opaque);
-    return 0;
-}
-
-static int virt_iommu_post_save(void *opaque)
-{
-    virt_iommu_domain_mig_free(opaque);
-    return 0;
-}
-
-static int virt_iommu_post_load(void *opaque, int version_id)
-{
-    VirtIOMMUState *s = opaque;
-    int ret;
-
-    s->control &= VIRT_IOMMU_CTRL_MASK;
-    s->error &= VIRT_IOMMU_ERR_MASK;
-    if (s->cmdq.log2size > VIRT_IOMMU_QUEUE_MAX_LOG2 ||
-        s->evtq.log2size > VIRT_IOMMU_QUEUE_MAX_LOG2 ||
-        s->cmdq.head >> s->cmdq.log2size || s->cmdq.tail >> s->cmdq.log2size ||
-        s->evtq.head >> s->evtq.log2size || s->evtq.tail >> s->evtq.log2size) {
-        ret = -EINVAL;
-    } else {
-        ret = virt_iommu_domain_post_load(s);
-    }
-    virt_iommu_domain_mig_free(s);
-    virt_iommu_as_update(s);
-    return ret;
-}
-
-static const VMStateDescription vmstate_virt_iommu_queue = {
-    .name = "virt-iommu-queue",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT64(base, VirtIOMMUQueue),
-        VMSTATE_UINT32(log2size, VirtIOMMUQueue),
-        VMSTATE_UINT32(head, VirtIOMMUQueue),
-        VMSTATE_UINT32(tail, VirtIOMMUQueue),
-        VMSTATE_END_OF_LIST()
-    },
-};
-
-static const VMStateDescription vmstate_virt_iommu_mig_domain = {
-    .name = "virt-iommu-domain",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT32(id, VirtIOMMUMigDomain),
-        VMSTATE_UINT32(type, VirtIOMMUMigDomain),
-        VMSTATE_END_OF_LIST()
-    },
-};
-
-static const VMStateDescription vmstate_virt_iommu_mig_mapping = {
-    .name = "virt-iommu-mapping",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT64(iova, VirtIOMMUMigMapping),
-        VMSTATE_UINT64(last, VirtIOMMUMigMapping),
-        VMSTATE_UINT64(gpa, VirtIOMMUMigMapping),
-        VMSTATE_UINT64(pfn_lo, VirtIOMMUMigMapping),
-        VMSTATE_UINT64(pfn_hi, VirtIOMMUMigMapping),
-        VMSTATE_UINT32(domain, VirtIOMMUMigMapping),
-        VMSTATE_UINT32(perms, VirtIOMMUMigMapping),
-        VMSTATE_UINT32(fixed, VirtIOMMUMigMapping),
-        VMSTATE_END_OF_LIST()
-    },
-};
-
-static const VMStateDescription vmstate_virt_iommu_mig_attach = {
-    .name = "virt-iommu-attach",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT32(rid, VirtIOMMUMigAttach),
-        VMSTATE_UINT32(domain, VirtIOMMUMigAttach),
-        VMSTATE_END_OF_LIST()
-    },
-};
-
-/* Checked before the arrays are allocated from the stream's counts. */
-static bool virt_iommu_mig_counts_ok(void *opaque, int version_id)
-{
-    VirtIOMMUState *s = opaque;
-
-    return s->mig_ndomains >= 0 && s->mig_ndomains <= s->max_domains &&
-           s->mig_nattached >= 0 && s->mig_nattached <= UINT16_MAX + 1 &&
-           s->mig_nmappings >= 0 &&
-           s->mig_nmappings <= VIRT_IOMMU_MAX_MIG_MAPPINGS;
-}
-
-static const VMStateDescription vmstate_virt_iommu = {
-    .name = TYPE_VIRT_IOMMU,
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .priority = MIG_PRI_IOMMU,
-    .pre_save = virt_iommu_pre_save,
-    .post_save = virt_iommu_post_save,
-    .post_load = virt_iommu_post_load,
-    .fields = (const VMStateField[]) {
-        VMSTATE_PCI_DEVICE(parent_obj, VirtIOMMUState),
-        VMSTATE_MSIX(parent_obj, VirtIOMMUState),
-        VMSTATE_UINT32(control, VirtIOMMUState),
-        VMSTATE_UINT32(error, VirtIOMMUState),
-        VMSTATE_STRUCT(cmdq, VirtIOMMUState, 1, vmstate_virt_iommu_queue,
-                       VirtIOMMUQueue),
-        VMSTATE_STRUCT(evtq, VirtIOMMUState, 1, vmstate_virt_iommu_queue,
-                       VirtIOMMUQueue),
-        VMSTATE_INT32(mig_ndomains, VirtIOMMUState),
-        VMSTATE_INT32(mig_nmappings, VirtIOMMUState),
-        VMSTATE_INT32(mig_nattached, VirtIOMMUState),
-        VMSTATE_VALIDATE("virt-iommu domain counts", virt_iommu_mig_counts_ok),
-        VMSTATE_STRUCT_VARRAY_ALLOC(mig_domains, VirtIOMMUState, mig_ndomains,
-                                    1, vmstate_virt_iommu_mig_domain,
-                                    VirtIOMMUMigDomain),
-        VMSTATE_STRUCT_VARRAY_ALLOC(mig_mappings, VirtIOMMUState,
-                                    mig_nmappings, 1,
-                                    vmstate_virt_iommu_mig_mapping,
-                                    VirtIOMMUMigMapping),
-        VMSTATE_STRUCT_VARRAY_ALLOC(mig_attached, VirtIOMMUState,
-                                    mig_nattached, 1,
-                                    vmstate_virt_iommu_mig_attach,
-                                    VirtIOMMUMigAttach),
-        VMSTATE_END_OF_LIST()
-    },
-};
 
 static const Property virt_iommu_properties[] = {
     DEFINE_PROP_UINT16("vendor-id", VirtIOMMUState, vendor_id,
@@ -482,11 +430,6 @@ static const Property virt_iommu_properties[] = {
 static char *virt_iommu_get_info(Object *obj, Error **errp)
 {
     return virt_iommu_info(VIRT_IOMMU(obj));
-}
-
-static unsigned virt_iommu_ncpus(void)
-{
-    return MACHINE(qdev_get_machine())->smp.max_cpus;
 }
 
 /*
@@ -533,7 +476,7 @@ static void virt_iommu_set_cpu_dead(Object *obj, Visitor *v,
                    virt_iommu_ncpus());
         return;
     }
-    virt_iommu_domain_cpu_dead(VIRT_IOMMU(obj), cpu);
+    virt_iommu_domains_cpu_dead(&VIRT_IOMMU(obj)->domains, cpu);
 }
 
 static void virt_iommu_instance_init(Object *obj)

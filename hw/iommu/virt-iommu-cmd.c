@@ -1,0 +1,431 @@
+/*
+ * virt-iommu: the command queue, command decode and dispatch
+ *
+ * Commands run synchronously when the guest writes CMDQ_TAIL, so once the
+ * write returns every command before TAIL has completed; SYNC exists so a
+ * driver written for asynchronous hardware can wait the same way.  This
+ * file decodes each command, checks what the ABI says about its fields,
+ * runs it in the domain layer, reports what that layer found (strict
+ * checks, endpoints gone) through the event writer, and re-derives the
+ * endpoints' views once per doorbell if an attachment or type changed.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "hw/core/cpu.h"
+#include "hw/pci/msix.h"
+#include "hw/pci/pci.h"
+#include "iova/iova.h"
+#include "qemu/bswap.h"
+#include "trace.h"
+#include "virt-iommu-internal.h"
+
+#define CMD_SIZE sizeof(VirtIOMMUCmd)
+
+QEMU_BUILD_BUG_ON(CMD_SIZE != 64);
+QEMU_BUILD_BUG_ON(sizeof(VirtIOMMUStats) != 256);
+
+/* Which command fields an opcode reads; every other one must be zero. */
+enum {
+    F_DOMAIN = 1 << 0,
+    F_ENDPOINT = 1 << 1,
+    F_ARG = 1 << 2,
+    F_IOVA = 1 << 3,
+    F_ADDR = 1 << 4,
+    F_SIZE = 1 << 5,
+    F_LIMIT = 1 << 6,
+};
+
+static const uint8_t cmd_fields[] = {
+    [VIRT_IOMMU_CMD_DOMAIN_ALLOC] = F_ARG,
+    [VIRT_IOMMU_CMD_DOMAIN_FREE] = F_DOMAIN,
+    [VIRT_IOMMU_CMD_DOMAIN_SET_TYPE] = F_DOMAIN | F_ARG,
+    [VIRT_IOMMU_CMD_ATTACH] = F_DOMAIN | F_ENDPOINT,
+    [VIRT_IOMMU_CMD_DETACH] = F_ENDPOINT,
+    [VIRT_IOMMU_CMD_MAP] = F_DOMAIN | F_ARG | F_ADDR | F_SIZE | F_LIMIT,
+    [VIRT_IOMMU_CMD_MAP_FIXED] = F_DOMAIN | F_ARG | F_IOVA | F_ADDR | F_SIZE,
+    [VIRT_IOMMU_CMD_UNMAP] = F_DOMAIN | F_IOVA | F_SIZE,
+    [VIRT_IOMMU_CMD_INVALIDATE] = F_DOMAIN | F_ARG | F_IOVA | F_SIZE,
+    [VIRT_IOMMU_CMD_SYNC] = F_ADDR | F_LIMIT,
+    [VIRT_IOMMU_CMD_QUERY_STATS] = F_DOMAIN | F_ADDR,
+};
+
+/* One doorbell's commands */
+typedef struct VirtIOMMUBatch {
+    VirtIOMMUState *s;
+    AddressSpace *dma_as;       /* the device's own DMA (rings, SYNC) */
+    bool views_changed;         /* attachments or domain types changed */
+    GArray *gone;               /* VirtIOMMUGone, while sweeping */
+} VirtIOMMUBatch;
+
+uint64_t virt_iommu_supported_commands(void)
+{
+    uint64_t mask = 0;
+
+    for (int op = 0; op < ARRAY_SIZE(cmd_fields); op++) {
+        if (cmd_fields[op]) {
+            mask |= 1ULL << op;
+        }
+    }
+    return mask;
+}
+
+unsigned virt_iommu_cpu(void *opaque)
+{
+    VirtIOMMUState *s = opaque;
+
+    if (s->rcache_cpu >= 0) {
+        return s->rcache_cpu;
+    }
+    return current_cpu ? current_cpu->cpu_index : 0;
+}
+
+static bool virt_iommu_cmd_fields_ok(const VirtIOMMUCmd *cmd)
+{
+    uint8_t used = cmd_fields[cmd->opcode];
+    uint8_t flags = cmd->opcode == VIRT_IOMMU_CMD_SYNC ?
+                    VIRT_IOMMU_CMD_F_INTERRUPT : 0;
+
+    return !(cmd->flags & ~flags) && !cmd->reserved &&
+           ((used & F_DOMAIN) || !cmd->domain) &&
+           ((used & F_ENDPOINT) || !cmd->endpoint) &&
+           ((used & F_ARG) || !cmd->arg) &&
+           ((used & F_IOVA) || !cmd->iova) &&
+           ((used & F_ADDR) || !cmd->addr) &&
+           ((used & F_SIZE) || !cmd->size) &&
+           ((used & F_LIMIT) || !cmd->limit);
+}
+
+static uint16_t virt_iommu_cmd_sync(VirtIOMMUBatch *b, const VirtIOMMUCmd *cmd)
+{
+    PCIDevice *dev = PCI_DEVICE(b->s);
+
+    if (cmd->limit > UINT32_MAX) {
+        return VIRT_IOMMU_S_INVALID;
+    }
+    if (cmd->addr &&
+        virt_iommu_ram_write(b->dma_as, cmd->addr,
+                             &(uint32_t){ cpu_to_le32(cmd->limit) },
+                             sizeof(uint32_t)) != MEMTX_OK) {
+        return VIRT_IOMMU_S_DMA_ERROR;
+    }
+    if ((cmd->flags & VIRT_IOMMU_CMD_F_INTERRUPT) && msix_enabled(dev)) {
+        msix_notify(dev, VIRT_IOMMU_MSIX_COMPLETION);
+    }
+    return VIRT_IOMMU_S_OK;
+}
+
+uint16_t virt_iommu_stats(VirtIOMMUState *s, uint32_t id, VirtIOMMUStats *st)
+{
+    uint16_t status = virt_iommu_domains_stats(&s->domains, id, st);
+
+    if (status == VIRT_IOMMU_S_OK && !id) {
+        st->events = s->events.records;
+        st->events_dropped = s->events.dropped;
+        st->iotlb_hits = s->iotlb.hits;
+        st->iotlb_misses = s->iotlb.misses;
+        st->iotlb_invalidations = s->iotlb.invalidations;
+        st->process_mags_live = iova_live_magazines();
+    }
+    return status;
+}
+
+static uint16_t virt_iommu_cmd_query_stats(VirtIOMMUBatch *b,
+                                           const VirtIOMMUCmd *cmd)
+{
+    VirtIOMMUStats st;
+    uint64_t *counter = &st.mappings;
+    uint16_t status = virt_iommu_stats(b->s, cmd->domain, &st);
+
+    if (status != VIRT_IOMMU_S_OK) {
+        return status;
+    }
+    st.domain = cpu_to_le32(st.domain);
+    st.type = cpu_to_le32(st.type);
+    st.endpoints = cpu_to_le32(st.endpoints);
+    /* Everything from mappings on is an array of 64-bit counters. */
+    for (size_t i = 0; i < (sizeof(st) - offsetof(VirtIOMMUStats, mappings)) /
+                           sizeof(uint64_t); i++) {
+        counter[i] = cpu_to_le64(counter[i]);
+    }
+    if (virt_iommu_ram_write(b->dma_as, cmd->addr, &st, sizeof(st)) !=
+        MEMTX_OK) {
+        return VIRT_IOMMU_S_DMA_ERROR;
+    }
+    return VIRT_IOMMU_S_OK;
+}
+
+/* The PCI function with requester ID @rid, if it exists and is enabled. */
+static PCIDevice *virt_iommu_find_endpoint(VirtIOMMUState *s, uint16_t rid)
+{
+    PCIDevice *dev = pci_find_device(pci_device_root_bus(PCI_DEVICE(s)),
+                                     PCI_BUS_NUM(rid), PCI_BDF_TO_DEVFN(rid));
+
+    /* A disabled VF stays realized but is gone for the guest. */
+    return dev && dev->enabled ? dev : NULL;
+}
+
+typedef struct VirtIOMMUGone {
+    uint16_t rid;
+    uint32_t domain;
+} VirtIOMMUGone;
+
+static void virt_iommu_collect_gone(uint16_t rid, uint32_t domain,
+                                    void *opaque)
+{
+    VirtIOMMUBatch *b = opaque;
+    VirtIOMMUGone g = { rid, domain };
+
+    if (!virt_iommu_find_endpoint(b->s, rid)) {
+        g_array_append_val(b->gone, g);
+    }
+}
+
+/*
+ * Detaches, and reports with an ENDPOINT_GONE record, every attached
+ * endpoint whose PCI function no longer exists or is disabled.
+ */
+static void virt_iommu_sweep(VirtIOMMUBatch *b)
+{
+    g_autoptr(GArray) gone = g_array_new(false, false, sizeof(VirtIOMMUGone));
+
+    /* Collected first: detaching changes the table being walked. */
+    b->gone = gone;
+    virt_iommu_domains_foreach_attached(&b->s->domains,
+                                        virt_iommu_collect_gone, b);
+    b->gone = NULL;
+    for (guint i = 0; i < gone->len; i++) {
+        VirtIOMMUGone *g = &g_array_index(gone, VirtIOMMUGone, i);
+
+        virt_iommu_event_endpoint_gone(&b->s->events, g->rid, g->domain);
+        virt_iommu_domain_detach(&b->s->domains, g->rid);
+        b->views_changed = true;
+    }
+}
+
+static uint16_t virt_iommu_cmd_attach(VirtIOMMUBatch *b,
+                                      const VirtIOMMUCmd *cmd,
+                                      VirtIOMMUDomain *d)
+{
+    uint16_t rid = cmd->endpoint;
+
+    if (cmd->endpoint > UINT16_MAX ||
+        rid == pci_requester_id(PCI_DEVICE(b->s))) {
+        return VIRT_IOMMU_S_INVALID;
+    }
+    if (!virt_iommu_find_endpoint(b->s, rid)) {
+        return VIRT_IOMMU_S_NO_ENDPOINT;
+    }
+    virt_iommu_domain_attach(&b->s->domains, d, rid);
+    b->views_changed = true;
+    return VIRT_IOMMU_S_OK;
+}
+
+static uint16_t virt_iommu_cmd_unmap(VirtIOMMUBatch *b,
+                                     const VirtIOMMUCmd *cmd,
+                                     VirtIOMMUDomain *d)
+{
+    uint8_t strict;
+    uint16_t status;
+
+    if (!cmd->size || ((cmd->size | cmd->iova) & (b->s->page_size - 1))) {
+        return VIRT_IOMMU_S_INVALID;
+    }
+    status = virt_iommu_domain_unmap(&b->s->domains, d, cmd->iova, cmd->size,
+                                     &strict);
+    if (strict) {
+        virt_iommu_event_strict(&b->s->events, virt_iommu_domain_id(d),
+                                cmd->iova, strict);
+    }
+    return status;
+}
+
+static uint16_t virt_iommu_cmd_invalidate(VirtIOMMUBatch *b,
+                                          const VirtIOMMUCmd *cmd,
+                                          VirtIOMMUDomain *d)
+{
+    switch (cmd->arg) {
+    case VIRT_IOMMU_INV_DOMAIN:
+        if (cmd->iova || cmd->size) {
+            return VIRT_IOMMU_S_INVALID;
+        }
+        break;
+    case VIRT_IOMMU_INV_RANGE:
+        if (!cmd->size || ((cmd->size | cmd->iova) & (b->s->page_size - 1))) {
+            return VIRT_IOMMU_S_INVALID;
+        }
+        break;
+    default:
+        return VIRT_IOMMU_S_INVALID;
+    }
+    return virt_iommu_domain_invalidate(&b->s->domains, d, cmd->iova,
+                                        cmd->size);
+}
+
+/* The commands that name a domain */
+static uint16_t virt_iommu_cmd_domain(VirtIOMMUBatch *b,
+                                      const VirtIOMMUCmd *cmd,
+                                      uint64_t *result)
+{
+    VirtIOMMUDomains *ds = &b->s->domains;
+    VirtIOMMUDomain *d = virt_iommu_domain_get(ds, cmd->domain);
+    uint16_t status;
+    uint8_t type;
+
+    if (!d) {
+        return VIRT_IOMMU_S_NO_DOMAIN;
+    }
+    switch (cmd->opcode) {
+    case VIRT_IOMMU_CMD_DOMAIN_FREE:
+        return virt_iommu_domain_free(ds, d);
+    case VIRT_IOMMU_CMD_DOMAIN_SET_TYPE:
+        type = virt_iommu_domain_type(d);
+        status = virt_iommu_domain_set_type(ds, d, cmd->arg);
+        /* Only IDENTITY changes a view (to bypass and back). */
+        b->views_changed |= (type == VIRT_IOMMU_DOMAIN_IDENTITY) !=
+            (virt_iommu_domain_type(d) == VIRT_IOMMU_DOMAIN_IDENTITY);
+        return status;
+    case VIRT_IOMMU_CMD_ATTACH:
+        return virt_iommu_cmd_attach(b, cmd, d);
+    }
+    type = virt_iommu_domain_type(d);
+    if (type != VIRT_IOMMU_DOMAIN_DMA && type != VIRT_IOMMU_DOMAIN_DMA_FQ) {
+        return VIRT_IOMMU_S_WRONG_TYPE;
+    }
+    switch (cmd->opcode) {
+    case VIRT_IOMMU_CMD_INVALIDATE:
+        return virt_iommu_cmd_invalidate(b, cmd, d);
+    case VIRT_IOMMU_CMD_UNMAP:
+        return virt_iommu_cmd_unmap(b, cmd, d);
+    }
+    if (!virt_iommu_domain_map_args_ok(ds, cmd->iova, cmd->addr, cmd->size,
+                                       cmd->arg)) {
+        return VIRT_IOMMU_S_INVALID;
+    }
+    if (cmd->opcode == VIRT_IOMMU_CMD_MAP) {
+        return virt_iommu_domain_map(ds, d, cmd->addr, cmd->size, cmd->arg,
+                                     cmd->limit, result);
+    }
+    return virt_iommu_domain_map_fixed(ds, d, cmd->iova, cmd->addr, cmd->size,
+                                       cmd->arg);
+}
+
+static uint16_t virt_iommu_cmd_run(VirtIOMMUBatch *b, const VirtIOMMUCmd *cmd,
+                                   uint64_t *result)
+{
+    VirtIOMMUState *s = b->s;
+    uint32_t id;
+    uint16_t status;
+
+    if (cmd->opcode >= ARRAY_SIZE(cmd_fields) || !cmd_fields[cmd->opcode]) {
+        return VIRT_IOMMU_S_UNSUPPORTED;
+    }
+    if (!virt_iommu_cmd_fields_ok(cmd)) {
+        return VIRT_IOMMU_S_INVALID;
+    }
+    switch (cmd->opcode) {
+    case VIRT_IOMMU_CMD_SYNC:
+        return virt_iommu_cmd_sync(b, cmd);
+    case VIRT_IOMMU_CMD_QUERY_STATS:
+        return virt_iommu_cmd_query_stats(b, cmd);
+    case VIRT_IOMMU_CMD_DOMAIN_ALLOC:
+        status = virt_iommu_domain_alloc(&s->domains, cmd->arg, &id);
+        if (status == VIRT_IOMMU_S_OK) {
+            *result = id;
+        }
+        return status;
+    case VIRT_IOMMU_CMD_DETACH:
+        if (cmd->endpoint > UINT16_MAX) {
+            return VIRT_IOMMU_S_INVALID;
+        }
+        /* Also accepted after the device detached a vanished endpoint. */
+        virt_iommu_domain_detach(&s->domains, cmd->endpoint);
+        b->views_changed = true;
+        return VIRT_IOMMU_S_OK;
+    case VIRT_IOMMU_CMD_INVALIDATE:
+        if (cmd->arg != VIRT_IOMMU_INV_ALL) {
+            break;
+        }
+        if (cmd->domain || cmd->iova || cmd->size) {
+            return VIRT_IOMMU_S_INVALID;
+        }
+        virt_iommu_iotlb_invalidate(&s->iotlb, 0, 0, UINT64_MAX);
+        return VIRT_IOMMU_S_OK;
+    }
+    return virt_iommu_cmd_domain(b, cmd, result);
+}
+
+static void virt_iommu_cmd_from_le(VirtIOMMUCmd *cmd)
+{
+    le16_to_cpus(&cmd->status);
+    le32_to_cpus(&cmd->domain);
+    le32_to_cpus(&cmd->endpoint);
+    le32_to_cpus(&cmd->arg);
+    le64_to_cpus(&cmd->iova);
+    le64_to_cpus(&cmd->addr);
+    le64_to_cpus(&cmd->size);
+    le64_to_cpus(&cmd->limit);
+    le64_to_cpus(&cmd->result);
+    le64_to_cpus(&cmd->reserved);
+}
+
+/* Runs the commands between HEAD and TAIL, or up to a ring error. */
+static void virt_iommu_cmdq_drain(VirtIOMMUBatch *b)
+{
+    VirtIOMMUState *s = b->s;
+    VirtIOMMUQueue *q = &s->cmdq;
+
+    /* Bounded: head only moves towards a tail that cannot change here. */
+    while (q->head != q->tail) {
+        uint64_t slot = q->base + (uint64_t)q->head * CMD_SIZE;
+        VirtIOMMUCmd cmd;
+        uint64_t result = 0;
+        uint16_t status;
+
+        if (virt_iommu_ram_read(b->dma_as, slot, &cmd, CMD_SIZE) !=
+            MEMTX_OK) {
+            s->error |= VIRT_IOMMU_ERR_CMDQ_FETCH;
+            trace_virt_iommu_cmdq_error(q->head, s->error);
+            return;
+        }
+        virt_iommu_cmd_from_le(&cmd);
+        status = virt_iommu_cmd_run(b, &cmd, &result);
+        trace_virt_iommu_cmd(q->head, cmd.opcode, cmd.domain, cmd.endpoint,
+                             cmd.iova, cmd.size, status, result);
+        cmd.status = cpu_to_le16(status);
+        cmd.result = cpu_to_le64(result);
+        if (virt_iommu_ram_write(b->dma_as,
+                                 slot + offsetof(VirtIOMMUCmd, status),
+                                 &cmd.status, sizeof(cmd.status)) !=
+            MEMTX_OK ||
+            virt_iommu_ram_write(b->dma_as,
+                                 slot + offsetof(VirtIOMMUCmd, result),
+                                 &cmd.result, sizeof(cmd.result)) !=
+            MEMTX_OK) {
+            s->error |= VIRT_IOMMU_ERR_CMDQ_FETCH;
+            trace_virt_iommu_cmdq_error(q->head, s->error);
+            return;
+        }
+        q->head = (q->head + 1) & virt_iommu_queue_mask(q);
+    }
+}
+
+void virt_iommu_cmdq_run(VirtIOMMUState *s)
+{
+    VirtIOMMUBatch b = {
+        .s = s,
+        .dma_as = pci_get_address_space(PCI_DEVICE(s)),
+    };
+
+    if (!(s->control & VIRT_IOMMU_CTRL_CMDQ_EN) ||
+        (s->error & (VIRT_IOMMU_ERR_CMDQ_TAIL | VIRT_IOMMU_ERR_CMDQ_FETCH))) {
+        return;
+    }
+    /* Commands must not see endpoints that vanished since the last batch */
+    virt_iommu_sweep(&b);
+    virt_iommu_cmdq_drain(&b);
+    if (b.views_changed) {
+        virt_iommu_as_update(&s->eps, s->control);
+    }
+}

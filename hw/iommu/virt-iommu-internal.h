@@ -1,0 +1,92 @@
+/*
+ * virt-iommu: the PCI function's state, shared by the files at the top of
+ * the device (virt-iommu.c, virt-iommu-cmd.c, virt-iommu-migration.c,
+ * virt-iommu-info.c), which embed the layers below and call down into
+ * them: address spaces (virt-iommu-as.h), domains (virt-iommu-domain.h),
+ * the IOTLB, the event writer and the rings.  docs/devel/device-layers.rst
+ * draws the graph.
+ *
+ * All functions run with the BQL held (MMIO, DMA translation from device
+ * emulation, timers), which serialises them.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HW_IOMMU_VIRT_IOMMU_INTERNAL_H
+#define HW_IOMMU_VIRT_IOMMU_INTERNAL_H
+
+#include "hw/iommu/virt-iommu.h"
+#include "virt-iommu-as.h"
+#include "virt-iommu-domain.h"
+#include "virt-iommu-events.h"
+#include "virt-iommu-iotlb.h"
+#include "virt-iommu-ring.h"
+
+struct VirtIOMMUState {
+    PCIDevice parent_obj;
+
+    MemoryRegion bar0;          /* registers + MSI-X */
+    MemoryRegion regs;
+
+    /* Guest-visible state */
+    uint32_t control;           /* VIRT_IOMMU_REG_CONTROL */
+    uint32_t error;             /* VIRT_IOMMU_REG_ERROR */
+    VirtIOMMUQueue cmdq;
+    VirtIOMMUEvents events;     /* the event queue and its writer */
+    VirtIOMMUIOTLB iotlb;
+    VirtIOMMUDomains domains;
+    VirtIOMMUEndpoints eps;     /* the endpoints' address spaces */
+
+    /* Migration stream records, built by pre_save, read by post_load */
+    int32_t mig_ndomains;
+    int32_t mig_nmappings;
+    int32_t mig_nattached;
+    VirtIOMMUMigDomain *mig_domains;
+    VirtIOMMUMigMapping *mig_mappings;
+    VirtIOMMUMigAttach *mig_attached;
+
+    /* Properties */
+    uint16_t vendor_id;
+    uint16_t device_id;
+    uint64_t page_size;         /* bytes; the IOVA granule */
+    uint8_t iova_bits;          /* input address width, 32..64 */
+    uint32_t max_domains;
+    uint32_t max_mappings;      /* bounds the host memory a guest can use */
+    uint32_t iotlb_size;        /* entries */
+    uint32_t fq_size;           /* IOVAs a DMA_FQ domain batches */
+    uint32_t fq_timeout_ms;     /* virtual-clock delay of a partial batch */
+    uint32_t mag_size;          /* IOVAs per rcache magazine */
+    int32_t rcache_cpu;         /* test hook: rcache CPU, -1: the vCPU */
+    bool strict_checks;         /* report driver mistakes as events */
+};
+
+/* virt-iommu-cmd.c: the command queue, command decode and dispatch */
+
+/* Bitmap of the opcodes the device runs (VIRT_IOMMU_REG_COMMANDS). */
+uint64_t virt_iommu_supported_commands(void);
+
+/*
+ * Runs the commands between CMDQ HEAD and TAIL, then re-derives the
+ * endpoints' views once if an attachment or a domain type changed.
+ */
+void virt_iommu_cmdq_run(VirtIOMMUState *s);
+
+/*
+ * QUERY_STATS: fills @st (host byte order) for domain @id, or for the
+ * device with @id 0 (with its event and IOTLB counters).
+ */
+uint16_t virt_iommu_stats(VirtIOMMUState *s, uint32_t id, VirtIOMMUStats *st);
+
+/*
+ * The CPU index whose rcache the current command uses (a VirtIOMMUCpuFn
+ * of the device): the vCPU that rang the doorbell, as a CPU picks its own
+ * rcache, unless the x-rcache-cpu test hook names one.
+ */
+unsigned virt_iommu_cpu(void *opaque);
+
+/* virt-iommu-info.c: the device's state as text; the caller frees it. */
+char *virt_iommu_info(VirtIOMMUState *s);
+
+/* virt-iommu-migration.c */
+extern const VMStateDescription vmstate_virt_iommu;
+
+#endif /* HW_IOMMU_VIRT_IOMMU_INTERNAL_H */
