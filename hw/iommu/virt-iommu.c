@@ -403,6 +403,21 @@ static void virt_iommu_realize(PCIDevice *dev, Error **errp)
     trace_virt_iommu_realize(s->page_size, s->iova_bits);
 }
 
+/*
+ * Frees what realize built.  The endpoints' address spaces stay: they
+ * belong to the endpoints that DMA through them, as virtio-iommu's do.
+ * Not reachable today (the device is not hotpluggable and QEMU does not
+ * unrealize devices at exit), kept so that it never leaks once it is.
+ */
+static void virt_iommu_exit(PCIDevice *dev)
+{
+    VirtIOMMUState *s = VIRT_IOMMU(dev);
+
+    virt_iommu_domains_destroy(&s->domains);
+    virt_iommu_iotlb_destroy(&s->iotlb);
+    msix_uninit(dev, &s->bar0, &s->bar0);
+}
+
 static void virt_iommu_reset_hold(Object *obj, ResetType type)
 {
     virt_iommu_reset_state(VIRT_IOMMU(obj));
@@ -491,6 +506,7 @@ static void virt_iommu_class_init(ObjectClass *klass, void *data)
     ResettableClass *rc = RESETTABLE_CLASS(klass);
 
     k->realize = virt_iommu_realize;
+    k->exit = virt_iommu_exit;
     k->vendor_id = VIRT_IOMMU_PCI_VENDOR_ID;
     k->device_id = VIRT_IOMMU_PCI_DEVICE_ID;
     k->revision = VIRT_IOMMU_PCI_REVISION;
