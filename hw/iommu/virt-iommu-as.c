@@ -301,6 +301,7 @@ static IOMMUTLBEntry virt_iommu_translate(IOMMUMemoryRegion *iommu_mr,
     uint32_t perms = 0;
     /* IOMMUAccessFlags and VIRT_IOMMU_PERM_* share their bit values. */
     uint32_t access = flag & IOMMU_RW;
+    int64_t stale_age_ns = -1;
     int fault;
     IOMMUTLBEntry entry = {
         .target_as = &address_space_memory,
@@ -310,7 +311,7 @@ static IOMMUTLBEntry virt_iommu_translate(IOMMUMemoryRegion *iommu_mr,
     };
 
     fault = d ? virt_iommu_domain_translate(eps->domains, d, addr, access,
-                                            &gpa, &perms)
+                                            &gpa, &perms, &stale_age_ns)
               : VIRT_IOMMU_FAULT_BLOCKED;
     if (fault) {
         /* A lookup without an access (IOMMU_NONE) is no fault. */
@@ -320,6 +321,10 @@ static IOMMUTLBEntry virt_iommu_translate(IOMMUMemoryRegion *iommu_mr,
                                    access, fault);
         }
         return entry;
+    }
+    if (unlikely(stale_age_ns >= 0)) {
+        virt_iommu_event_stale(eps->events, rid, virt_iommu_domain_id(d),
+                               addr, access, stale_age_ns);
     }
     entry.translated_addr = gpa & ~page_mask;
     entry.perm = perms;

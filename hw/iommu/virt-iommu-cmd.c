@@ -18,6 +18,7 @@
 #include "hw/pci/pci.h"
 #include "iova/iova.h"
 #include "qemu/bswap.h"
+#include "qemu/timer.h"
 #include "trace.h"
 #include "virt-iommu-internal.h"
 
@@ -127,6 +128,11 @@ uint16_t virt_iommu_stats(VirtIOMMUState *s, uint32_t id, VirtIOMMUStats *st)
         st->iotlb_misses = s->iotlb.misses;
         st->iotlb_invalidations = s->iotlb.invalidations;
         st->process_mags_live = iova_live_magazines();
+        st->injected_status = s->inject.injected_status;
+        st->injected_syncs = s->inject.injected_syncs;
+        st->injected_drops = s->events.injected_drops;
+        st->injected_attaches = s->inject.injected_attaches;
+        st->stale_reports = s->events.stale_reports;
     }
     return status;
 }
@@ -311,6 +317,35 @@ static uint16_t virt_iommu_cmd_domain(VirtIOMMUBatch *b,
                                        cmd->arg);
 }
 
+/*
+ * An armed injection that completes @cmd with a status of its choosing,
+ * unrun: true, and *@status set.
+ */
+static bool virt_iommu_cmd_injected(VirtIOMMUState *s, const VirtIOMMUCmd *cmd,
+                                    uint16_t *status)
+{
+    VirtIOMMUInject *inj = &s->inject;
+
+    if (inj->attach_left && cmd->opcode == VIRT_IOMMU_CMD_ATTACH) {
+        inj->attach_left--;
+        inj->injected_attaches++;
+        *status = inj->attach_status;
+        trace_virt_iommu_inject("refuse-attach", cmd->opcode, *status,
+                                inj->attach_left);
+        return true;
+    }
+    if (inj->status_left &&
+        (inj->opcode < 0 || inj->opcode == cmd->opcode)) {
+        inj->status_left--;
+        inj->injected_status++;
+        *status = inj->status;
+        trace_virt_iommu_inject("status", cmd->opcode, *status,
+                                inj->status_left);
+        return true;
+    }
+    return false;
+}
+
 static uint16_t virt_iommu_cmd_run(VirtIOMMUBatch *b, const VirtIOMMUCmd *cmd,
                                    uint64_t *result)
 {
@@ -370,6 +405,65 @@ static void virt_iommu_cmd_from_le(VirtIOMMUCmd *cmd)
     le64_to_cpus(&cmd->reserved);
 }
 
+/* Writes @cmd's completion into its slot; false on a DMA error. */
+static bool virt_iommu_cmd_complete(VirtIOMMUState *s, AddressSpace *dma_as,
+                                    uint64_t slot, const VirtIOMMUCmd *cmd,
+                                    uint16_t status, uint64_t result,
+                                    bool injected)
+{
+    uint16_t le_status = cpu_to_le16(status);
+    uint64_t le_result = cpu_to_le64(result);
+    VirtIOMMURecord rec = {
+        .kind = VIRT_IOMMU_REC_CMD,
+        .type = cmd->opcode,
+        .status = status,
+        .injected = injected,
+        .endpoint = cmd->endpoint,
+        .domain = cmd->domain,
+        .arg = cmd->arg,
+        .iova = cmd->iova,
+        .addr = cmd->addr,
+        .size = cmd->size,
+        .result = result,
+    };
+
+    trace_virt_iommu_cmd(s->cmdq.head, cmd->opcode, cmd->domain,
+                         cmd->endpoint, cmd->iova, cmd->size, status, result);
+    virt_iommu_record(&s->recorder, &rec);
+    if (virt_iommu_ram_write(dma_as, slot + offsetof(VirtIOMMUCmd, status),
+                             &le_status, sizeof(le_status)) != MEMTX_OK ||
+        virt_iommu_ram_write(dma_as, slot + offsetof(VirtIOMMUCmd, result),
+                             &le_result, sizeof(le_result)) != MEMTX_OK) {
+        s->error |= VIRT_IOMMU_ERR_CMDQ_FETCH;
+        trace_virt_iommu_cmdq_error(s->cmdq.head, s->error);
+        return false;
+    }
+    s->cmdq.head = (s->cmdq.head + 1) & virt_iommu_queue_mask(&s->cmdq);
+    return true;
+}
+
+/*
+ * An armed sync-delay injection holds @cmd (a SYNC) at CMDQ_HEAD, with
+ * nothing after it run, until its timer fires: true if it took it.
+ */
+static bool virt_iommu_sync_delayed(VirtIOMMUState *s, const VirtIOMMUCmd *cmd)
+{
+    VirtIOMMUInject *inj = &s->inject;
+
+    if (cmd->opcode != VIRT_IOMMU_CMD_SYNC || !inj->sync_left ||
+        !virt_iommu_cmd_fields_ok(cmd)) {
+        return false;
+    }
+    inj->sync_left--;
+    inj->injected_syncs++;
+    s->sync.pending = true;
+    s->sync.cmd = *cmd;
+    trace_virt_iommu_sync_delayed(s->cmdq.head, inj->sync_delay_ns);
+    timer_mod(s->sync.timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+              inj->sync_delay_ns);
+    return true;
+}
+
 /* Runs the commands between HEAD and TAIL, or up to a ring error. */
 static void virt_iommu_cmdq_drain(VirtIOMMUBatch *b)
 {
@@ -382,6 +476,7 @@ static void virt_iommu_cmdq_drain(VirtIOMMUBatch *b)
         VirtIOMMUCmd cmd;
         uint64_t result = 0;
         uint16_t status;
+        bool injected;
 
         if (virt_iommu_ram_read(b->dma_as, slot, &cmd, CMD_SIZE) !=
             MEMTX_OK) {
@@ -390,24 +485,38 @@ static void virt_iommu_cmdq_drain(VirtIOMMUBatch *b)
             return;
         }
         virt_iommu_cmd_from_le(&cmd);
-        status = virt_iommu_cmd_run(b, &cmd, &result);
-        trace_virt_iommu_cmd(q->head, cmd.opcode, cmd.domain, cmd.endpoint,
-                             cmd.iova, cmd.size, status, result);
-        cmd.status = cpu_to_le16(status);
-        cmd.result = cpu_to_le64(result);
-        if (virt_iommu_ram_write(b->dma_as,
-                                 slot + offsetof(VirtIOMMUCmd, status),
-                                 &cmd.status, sizeof(cmd.status)) !=
-            MEMTX_OK ||
-            virt_iommu_ram_write(b->dma_as,
-                                 slot + offsetof(VirtIOMMUCmd, result),
-                                 &cmd.result, sizeof(cmd.result)) !=
-            MEMTX_OK) {
-            s->error |= VIRT_IOMMU_ERR_CMDQ_FETCH;
-            trace_virt_iommu_cmdq_error(q->head, s->error);
+        if (virt_iommu_sync_delayed(s, &cmd)) {
             return;
         }
-        q->head = (q->head + 1) & virt_iommu_queue_mask(q);
+        injected = virt_iommu_cmd_injected(s, &cmd, &status);
+        if (!injected) {
+            status = virt_iommu_cmd_run(b, &cmd, &result);
+        }
+        if (!virt_iommu_cmd_complete(s, b->dma_as, slot, &cmd, status, result,
+                                     injected)) {
+            return;
+        }
+    }
+}
+
+void virt_iommu_sync_fire(void *opaque)
+{
+    VirtIOMMUState *s = opaque;
+    VirtIOMMUBatch b = {
+        .s = s,
+        .dma_as = pci_get_address_space(PCI_DEVICE(s)),
+    };
+    uint64_t slot = s->cmdq.base + (uint64_t)s->cmdq.head * CMD_SIZE;
+    uint16_t status;
+
+    if (!s->sync.pending) {
+        return;
+    }
+    s->sync.pending = false;
+    status = virt_iommu_cmd_sync(&b, &s->sync.cmd);
+    if (virt_iommu_cmd_complete(s, b.dma_as, slot, &s->sync.cmd, status, 0,
+                                true)) {
+        virt_iommu_cmdq_run(s);
     }
 }
 
@@ -419,7 +528,8 @@ void virt_iommu_cmdq_run(VirtIOMMUState *s)
     };
 
     if (!(s->control & VIRT_IOMMU_CTRL_CMDQ_EN) ||
-        (s->error & (VIRT_IOMMU_ERR_CMDQ_TAIL | VIRT_IOMMU_ERR_CMDQ_FETCH))) {
+        (s->error & (VIRT_IOMMU_ERR_CMDQ_TAIL | VIRT_IOMMU_ERR_CMDQ_FETCH)) ||
+        s->sync.pending) {
         return;
     }
     /* Commands must not see endpoints that vanished since the last batch */

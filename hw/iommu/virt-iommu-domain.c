@@ -41,6 +41,12 @@ typedef struct VirtIOMMUMapping {
 /* Unmapped ranges strict-checks remembers per domain */
 #define VIRT_IOMMU_UNMAPPED_HISTORY 64
 
+/* A range UNMAP removed, and when (virtual ns, with strict-checks) */
+typedef struct VirtIOMMUUnmapped {
+    VirtIOMMUInterval range;
+    int64_t when_ns;
+} VirtIOMMUUnmapped;
+
 /* An IOVA range to give back to the allocator, in pages */
 typedef struct VirtIOMMUIovaRange {
     uint64_t pfn;
@@ -58,7 +64,7 @@ struct VirtIOMMUDomain {
     GTree *mappings;            /* VirtIOMMUInterval -> VirtIOMMUMapping */
     GArray *fq;                 /* DMA_FQ: VirtIOMMUIovaRange to free */
     /* strict-checks: the last ranges unmapped, oldest overwritten */
-    VirtIOMMUInterval unmapped[VIRT_IOMMU_UNMAPPED_HISTORY];
+    VirtIOMMUUnmapped unmapped[VIRT_IOMMU_UNMAPPED_HISTORY];
     uint64_t unmapped_next;
     QEMUTimer *fq_timer;        /* DMA_FQ: flushes a partial batch */
     uint64_t fq_flushes;
@@ -70,18 +76,22 @@ struct VirtIOMMUDomain {
     bool fixed_reserved;
 };
 
-/* True if [first, last] overlaps a range strict-checks saw unmapped. */
-static bool virt_iommu_recently_unmapped(VirtIOMMUDomain *d, uint64_t first,
-                                         uint64_t last)
+/* The newest unmapped range overlapping [first, last], or NULL. */
+static VirtIOMMUUnmapped *virt_iommu_recently_unmapped(VirtIOMMUDomain *d,
+                                                       uint64_t first,
+                                                       uint64_t last)
 {
     unsigned n = MIN(d->unmapped_next, VIRT_IOMMU_UNMAPPED_HISTORY);
 
-    for (unsigned i = 0; i < n; i++) {
-        if (d->unmapped[i].first <= last && first <= d->unmapped[i].last) {
-            return true;
+    for (unsigned i = 1; i <= n; i++) {
+        VirtIOMMUUnmapped *u = &d->unmapped[(d->unmapped_next - i) %
+                                            VIRT_IOMMU_UNMAPPED_HISTORY];
+
+        if (u->range.first <= last && first <= u->range.last) {
+            return u;
         }
     }
-    return false;
+    return NULL;
 }
 
 static bool virt_iommu_type_translates(uint8_t type)
@@ -234,7 +244,12 @@ static void virt_iommu_mapping_remove(VirtIOMMUDomain *d, VirtIOMMUMapping *m)
     uint64_t size = m->range.last - m->range.first + 1;
 
     trace_virt_iommu_unmap(d->id, m->range.first, size);
-    d->unmapped[d->unmapped_next++ % VIRT_IOMMU_UNMAPPED_HISTORY] = m->range;
+    d->unmapped[d->unmapped_next++ % VIRT_IOMMU_UNMAPPED_HISTORY] =
+        (VirtIOMMUUnmapped) {
+            .range = m->range,
+            .when_ns = ds->cfg.strict_checks ?
+                       qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) : 0,
+        };
     ds->cfg.notify(ds->cfg.opaque, d, m->range.first, size, m->gpa, m->perms,
                    false);
     if (d->fq) {
@@ -328,13 +343,38 @@ uint8_t virt_iommu_domain_type(VirtIOMMUDomain *d)
     return d->type;
 }
 
+/*
+ * strict-checks, on an IOTLB hit: is the cached translation still what
+ * the mappings say?  If not (unmapped in a DMA_FQ domain and not yet
+ * flushed, or mapped elsewhere since), returns the virtual ns since the
+ * unmap, once per IOTLB entry; else -1.
+ */
+static int64_t virt_iommu_stale_age(VirtIOMMUDomains *ds, VirtIOMMUDomain *d,
+                                    uint64_t iova, uint64_t gpa)
+{
+    VirtIOMMUInterval key = { iova, iova };
+    VirtIOMMUMapping *m = g_tree_lookup(d->mappings, &key);
+    VirtIOMMUUnmapped *u;
+
+    if (m && m->gpa + (iova - m->range.first) == gpa) {
+        return -1;
+    }
+    if (!virt_iommu_iotlb_mark_stale(ds->cfg.iotlb, d->id, iova)) {
+        return -1;
+    }
+    u = virt_iommu_recently_unmapped(d, iova, iova);
+    return u ? qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) - u->when_ns : 0;
+}
+
 int virt_iommu_domain_translate(VirtIOMMUDomains *ds, VirtIOMMUDomain *d,
                                 uint64_t iova, uint32_t perms,
-                                uint64_t *gpa, uint32_t *map_perms)
+                                uint64_t *gpa, uint32_t *map_perms,
+                                int64_t *stale_age_ns)
 {
     VirtIOMMUInterval key = { iova, iova };
     VirtIOMMUMapping *m;
 
+    *stale_age_ns = -1;
     if (d->type == VIRT_IOMMU_DOMAIN_BLOCKED) {
         return VIRT_IOMMU_FAULT_BLOCKED;
     }
@@ -343,7 +383,11 @@ int virt_iommu_domain_translate(VirtIOMMUDomains *ds, VirtIOMMUDomain *d,
         *map_perms = VIRT_IOMMU_PERM_READ | VIRT_IOMMU_PERM_WRITE;
         return 0;
     }
-    if (!virt_iommu_iotlb_lookup(ds->cfg.iotlb, d->id, iova, gpa, map_perms)) {
+    if (virt_iommu_iotlb_lookup(ds->cfg.iotlb, d->id, iova, gpa, map_perms)) {
+        if (ds->cfg.strict_checks && perms) {
+            *stale_age_ns = virt_iommu_stale_age(ds, d, iova, *gpa);
+        }
+    } else {
         m = g_tree_lookup(d->mappings, &key);
         if (!m) {
             return ds->cfg.strict_checks &&

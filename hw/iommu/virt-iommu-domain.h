@@ -127,11 +127,16 @@ bool virt_iommu_domain_map_args_ok(VirtIOMMUDomains *ds, uint64_t iova,
 /*
  * Translates @iova for an access of @perms (VIRT_IOMMU_PERM_*, 0 for a
  * lookup) in @d.  Returns VIRT_IOMMU_FAULT_* or 0, and on success the
- * mapping's guest-physical address and permissions.  The hot path.
+ * mapping's guest-physical address and permissions.  With strict-checks,
+ * *@stale_age_ns is the virtual ns since the unmap when the translation
+ * came from an IOTLB entry whose mapping is gone (reported once per
+ * entry; the translation still succeeds, as on hardware), else -1.  The
+ * hot path.
  */
 int virt_iommu_domain_translate(VirtIOMMUDomains *ds, VirtIOMMUDomain *d,
                                 uint64_t iova, uint32_t perms,
-                                uint64_t *gpa, uint32_t *map_perms);
+                                uint64_t *gpa, uint32_t *map_perms,
+                                int64_t *stale_age_ns);
 
 /*
  * Fills @st (host byte order) for domain @id, or with @id 0 the sum over

@@ -7,6 +7,7 @@
 #include "qemu/osdep.h"
 #include "hw/iommu/virt-iommu-regs.h"
 #include "qemu/bswap.h"
+#include "qemu/timer.h"
 #include "trace.h"
 #include "virt-iommu-events.h"
 
@@ -15,11 +16,19 @@
 QEMU_BUILD_BUG_ON(EVT_SIZE != 32);
 
 /* Writes @evt at the event queue's tail; false if it was dropped. */
-static bool virt_iommu_event_push(VirtIOMMUEvents *ev, VirtIOMMUEvent *evt)
+static bool virt_iommu_event_write(VirtIOMMUEvents *ev, VirtIOMMUEvent *evt)
 {
     VirtIOMMUQueue *q = &ev->q;
     uint32_t next;
 
+    if (ev->inject_drops) {
+        /* As an overflow would: the guest sees the flag, not the record */
+        ev->inject_drops--;
+        ev->injected_drops++;
+        *ev->error |= VIRT_IOMMU_ERR_EVTQ_OVERFLOW;
+        ev->dropped++;
+        return false;
+    }
     if (!(*ev->control & VIRT_IOMMU_CTRL_EVTQ_EN) ||
         (*ev->error & (VIRT_IOMMU_ERR_EVTQ_HEAD | VIRT_IOMMU_ERR_EVTQ_WRITE))) {
         ev->dropped++;
@@ -44,6 +53,34 @@ static bool virt_iommu_event_push(VirtIOMMUEvents *ev, VirtIOMMUEvent *evt)
     return true;
 }
 
+/* Writes @evt (host byte order) and records it in the flight recorder. */
+static bool virt_iommu_event_push(VirtIOMMUEvents *ev, VirtIOMMUEvent *evt)
+{
+    VirtIOMMURecord rec = {
+        .kind = VIRT_IOMMU_REC_EVENT,
+        .type = evt->type,
+        .status = evt->reason,
+        .endpoint = evt->endpoint,
+        .domain = evt->domain,
+        .arg = evt->access,
+        .iova = evt->iova,
+        .result = evt->age_ns,
+    };
+    uint64_t injected = ev->injected_drops;
+    bool written;
+
+    evt->endpoint = cpu_to_le16(evt->endpoint);
+    evt->domain = cpu_to_le32(evt->domain);
+    evt->iova = cpu_to_le64(evt->iova);
+    evt->access = cpu_to_le32(evt->access);
+    evt->age_ns = cpu_to_le64(evt->age_ns);
+    written = virt_iommu_event_write(ev, evt);
+    rec.dropped = !written;
+    rec.injected = ev->injected_drops != injected;
+    virt_iommu_record(ev->recorder, &rec);
+    return written;
+}
+
 void virt_iommu_event_fault(VirtIOMMUEvents *ev, uint16_t rid,
                             uint32_t domain, uint64_t iova, uint32_t access,
                             uint8_t reason)
@@ -51,10 +88,10 @@ void virt_iommu_event_fault(VirtIOMMUEvents *ev, uint16_t rid,
     VirtIOMMUEvent evt = {
         .type = VIRT_IOMMU_EVT_FAULT,
         .reason = reason,
-        .endpoint = cpu_to_le16(rid),
-        .domain = cpu_to_le32(domain),
-        .iova = cpu_to_le64(iova),
-        .access = cpu_to_le32(access),
+        .endpoint = rid,
+        .domain = domain,
+        .iova = iova,
+        .access = access,
     };
     VirtIOMMUFaultKey key = {
         .rid = rid,
@@ -64,6 +101,7 @@ void virt_iommu_event_fault(VirtIOMMUEvents *ev, uint16_t rid,
         .reason = reason,
         .valid = true,
     };
+    uint64_t injected;
 
     /*
      * The memory core retries a refused DMA in small pieces; one refused
@@ -73,7 +111,9 @@ void virt_iommu_event_fault(VirtIOMMUEvents *ev, uint16_t rid,
         return;
     }
     trace_virt_iommu_fault(rid, domain, iova, access, reason);
-    if (virt_iommu_event_push(ev, &evt)) {
+    injected = ev->injected_drops;
+    /* A record lost to injection stands for the transaction all the same */
+    if (virt_iommu_event_push(ev, &evt) || ev->injected_drops != injected) {
         ev->last_fault = key;
     }
 }
@@ -83,8 +123,8 @@ void virt_iommu_event_endpoint_gone(VirtIOMMUEvents *ev, uint16_t rid,
 {
     VirtIOMMUEvent evt = {
         .type = VIRT_IOMMU_EVT_ENDPOINT_GONE,
-        .endpoint = cpu_to_le16(rid),
-        .domain = cpu_to_le32(domain),
+        .endpoint = rid,
+        .domain = domain,
     };
 
     trace_virt_iommu_endpoint_gone(rid, domain);
@@ -97,12 +137,35 @@ void virt_iommu_event_strict(VirtIOMMUEvents *ev, uint32_t domain,
     VirtIOMMUEvent evt = {
         .type = VIRT_IOMMU_EVT_STRICT,
         .reason = reason,
-        .domain = cpu_to_le32(domain),
-        .iova = cpu_to_le64(iova),
+        .domain = domain,
+        .iova = iova,
     };
 
     trace_virt_iommu_strict(domain, iova, reason);
     virt_iommu_event_push(ev, &evt);
+    virt_iommu_recorder_dump(ev->recorder, "strict-checks found a driver "
+                             "mistake (STRICT record)");
+}
+
+void virt_iommu_event_stale(VirtIOMMUEvents *ev, uint16_t rid,
+                            uint32_t domain, uint64_t iova, uint32_t access,
+                            uint64_t age_ns)
+{
+    VirtIOMMUEvent evt = {
+        .type = VIRT_IOMMU_EVT_STRICT,
+        .reason = VIRT_IOMMU_STRICT_STALE_IOTLB,
+        .endpoint = rid,
+        .domain = domain,
+        .iova = iova,
+        .access = access,
+        .age_ns = age_ns,
+    };
+
+    trace_virt_iommu_stale(rid, domain, iova, age_ns);
+    ev->stale_reports++;
+    virt_iommu_event_push(ev, &evt);
+    virt_iommu_recorder_dump(ev->recorder, "strict-checks: DMA through a "
+                             "stale IOTLB entry (STRICT STALE_IOTLB record)");
 }
 
 void virt_iommu_event_consumed(VirtIOMMUEvents *ev)
@@ -115,4 +178,6 @@ void virt_iommu_events_reset(VirtIOMMUEvents *ev)
     memset(&ev->q, 0, sizeof(ev->q));
     virt_iommu_event_consumed(ev);
     ev->records = ev->dropped = 0;
+    ev->inject_drops = 0;
+    ev->injected_drops = ev->stale_reports = 0;
 }

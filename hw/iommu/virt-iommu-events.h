@@ -10,6 +10,7 @@
 #ifndef HW_IOMMU_VIRT_IOMMU_EVENTS_H
 #define HW_IOMMU_VIRT_IOMMU_EVENTS_H
 
+#include "virt-iommu-recorder.h"
 #include "virt-iommu-ring.h"
 
 /* What makes two faults the same (see virt_iommu_event_fault()) */
@@ -34,6 +35,10 @@ typedef struct VirtIOMMUEvents {
     uint32_t *error;            /* the device's ERROR: EVTQ_* bits are set */
     void (*raise)(void *opaque); /* the event interrupt (MSI-X vector) */
     void *opaque;
+    VirtIOMMURecorder *recorder; /* every record, written or dropped */
+    uint32_t inject_drops;      /* records still to drop (fault injection) */
+    uint64_t injected_drops;    /* records dropped by injection */
+    uint64_t stale_reports;     /* STALE_IOTLB records asked for */
 } VirtIOMMUEvents;
 
 /*
@@ -51,9 +56,22 @@ void virt_iommu_event_fault(VirtIOMMUEvents *ev, uint16_t rid,
 void virt_iommu_event_endpoint_gone(VirtIOMMUEvents *ev, uint16_t rid,
                                     uint32_t domain);
 
-/* strict-checks: records a driver mistake (VIRT_IOMMU_STRICT_*). */
+/*
+ * strict-checks: records a driver mistake (VIRT_IOMMU_STRICT_*) and dumps
+ * the flight recorder to the log.
+ */
 void virt_iommu_event_strict(VirtIOMMUEvents *ev, uint32_t domain,
                              uint64_t iova, uint8_t reason);
+
+/*
+ * strict-checks: requester @rid's @access (VIRT_IOMMU_PERM_*) at @iova of
+ * @domain was translated by an IOTLB entry whose mapping was unmapped
+ * @age_ns virtual nanoseconds ago; the DMA itself was allowed.  Records
+ * STRICT STALE_IOTLB and dumps the flight recorder.
+ */
+void virt_iommu_event_stale(VirtIOMMUEvents *ev, uint16_t rid,
+                            uint32_t domain, uint64_t iova, uint32_t access,
+                            uint64_t age_ns);
 
 /*
  * The guest moved EVTQ_HEAD (or re-enabled the queue): a repeated fault
@@ -61,7 +79,10 @@ void virt_iommu_event_strict(VirtIOMMUEvents *ev, uint32_t domain,
  */
 void virt_iommu_event_consumed(VirtIOMMUEvents *ev);
 
-/* Device reset: an empty, unconfigured queue and zero counters. */
+/*
+ * Device reset: an empty, unconfigured queue and zero counters; armed
+ * injections are disarmed.
+ */
 void virt_iommu_events_reset(VirtIOMMUEvents *ev);
 
 #endif /* HW_IOMMU_VIRT_IOMMU_EVENTS_H */

@@ -15,11 +15,37 @@
 #define HW_IOMMU_VIRT_IOMMU_INTERNAL_H
 
 #include "hw/iommu/virt-iommu.h"
+#include "qemu/timer.h"
 #include "virt-iommu-as.h"
 #include "virt-iommu-domain.h"
 #include "virt-iommu-events.h"
 #include "virt-iommu-iotlb.h"
+#include "virt-iommu-recorder.h"
 #include "virt-iommu-ring.h"
+
+/*
+ * Armed fault injections (x-virt-iommu-inject, the x-inject property);
+ * each disarms itself after its count.  Not migrated: test state.
+ */
+typedef struct VirtIOMMUInject {
+    int32_t opcode;             /* VIRT_IOMMU_CMD_*, -1: any command */
+    uint16_t status;            /* VIRT_IOMMU_S_* those complete with */
+    uint32_t status_left;       /* commands still to complete so */
+    uint64_t sync_delay_ns;     /* virtual time a SYNC's completion waits */
+    uint32_t sync_left;         /* SYNCs still to delay */
+    uint16_t attach_status;     /* VIRT_IOMMU_S_* a refused ATTACH gets */
+    uint32_t attach_left;       /* ATTACHes still to refuse */
+    uint64_t injected_status;   /* fired, since reset */
+    uint64_t injected_syncs;
+    uint64_t injected_attaches;
+} VirtIOMMUInject;
+
+/* A SYNC whose completion an injection delays */
+typedef struct VirtIOMMUPendingSync {
+    QEMUTimer *timer;           /* QEMU_CLOCK_VIRTUAL */
+    bool pending;               /* CMDQ_HEAD stays on it until it fires */
+    VirtIOMMUCmd cmd;           /* host byte order */
+} VirtIOMMUPendingSync;
 
 struct VirtIOMMUState {
     PCIDevice parent_obj;
@@ -35,6 +61,9 @@ struct VirtIOMMUState {
     VirtIOMMUIOTLB iotlb;
     VirtIOMMUDomains domains;
     VirtIOMMUEndpoints eps;     /* the endpoints' address spaces */
+    VirtIOMMURecorder recorder; /* the last commands and events */
+    VirtIOMMUInject inject;
+    VirtIOMMUPendingSync sync;
 
     /* Migration stream records, built by pre_save, read by post_load */
     int32_t mig_ndomains;
@@ -55,6 +84,8 @@ struct VirtIOMMUState {
     uint32_t fq_size;           /* IOVAs a DMA_FQ domain batches */
     uint32_t fq_timeout_ms;     /* virtual-clock delay of a partial batch */
     uint32_t mag_size;          /* IOVAs per rcache magazine */
+    uint32_t flight_records;    /* K of the flight recorder */
+    char *inject_spec;          /* x-inject: armed at realize */
     int32_t rcache_cpu;         /* test hook: rcache CPU, -1: the vCPU */
     bool strict_checks;         /* report driver mistakes as events */
 };
@@ -85,6 +116,35 @@ unsigned virt_iommu_cpu(void *opaque);
 
 /* virt-iommu-info.c: the device's state as text; the caller frees it. */
 char *virt_iommu_info(VirtIOMMUState *s);
+
+/*
+ * Runs the SYNC whose completion was delayed and the commands after it
+ * (the injection's timer).
+ */
+void virt_iommu_sync_fire(void *opaque);
+
+/* virt-iommu-inject.c: fault injection */
+
+/*
+ * Arms one injection, replacing one of the same @kind:
+ * "status" (the next @count commands of @opcode, or any if -1, complete
+ * with @status unrun), "sync-delay" (the next @count SYNCs complete
+ * @delay_ns virtual ns late), "drop-events" (the next @count event
+ * records are dropped as by an overflow) or "refuse-attach" (the next
+ * @count ATTACHes complete with @status unrun).  Count 0 disarms.
+ */
+bool virt_iommu_inject_arm(VirtIOMMUState *s, const char *kind,
+                           int32_t opcode, int32_t status, uint32_t count,
+                           uint64_t delay_ns, Error **errp);
+/*
+ * Arms what @spec says: "KIND:COUNT[:ARG[:ARG]]" with opcode and status
+ * names or numbers, e.g. "status:3:map:no-space", "sync-delay:2:5000000",
+ * "drop-events:4", "refuse-attach:1:busy"; several separated by ','.
+ */
+bool virt_iommu_inject_parse(VirtIOMMUState *s, const char *spec,
+                             Error **errp);
+/* Disarms every injection and cancels a delayed SYNC (device reset). */
+void virt_iommu_inject_reset(VirtIOMMUState *s);
 
 /* virt-iommu-migration.c */
 extern const VMStateDescription vmstate_virt_iommu;

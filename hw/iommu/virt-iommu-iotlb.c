@@ -78,6 +78,19 @@ void virt_iommu_iotlb_insert(VirtIOMMUIOTLB *t, uint32_t domain,
     };
 }
 
+bool virt_iommu_iotlb_mark_stale(VirtIOMMUIOTLB *t, uint32_t domain,
+                                 uint64_t iova)
+{
+    uint64_t page = iova & ~(t->page_size - 1);
+    VirtIOMMUIOTLBEntry *e = virt_iommu_iotlb_slot(t, domain, page);
+
+    if (e->domain != domain || e->iova != page || e->stale_reported) {
+        return false;
+    }
+    e->stale_reported = true;
+    return true;
+}
+
 void virt_iommu_iotlb_invalidate(VirtIOMMUIOTLB *t, uint32_t domain,
                                  uint64_t first, uint64_t last)
 {

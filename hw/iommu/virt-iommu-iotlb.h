@@ -15,7 +15,8 @@ typedef struct VirtIOMMUIOTLBEntry {
     uint64_t iova;              /* page-aligned */
     uint64_t gpa;               /* page-aligned */
     uint32_t domain;            /* 0: entry unused */
-    uint32_t perms;             /* VIRT_IOMMU_PERM_* */
+    uint16_t perms;             /* VIRT_IOMMU_PERM_* */
+    bool stale_reported;        /* strict-checks reported it once */
 } VirtIOMMUIOTLBEntry;
 
 typedef struct VirtIOMMUIOTLB {
@@ -41,6 +42,12 @@ bool virt_iommu_iotlb_lookup(VirtIOMMUIOTLB *t, uint32_t domain,
 /* Caches the translation of the page holding @iova. */
 void virt_iommu_iotlb_insert(VirtIOMMUIOTLB *t, uint32_t domain,
                              uint64_t iova, uint64_t gpa, uint32_t perms);
+/*
+ * Marks the entry of @domain holding @iova as reported stale; true if it
+ * exists and was not marked before.
+ */
+bool virt_iommu_iotlb_mark_stale(VirtIOMMUIOTLB *t, uint32_t domain,
+                                 uint64_t iova);
 /*
  * Drops the entries of @domain (every domain if 0) whose page lies in
  * [@first, @last] (bytes, inclusive).

@@ -30,6 +30,7 @@
 #define VIRT_IOMMU_DEFAULT_MAX_MAPPINGS (1u << 20)
 #define VIRT_IOMMU_MAX_FQ 65536
 #define VIRT_IOMMU_MAX_MAG_SIZE 4096
+#define VIRT_IOMMU_MAX_FLIGHT_RECORDS (1u << 20)
 
 #define VIRT_IOMMU_DOMAIN_TYPES_SUPPORTED \
     (1u << VIRT_IOMMU_DOMAIN_BLOCKED | 1u << VIRT_IOMMU_DOMAIN_IDENTITY | \
@@ -117,6 +118,11 @@ static void virt_iommu_queues_control(VirtIOMMUState *s, uint32_t old_control)
 {
     uint32_t on = s->control & ~old_control;
 
+    if ((old_control & ~s->control) & VIRT_IOMMU_CTRL_CMDQ_EN) {
+        /* A SYNC held by an injection dies with the queue. */
+        timer_del(s->sync.timer);
+        s->sync.pending = false;
+    }
     if (on & VIRT_IOMMU_CTRL_CMDQ_EN) {
         if (!virt_iommu_queue_config_ok(&s->cmdq, sizeof(VirtIOMMUCmd))) {
             s->error |= VIRT_IOMMU_ERR_CMDQ_CONFIG;
@@ -281,6 +287,11 @@ static void virt_iommu_reset_state(VirtIOMMUState *s)
     memset(&s->cmdq, 0, sizeof(s->cmdq));
     virt_iommu_events_reset(&s->events);
     virt_iommu_iotlb_reset(&s->iotlb);
+    virt_iommu_inject_reset(s);
+    /* x-inject describes every boot; checked at realize */
+    if (s->inject_spec) {
+        virt_iommu_inject_parse(s, s->inject_spec, &error_abort);
+    }
     virt_iommu_as_update(&s->eps, s->control);
 }
 
@@ -334,8 +345,12 @@ static void virt_iommu_init_layers(VirtIOMMUState *s)
         .error = &s->error,
         .raise = virt_iommu_raise_event,
         .opaque = s,
+        .recorder = &s->recorder,
     };
     virt_iommu_domains_init(&s->domains, &cfg);
+    virt_iommu_recorder_init(&s->recorder, s->flight_records);
+    s->sync.timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, virt_iommu_sync_fire, s);
+    virt_iommu_inject_reset(s);
 }
 
 static void virt_iommu_realize(PCIDevice *dev, Error **errp)
@@ -367,6 +382,14 @@ static void virt_iommu_realize(PCIDevice *dev, Error **errp)
     if (s->fq_timeout_ms < 1 || s->fq_timeout_ms > 60000) {
         error_setg(errp, "fq-timeout must be between 1 and 60000 ms, not %u",
                    s->fq_timeout_ms);
+        return;
+    }
+    if (s->flight_records > VIRT_IOMMU_MAX_FLIGHT_RECORDS) {
+        error_setg(errp, "flight-recorder must be at most %u records, not %u",
+                   VIRT_IOMMU_MAX_FLIGHT_RECORDS, s->flight_records);
+        return;
+    }
+    if (s->inject_spec && !virt_iommu_inject_parse(s, s->inject_spec, errp)) {
         return;
     }
     s->eps = (VirtIOMMUEndpoints) {
@@ -415,6 +438,8 @@ static void virt_iommu_exit(PCIDevice *dev)
 
     virt_iommu_domains_destroy(&s->domains);
     virt_iommu_iotlb_destroy(&s->iotlb);
+    virt_iommu_recorder_destroy(&s->recorder);
+    timer_free(s->sync.timer);
     msix_uninit(dev, &s->bar0, &s->bar0);
 }
 
@@ -440,6 +465,9 @@ static const Property virt_iommu_properties[] = {
     DEFINE_PROP_BOOL("strict-checks", VirtIOMMUState, strict_checks, false),
     /* Linux's IOVA_MAG_SIZE */
     DEFINE_PROP_UINT32("mag-size", VirtIOMMUState, mag_size, 127),
+    DEFINE_PROP_UINT32("flight-recorder", VirtIOMMUState, flight_records,
+                       1024),
+    DEFINE_PROP_STRING("x-inject", VirtIOMMUState, inject_spec),
 };
 
 static char *virt_iommu_get_info(Object *obj, Error **errp)

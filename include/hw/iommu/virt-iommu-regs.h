@@ -219,7 +219,13 @@ typedef struct VirtIOMMUStats {
      * mags_freed, so mags_live != mags_reachable is a leak
      */
     uint64_t mags_reachable;
-    uint64_t reserved[6];
+    /* Domain 0 only: fault injections that fired (x-virt-iommu-inject) */
+    uint64_t injected_status;   /* commands completed with a chosen status */
+    uint64_t injected_syncs;    /* SYNCs whose completion was delayed */
+    uint64_t injected_drops;    /* event records dropped */
+    uint64_t injected_attaches; /* ATTACHes refused */
+    uint64_t stale_reports;     /* STRICT STALE_IOTLB records (domain 0) */
+    uint64_t reserved[1];
 } VirtIOMMUStats;
 
 /* An event record: 32 bytes, little-endian, written by the device. */
@@ -231,7 +237,7 @@ typedef struct VirtIOMMUEvent {
     uint64_t iova;          /* faulting address (bytes) */
     uint32_t access;        /* VIRT_IOMMU_PERM_* of the access */
     uint32_t reserved0;
-    uint64_t reserved1;
+    uint64_t age_ns;        /* STRICT STALE_IOTLB: virtual ns since UNMAP */
 } VirtIOMMUEvent;
 
 #define VIRT_IOMMU_EVT_FAULT            1
@@ -242,6 +248,8 @@ typedef struct VirtIOMMUEvent {
 
 #define VIRT_IOMMU_STRICT_NEVER_MAPPED  1   /* UNMAP of IOVAs never mapped */
 #define VIRT_IOMMU_STRICT_DOUBLE_UNMAP  2   /* UNMAP of IOVAs unmapped before */
+/* DMA translated by an IOTLB entry whose mapping was unmapped (allowed) */
+#define VIRT_IOMMU_STRICT_STALE_IOTLB   3
 
 #define VIRT_IOMMU_FAULT_BLOCKED        1   /* no domain, or a BLOCKED one */
 #define VIRT_IOMMU_FAULT_NOT_MAPPED     2   /* no mapping holds the IOVA */

@@ -109,8 +109,8 @@ uint16_t qvirt_iommu_submit(QVirtIOMMU *v, const VirtIOMMUCmd *cmd,
     return le16_to_cpu(le.status);
 }
 
-void qvirt_iommu_submit_batch(QVirtIOMMU *v, const VirtIOMMUCmd *cmds,
-                              uint32_t n, uint16_t *status)
+uint32_t qvirt_iommu_post(QVirtIOMMU *v, const VirtIOMMUCmd *cmds,
+                          uint32_t n)
 {
     QTestState *qts = v->dev->bus->qts;
     uint32_t mask = (1u << v->cmdq_log2) - 1;
@@ -124,12 +124,29 @@ void qvirt_iommu_submit_batch(QVirtIOMMU *v, const VirtIOMMUCmd *cmds,
                        sizeof(le));
     }
     qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_TAIL, (tail + n) & mask);
+    return tail;
+}
+
+uint16_t qvirt_iommu_slot_status(QVirtIOMMU *v, uint32_t index)
+{
+    uint32_t mask = (1u << v->cmdq_log2) - 1;
+    VirtIOMMUCmd le;
+
+    qtest_memread(v->dev->bus->qts, v->cmdq + (index & mask) * sizeof(le),
+                  &le, sizeof(le));
+    return le16_to_cpu(le.status);
+}
+
+void qvirt_iommu_submit_batch(QVirtIOMMU *v, const VirtIOMMUCmd *cmds,
+                              uint32_t n, uint16_t *status)
+{
+    uint32_t mask = (1u << v->cmdq_log2) - 1;
+    uint32_t tail = qvirt_iommu_post(v, cmds, n);
+
     g_assert_cmpuint(qvirt_iommu_readl(v, VIRT_IOMMU_REG_CMDQ_HEAD), ==,
                      (tail + n) & mask);
     for (uint32_t i = 0; i < n; i++) {
-        qtest_memread(qts, v->cmdq + ((tail + i) & mask) * sizeof(le), &le,
-                      sizeof(le));
-        status[i] = le16_to_cpu(le.status);
+        status[i] = qvirt_iommu_slot_status(v, tail + i);
     }
 }
 
@@ -261,6 +278,7 @@ bool qvirt_iommu_pop_event(QVirtIOMMU *v, VirtIOMMUEvent *evt)
     evt->domain = le32_to_cpu(evt->domain);
     evt->iova = le64_to_cpu(evt->iova);
     evt->access = le32_to_cpu(evt->access);
+    evt->age_ns = le64_to_cpu(evt->age_ns);
     qvirt_iommu_writel(v, VIRT_IOMMU_REG_EVTQ_HEAD, (head + 1) & mask);
     return true;
 }

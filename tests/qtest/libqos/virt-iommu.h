@@ -60,6 +60,16 @@ uint16_t qvirt_iommu_submit(QVirtIOMMU *v, const VirtIOMMUCmd *cmd,
                             uint64_t *result);
 
 /*
+ * Writes @n commands at TAIL (wrapping) and rings the doorbell once,
+ * without waiting for them; returns the ring index of the first.
+ */
+uint32_t qvirt_iommu_post(QVirtIOMMU *v, const VirtIOMMUCmd *cmds,
+                          uint32_t n);
+
+/* The status the device wrote into ring slot @index (PENDING: not yet). */
+uint16_t qvirt_iommu_slot_status(QVirtIOMMU *v, uint32_t index);
+
+/*
  * Writes @n commands at TAIL (wrapping) and rings the doorbell once;
  * stores the status of each in @status[i].  The ring must have room.
  */
