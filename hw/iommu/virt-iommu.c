@@ -467,7 +467,6 @@ static const Property virt_iommu_properties[] = {
     DEFINE_PROP_UINT32("mag-size", VirtIOMMUState, mag_size, 127),
     DEFINE_PROP_UINT32("flight-recorder", VirtIOMMUState, flight_records,
                        1024),
-    DEFINE_PROP_STRING("x-inject", VirtIOMMUState, inject_spec),
 };
 
 static char *virt_iommu_get_info(Object *obj, Error **errp)
@@ -522,6 +521,33 @@ static void virt_iommu_set_cpu_dead(Object *obj, Visitor *v,
     virt_iommu_domains_cpu_dead(&VIRT_IOMMU(obj)->domains, cpu);
 }
 
+static char *virt_iommu_get_inject(Object *obj, Error **errp)
+{
+    return g_strdup(VIRT_IOMMU(obj)->inject_spec ?: "");
+}
+
+/*
+ * Before realize, x-inject is what every reset arms (checked at realize);
+ * on a running device, writing it arms those injections at once.
+ */
+static void virt_iommu_set_inject(Object *obj, const char *value,
+                                  Error **errp)
+{
+    VirtIOMMUState *s = VIRT_IOMMU(obj);
+
+    if (DEVICE(obj)->realized) {
+        virt_iommu_inject_parse(s, value, errp);
+        return;
+    }
+    g_free(s->inject_spec);
+    s->inject_spec = *value ? g_strdup(value) : NULL;
+}
+
+static void virt_iommu_instance_finalize(Object *obj)
+{
+    g_free(VIRT_IOMMU(obj)->inject_spec);
+}
+
 static void virt_iommu_instance_init(Object *obj)
 {
     VIRT_IOMMU(obj)->rcache_cpu = -1;
@@ -552,6 +578,12 @@ static void virt_iommu_class_init(ObjectClass *klass, void *data)
     object_class_property_set_description(klass, "x-rcache-cpu",
         "Test hook: CPU index whose rcache commands use (-1: the vCPU "
         "that rang the doorbell)");
+    object_class_property_add_str(klass, "x-inject", virt_iommu_get_inject,
+                                  virt_iommu_set_inject);
+    object_class_property_set_description(klass, "x-inject",
+        "Fault injections, e.g. status:3:map:no-space (see "
+        "docs/system/virt-iommu-debugging.rst): armed at every reset if set "
+        "on the command line, at once if set on a running device");
     object_class_property_add(klass, "x-cpu-dead", "uint32", NULL,
                               virt_iommu_set_cpu_dead, NULL, NULL);
     object_class_property_set_description(klass, "x-cpu-dead",
@@ -568,6 +600,7 @@ static const TypeInfo virt_iommu_type_info = {
     .parent = TYPE_PCI_DEVICE,
     .instance_size = sizeof(VirtIOMMUState),
     .instance_init = virt_iommu_instance_init,
+    .instance_finalize = virt_iommu_instance_finalize,
     .class_init = virt_iommu_class_init,
     .interfaces = (InterfaceInfo[]) {
         { INTERFACE_CONVENTIONAL_PCI_DEVICE },

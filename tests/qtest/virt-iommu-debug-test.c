@@ -8,6 +8,7 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
+#include "qobject/qdict.h"
 #include "libqos/dma-testdev.h"
 #include "libqos/libqos-malloc.h"
 #include "libqos/malloc-pc.h"
@@ -125,6 +126,40 @@ static void test_inject_status(void)
     qvirt_iommu_stats(&f.iommu, 0, &st);
     g_assert_cmpuint(st.injected_status, ==, 2);
     g_assert_cmpuint(st.injected_attaches, ==, 0);
+    fixture_stop(&f);
+}
+
+/* QMP error text of qom-set x-inject=@spec on the running device, or NULL */
+static char *set_inject(Fixture *f, const char *spec)
+{
+    g_autoptr(QDict) rsp = qtest_qmp(f->qts, "{ 'execute': 'qom-set',"
+                                     " 'arguments': { 'path': 'viommu',"
+                                     " 'property': 'x-inject',"
+                                     " 'value': %s } }", spec);
+
+    if (qdict_haskey(rsp, "return")) {
+        return NULL;
+    }
+    return g_strdup(qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"));
+}
+
+/* Armed on a running device through QMP; a bad spec is a clear error. */
+static void test_inject_runtime(void)
+{
+    g_autofree char *err = NULL;
+    Fixture f;
+
+    fixture_start(&f, ",id=viommu", "");
+    g_assert_null(set_inject(&f, "status:1:any:invalid"));
+    g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_DOMAIN_ALLOC, .arg = VIRT_IOMMU_DOMAIN_DMA,
+    }), ==, VIRT_IOMMU_S_INVALID);
+    qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    err = set_inject(&f, "status:1:any:ok");
+    g_assert_nonnull(strstr(err, "needs an error status"));
+    g_free(err);
+    err = set_inject(&f, "bogus:1");
+    g_assert_nonnull(strstr(err, "expected status:N:OPCODE:STATUS"));
     fixture_stop(&f);
 }
 
@@ -323,6 +358,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/virt-iommu/debug/inject-status", test_inject_status);
+    qtest_add_func("/virt-iommu/debug/inject-runtime", test_inject_runtime);
     qtest_add_func("/virt-iommu/debug/refuse-attach", test_refuse_attach);
     qtest_add_func("/virt-iommu/debug/drop-events", test_drop_events);
     qtest_add_func("/virt-iommu/debug/sync-delay", test_sync_delay);
