@@ -27,11 +27,10 @@ die() { echo "fetch-linux-iova: error: $*" >&2; exit 1; }
 . "$ROOT/guest/fetch-deb.sh"
 DEB=$(fetch_deb "$PKG" "$CACHE")
 
-# The package holds one tarball, /usr/src/linux-source-X.Y.tar.xz, whose
-# top directory is linux-source-X.Y.
-TARBALL=$(dpkg-deb --fsys-tarfile "$DEB" | tar -t | grep -m1 '^\./usr/src/linux-source-.*\.tar\.xz$') ||
-    die "$DEB holds no usr/src/linux-source-*.tar.xz"
-TOP=$(basename "$TARBALL" .tar.xz)
+# linux-source-X.Y holds /usr/src/linux-source-X.Y.tar.xz, whose top
+# directory is linux-source-X.Y.
+TOP=$PKG
+TARBALL=./usr/src/$TOP.tar.xz
 FILES=(drivers/iommu/iova.c lib/rbtree.c include/linux/iova.h
        include/linux/rbtree.h include/linux/rbtree_augmented.h
        include/linux/rbtree_types.h)
@@ -40,7 +39,8 @@ TMP=$(mktemp -d "${OUTDIR%/}.tmp.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 echo "fetch-linux-iova: extracting ${FILES[*]} from $(basename "$DEB")" >&2
 dpkg-deb --fsys-tarfile "$DEB" | tar -xO "$TARBALL" |
-    tar -xJ -C "$TMP" "${FILES[@]/#/$TOP/}"
+    tar -xJ -C "$TMP" "${FILES[@]/#/$TOP/}" ||
+    die "could not extract ${FILES[*]} from $TARBALL in $DEB"
 mkdir -p "$OUTDIR"
 # tar keeps the tarball's dates; the build tool wants outputs newer
 # than this script.
