@@ -181,7 +181,8 @@ soak-qtest: deps
 	    --timeout-multiplier 0 $(addprefix qtest-x86_64/,$(SOAK_QTESTS))
 
 # The performance report: DMA and command throughput against no
-# IOMMU and virtio-iommu, boot overhead and the allocator benchmarks, in
+# IOMMU and virtio-iommu, boot overhead and the allocator benchmarks (also
+# against Linux's iova.c, from the guest kernel's Debian source package), in
 # $(BENCH_OUT)/report.md with PNG plots; see docs/devel/performance.rst.
 # QEMU_BUILD=build/NAME measures another objdir (configured like build/qemu);
 # BENCH_ARGS passes e.g. '--runs 9 --scale 2 --boot-runs 7 --skip boot'.
@@ -192,6 +193,7 @@ bench: deps
 	[ -f $(BUILD)/iova-release/build.ninja ] || \
 	    meson setup -Dbuildtype=release $(BUILD)/iova-release
 	$(NINJA) -C $(BUILD)/iova-release
+	$(NINJA) -C $(BUILD)/iova-release tests/bench/linux-iova/iova-vs-linux
 	$(NINJA) -C $(QEMU_BUILD) qemu-system-x86_64 \
 	    tests/bench/virt-iommu/virt-iommu-bench \
 	    tests/bench/virt-iommu/iova-vs-iova-tree
@@ -200,6 +202,7 @@ bench: deps
 	    --bench $(QEMU_BUILD)/tests/bench/virt-iommu/virt-iommu-bench \
 	    --iova-bench $(BUILD)/iova-release/iova/bench/iova-bench \
 	    --iova-vs-tree $(QEMU_BUILD)/tests/bench/virt-iommu/iova-vs-iova-tree \
+	    --iova-vs-linux $(BUILD)/iova-release/tests/bench/linux-iova/iova-vs-linux \
 	    --guest-dir $(GUEST_BUILD) --out $(BENCH_OUT) $(BENCH_ARGS)
 
 clean:

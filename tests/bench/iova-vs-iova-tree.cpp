@@ -151,5 +151,3 @@ BENCHMARK(BM_size1_qemu_iova_tree)->Arg(10000)->Arg(100000)
 BENCHMARK(BM_mixed_iova)->Arg(10000)->Arg(100000)->Unit(benchmark::kNanosecond);
 BENCHMARK(BM_mixed_qemu_iova_tree)->Arg(10000)->Arg(100000)
     ->Unit(benchmark::kNanosecond);
-
-BENCHMARK_MAIN();
