@@ -123,6 +123,10 @@ check-qtest: configure
 	cd $(QEMU_BUILD) && meson test --no-rebuild --print-errorlogs \
 	    $(addprefix qtest-x86_64/,$(QTESTS))
 
+# Unit tests of the Python helpers (make bench's statistics).
+check-scripts:
+	python3 -m unittest discover -s scripts -p 'test_*.py' -v
+
 check:
 	scripts/check.sh
 

@@ -15,9 +15,11 @@ iova-vs-linux: the allocator against Linux's own iova.c, side by side).  Writes
 OUT/report.md, OUT/raw/* (every measurement) and OUT/*.png (gnuplot).
 
 Every figure is a ratio of medians measured in this run on this machine;
-run counts and min/median/max are in the tables.  The performance targets
-are checked and each is reported met or missed; the exit status is 0
-either way (a missed target is a finding, not a failure of the run).
+run counts and min/median/max are in the tables.  Each ratio a target
+judges comes with a 95% bootstrap interval over the interleaved runs
+(scripts/benchstats.py), and a target is met or missed only when that
+interval clears it, "not decided" otherwise; the exit status is 0 either
+way (a missed target is a finding, not a failure of the run).
 
 SPDX-License-Identifier: GPL-2.0-or-later
 """
@@ -30,6 +32,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import benchstats
 
 
 def say(msg):
@@ -113,20 +117,23 @@ def dma_table(dma, clock):
         base = {}
         for pat in ("warm", "cold"):
             if ("none", pat, size) in dma:
-                base[pat] = statistics.median(
-                    dma_rates(dma[("none", pat, size)], clock)[0])
+                base[pat] = dma_rates(dma[("none", pat, size)], clock)[0]
         for cfg, pat in DMA_ORDER:
             key = (cfg, pat, size)
             if key not in dma:
                 continue
             ops, bps = dma_rates(dma[key], clock)
             lo, med, hi = stats(ops)
+            ci = benchstats.ratio_ci(ops, base[pat]) if pat in base \
+                else (float("nan"), float("nan"))
             rows.append({
                 "size": size, "cfg": cfg, "pat": pat,
                 "label": DMA_LABEL[(cfg, pat)], "runs": len(ops),
-                "ops_min": lo, "ops_med": med, "ops_max": hi,
+                "ops": ops, "ops_min": lo, "ops_med": med, "ops_max": hi,
                 "gbs": statistics.median(bps) / 1e9,
-                "ratio": med / base[pat] if pat in base else float("nan"),
+                "ratio": med / statistics.median(base[pat])
+                if pat in base else float("nan"),
+                "ci": ci,
             })
     return rows
 
@@ -147,8 +154,7 @@ def cmd_table(cmdr, clock):
     rows = []
     for pages in sorted({k[1] for k in cmdr}):
         vio = cmdr.get(("virtio-iommu", pages))
-        vio_med = statistics.median(
-            [s[0] / (s[clock] / 1e9) for s in vio]) if vio else None
+        vio_rates = [s[0] / (s[clock] / 1e9) for s in vio] if vio else None
         for var in CMD_LABEL:
             samples = cmdr.get((var, pages))
             if not samples:
@@ -158,7 +164,10 @@ def cmd_table(cmdr, clock):
             rows.append({
                 "pages": pages, "var": var, "label": CMD_LABEL[var],
                 "runs": len(rates), "min": lo, "med": med, "max": hi,
-                "ratio": med / vio_med if vio_med else float("nan"),
+                "ratio": med / statistics.median(vio_rates)
+                if vio_rates else float("nan"),
+                "ci": benchstats.ratio_ci(rates, vio_rates)
+                if vio_rates else (float("nan"), float("nan")),
             })
     return rows
 
@@ -342,35 +351,52 @@ def gnuplot(script, out_dir):
     return True
 
 
-def bar_plot(out_dir, name, title, ylabel, groups, series, values):
-    """groups x series clustered bars; values[g][s] (None: absent)."""
+def bar_plot(out_dir, name, title, ylabel, groups, series, values,
+             errors=None):
+    """groups x series clustered bars; values[g][s] (None: absent);
+    errors[g][s]: (lo, hi) of an error bar, or None."""
     data = os.path.join(out_dir, "raw", name + ".dat")
+    if errors is None:
+        errors = [[None] * len(series) for _ in groups]
     with open(data, "w") as f:
-        f.write("group " + " ".join(f'"{s}"' for s in series) + "\n")
-        for g, row in zip(groups, values):
-            f.write(f'"{g}" ' + " ".join(
-                "NaN" if v is None else f"{v:.6g}" for v in row) + "\n")
+        f.write("group " + " ".join(f'"{s}" lo hi' for s in series) + "\n")
+        for g, row, erow in zip(groups, values, errors):
+            cells = []
+            for v, e in zip(row, erow):
+                if v is None:
+                    cells.append("NaN NaN NaN")
+                else:
+                    lo, hi = e if e else (v, v)
+                    cells.append(f"{v:.6g} {lo:.6g} {hi:.6g}")
+            f.write(f'"{g}" ' + " ".join(cells) + "\n")
     script = f"""
 set terminal pngcairo size 1000,520 noenhanced font ",10"
 set output '{name}.png'
 set title "{title}"
 set ylabel "{ylabel}"
 set style data histogram
-set style histogram cluster gap 1
+set style histogram errorbars gap 1 lw 1
 set style fill solid 0.85 border -1
+set bars front
 set key below horizontal
 set grid ytics
 set yrange [0:*]
 set xtics rotate by -20
-plot for [i=2:{len(series) + 1}] 'raw/{name}.dat' using i:xtic(1) title columnheader(i)
+plot for [j=0:{len(series) - 1}] 'raw/{name}.dat' using (column(2+3*j)):(column(3+3*j)):(column(4+3*j)):xtic(1) title columnheader(2+3*j)
 """
     return gnuplot(script, out_dir)
 
 
 # ---- report -----------------------------------------------------------------
 
-def verdict(ok):
-    return "**met**" if ok else "**missed**"
+def target(name, value, lo, hi, goal, higher_is_better=True, fmt="{:.3f}"):
+    """A row of the targets table: the ratio, its interval and verdict."""
+    shown = f"{fmt.format(value)} [{fmt.format(lo)}, {fmt.format(hi)}]"
+    return (name, shown, benchstats.decide(lo, hi, goal, higher_is_better))
+
+
+def verdict(status):
+    return f"**{status}**"
 
 
 def main():
@@ -441,26 +467,29 @@ def main():
           "of 64 KiB per direction, one mapping each, cycled, so that no "
           "IOTLB of 64 entries holds the working set.\n")
         w("| size | configuration | runs | ops/s min | ops/s median | "
-          "ops/s max | GB/s | vs no IOMMU |")
+          "ops/s max | GB/s | vs no IOMMU [95% interval] |")
         w("|---:|---|---:|---:|---:|---:|---:|---:|")
         for r in rows:
             w(f"| {r['size']} | {r['label']} | {r['runs']} | "
               f"{fmt_rate(r['ops_min'])} | {fmt_rate(r['ops_med'])} | "
               f"{fmt_rate(r['ops_max'])} | {r['gbs']:.3f} | "
-              f"{r['ratio'] * 100:.1f}% |")
+              f"{r['ratio'] * 100:.1f}% [{r['ci'][0] * 100:.1f}, "
+              f"{r['ci'][1] * 100:.1f}] |")
         w("")
         by = {(r["cfg"], r["pat"], r["size"]): r for r in rows}
         sizes = sorted({r["size"] for r in rows})
         if ("dma", "warm", 4096) in by:
             d = by[("dma", "warm", 4096)]
-            targets.append(("DMA domain, warm IOTLB, 4 KiB copies >= 90% of "
-                            "no IOMMU", f"{d['ratio'] * 100:.1f}%",
-                            d["ratio"] >= 0.90))
+            targets.append(target("DMA domain, warm IOTLB, 4 KiB copies >= "
+                                   "90% of no IOMMU", d["ratio"], *d["ci"],
+                                   0.90))
             if ("virtio-iommu", "warm", 4096) in by:
                 v = by[("virtio-iommu", "warm", 4096)]
                 x = d["ops_med"] / v["ops_med"]
-                targets.append(("DMA domain, warm IOTLB, 4 KiB copies >= 2x "
-                                "virtio-iommu", f"{x:.2f}x", x >= 2.0))
+                targets.append(target("DMA domain, warm IOTLB, 4 KiB copies "
+                                      ">= 2x virtio-iommu", x,
+                                      *benchstats.ratio_ci(d["ops"], v["ops"]),
+                                      2.0, fmt="{:.2f}"))
                 n = by[("none", "warm", 4096)]
                 od = 1 / d["ops_med"] - 1 / n["ops_med"]
                 ov = 1 / v["ops_med"] - 1 / n["ops_med"]
@@ -471,9 +500,9 @@ def main():
         for size in sizes:
             if ("bypass", "warm", size) in by:
                 b = by[("bypass", "warm", size)]
-                targets.append((f"bypass >= 98% of no IOMMU ({size} B)",
-                                f"{b['ratio'] * 100:.1f}%",
-                                b["ratio"] >= 0.98))
+                targets.append(target(f"bypass >= 98% of no IOMMU "
+                                      f"({size} B)", b["ratio"], *b["ci"],
+                                      0.98))
         series = [DMA_LABEL[k] for k in DMA_ORDER
                   if any((k[0], k[1], s) in by for s in sizes)]
         keys = [k for k in DMA_ORDER
@@ -481,10 +510,14 @@ def main():
         vals = [[by[(k[0], k[1], s)]["ratio"] * 100
                  if (k[0], k[1], s) in by else None for k in keys]
                 for s in sizes]
+        errs = [[tuple(x * 100 for x in by[(k[0], k[1], s)]["ci"])
+                 if (k[0], k[1], s) in by else None for k in keys]
+                for s in sizes]
         if bar_plot(args.out, "dma-ratio",
-                    "DMA throughput relative to no IOMMU (median, CPU time)",
+                    "DMA throughput relative to no IOMMU (median, CPU time; "
+                    "bars: 95% interval)",
                     "% of no IOMMU", [f"{s} B" for s in sizes], series,
-                    vals):
+                    vals, errs):
             plots.append(("dma-ratio.png", "DMA throughput, % of no IOMMU"))
         vals = [[by[(k[0], k[1], s)]["gbs"]
                  if (k[0], k[1], s) in by else None for k in keys]
@@ -503,18 +536,21 @@ def main():
           "(256 descriptors, its full request queue) per notify.  Only the "
           "doorbell writes are timed.\n")
         w("| pages | variant | runs | pairs/s min | pairs/s median | "
-          "pairs/s max | vs virtio-iommu |")
+          "pairs/s max | vs virtio-iommu [95% interval] |")
         w("|---:|---|---:|---:|---:|---:|---:|")
         for r in rows:
             w(f"| {r['pages']} | {r['label']} | {r['runs']} | "
               f"{fmt_rate(r['min'])} | {fmt_rate(r['med'])} | "
-              f"{fmt_rate(r['max'])} | {r['ratio']:.2f}x |")
+              f"{fmt_rate(r['max'])} | {r['ratio']:.2f}x "
+              f"[{r['ci'][0]:.2f}, {r['ci'][1]:.2f}] |")
         w("")
         for r in rows:
             if r["var"] != "virtio-iommu":
-                targets.append((f"MAP+UNMAP >= 2x virtio-iommu ({r['var']}, "
-                                f"{r['pages']} page{'s' if r['pages'] > 1 else ''})",
-                                f"{r['ratio']:.2f}x", r["ratio"] >= 2.0))
+                plural = "s" if r["pages"] > 1 else ""
+                targets.append(target(f"MAP+UNMAP >= 2x virtio-iommu "
+                                      f"({r['var']}, {r['pages']} "
+                                      f"page{plural})", r["ratio"],
+                                      *r["ci"], 2.0, fmt="{:.2f}"))
         pages = sorted({r["pages"] for r in rows})
         vars_ = [v for v in CMD_LABEL if any(r["var"] == v for r in rows)]
         byc = {(r["var"], r["pages"]): r for r in rows}
@@ -555,9 +591,11 @@ def main():
           f"function of another kind (edu): CPU "
           f"{statistics.median(boot['edu_cpu']) / statistics.median(boot['none_cpu']):.4f}"
           f".\n")
-        targets.append(("boot with virt-iommu in bypass <= 2% slower "
-                        "(CPU time)", f"{(ratio - 1) * 100:+.2f}%",
-                        ratio <= 1.02))
+        targets.append(target("boot with virt-iommu in bypass <= 2% slower "
+                              "(CPU time, ratio)", ratio,
+                              *benchstats.ratio_ci(boot["bypass_cpu"],
+                                                   boot["none_cpu"]),
+                              1.02, higher_is_better=False, fmt="{:.4f}"))
 
     if iova:
         w("## 4. Allocator benchmarks\n")
@@ -599,10 +637,13 @@ def main():
 
     if targets:
         w("## Targets\n")
+        w("Measured: the ratio of medians [its 95% bootstrap interval].  "
+          "Met or missed only when the whole interval is on one side of "
+          "the target.\n")
         w("| target | measured | verdict |")
         w("|---|---:|---|")
-        for name, val, ok in targets:
-            w(f"| {name} | {val} | {verdict(ok)} |")
+        for name, val, status in targets:
+            w(f"| {name} | {val} | {verdict(status)} |")
         w("")
     if plots:
         w("## Plots\n")

@@ -55,6 +55,7 @@ suite() {
     fi
 }
 
+suite scripts - check-scripts
 suite iova build/iova check-iova
 suite iova-asan build/iova-asan check-iova-asan
 suite iova-tsan build/iova-tsan check-iova-tsan
