@@ -25,7 +25,7 @@ export CCACHE_NOHASHDIR := 1
 # Ninja's own default would use every core; the machines have two.
 NINJA := ninja -j$(shell nproc)
 
-.PHONY: all deps configure qemu iova guest run check check-iova check-qtest \
+.PHONY: all deps configure qemu iova guest run check check-iova check-qtest check-scripts \
         check-sanitizers check-iova-asan check-iova-tsan check-qtest-asan \
         bench fuzz fuzz-qemu fuzz-iova check-fuzz soak soak-iova soak-qtest \
         clean distclean
