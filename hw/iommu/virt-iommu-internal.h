@@ -1,7 +1,7 @@
 /*
  * virt-iommu: the PCI function's state, shared by the files at the top of
  * the device (virt-iommu.c, virt-iommu-cmd.c, virt-iommu-migration.c,
- * virt-iommu-info.c), which embed the layers below and call down into
+ * virt-iommu-qmp.c), which embed the layers below and call down into
  * them: address spaces (virt-iommu-as.h), domains (virt-iommu-domain.h),
  * the IOTLB, the event writer and the rings.  docs/devel/device-layers.rst
  * draws the graph.
@@ -113,9 +113,6 @@ uint16_t virt_iommu_stats(VirtIOMMUState *s, uint32_t id, VirtIOMMUStats *st);
  * rcache, unless the x-rcache-cpu test hook names one.
  */
 unsigned virt_iommu_cpu(void *opaque);
-
-/* virt-iommu-info.c: the device's state as text; the caller frees it. */
-char *virt_iommu_info(VirtIOMMUState *s);
 
 /*
  * Runs the SYNC whose completion was delayed and the commands after it

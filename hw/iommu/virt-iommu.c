@@ -469,11 +469,6 @@ static const Property virt_iommu_properties[] = {
                        1024),
 };
 
-static char *virt_iommu_get_info(Object *obj, Error **errp)
-{
-    return virt_iommu_info(VIRT_IOMMU(obj));
-}
-
 /*
  * Test hooks (docs/system/virt-iommu.rst): qtest has no vCPU to ring a
  * doorbell from, so "x-rcache-cpu" names the CPU whose rcache commands use,
@@ -571,7 +566,6 @@ static void virt_iommu_class_init(ObjectClass *klass, void *data)
     /* Endpoints take their DMA address space from it at machine init. */
     dc->hotpluggable = false;
     device_class_set_props(dc, virt_iommu_properties);
-    object_class_property_add_str(klass, "info", virt_iommu_get_info, NULL);
     object_class_property_add(klass, "x-rcache-cpu", "int32",
                               virt_iommu_get_rcache_cpu,
                               virt_iommu_set_rcache_cpu, NULL, NULL);
@@ -589,9 +583,6 @@ static void virt_iommu_class_init(ObjectClass *klass, void *data)
     object_class_property_set_description(klass, "x-cpu-dead",
         "Test hook: write a CPU index to return its cached IOVAs, as when "
         "that CPU goes away");
-    object_class_property_set_description(klass, "info",
-        "State report: registers, queues, IOTLB, domains, mappings and "
-        "IOVA allocator counters (as HMP 'info virt-iommu')");
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 }
 

@@ -12,6 +12,8 @@
 #include "migration/migration-util.h"
 #include "standard-headers/linux/pci_regs.h"
 #include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "qobject/qnum.h"
 #include "libqos/dma-testdev.h"
 #include "libqos/edu.h"
 #include "libqos/libqos-malloc.h"
@@ -877,54 +879,199 @@ static void test_msix(void)
     fixture_stop(&f);
 }
 
-static void strip_cr(char *text)
+/* query-virt-iommu's list, which the caller frees with its response */
+static QList *query_virt_iommu(QTestState *qts, int64_t max_mappings,
+                               QDict **resp)
 {
-    char *w = text;
-
-    for (const char *r = text; *r; r++) {
-        if (*r != '\r') {
-            *w++ = *r;
-        }
+    if (max_mappings < 0) {
+        *resp = qtest_qmp(qts, "{ 'execute': 'query-virt-iommu' }");
+    } else {
+        *resp = qtest_qmp(qts, "{ 'execute': 'query-virt-iommu',"
+                          " 'arguments': { 'max-mappings': %" PRId64 " } }",
+                          max_mappings);
     }
-    *w = '\0';
+    g_assert(qdict_haskey(*resp, "return"));
+    return qdict_get_qlist(*resp, "return");
 }
 
-/* The text report that qom-get (and HMP info virt-iommu) shows. */
-static void test_info(void)
+static QDict *list_at(QList *list, size_t index)
+{
+    const QListEntry *e = qlist_first(list);
+
+    while (index--) {
+        g_assert_nonnull(e);
+        e = qlist_next(e);
+    }
+    g_assert_nonnull(e);
+    return qobject_to(QDict, qlist_entry_obj(e));
+}
+
+static void assert_mapping(QDict *m, uint64_t iova, uint64_t size,
+                           uint64_t gpa, bool write, bool fixed)
+{
+    g_assert_cmphex(qdict_get_int(m, "iova"), ==, iova);
+    g_assert_cmphex(qdict_get_int(m, "last"), ==, iova + size - 1);
+    g_assert_cmphex(qdict_get_int(m, "gpa"), ==, gpa);
+    g_assert_true(qdict_get_bool(m, "read"));
+    g_assert_cmpint(qdict_get_bool(m, "write"), ==, write);
+    g_assert_cmpint(qdict_get_bool(m, "fixed"), ==, fixed);
+}
+
+/*
+ * query-virt-iommu reports what the guest did: its queues, one DMA domain
+ * with edu attached and two mappings, an empty BLOCKED domain, the
+ * IOTLB's misses, the fault record of a refused DMA and an injection that
+ * fired.  HMP's info virt-iommu formats the same result.
+ */
+static void test_query(void)
 {
     Fixture f;
     uint32_t dom = start_with_dma_domain(&f, "", false);
+    uint32_t blocked;
     g_autoptr(QDict) resp = NULL;
-    g_autofree char *line = NULL;
+    g_autoptr(QDict) resp1 = NULL;
+    g_autoptr(QDict) resp0 = NULL;
     g_autofree char *hmp = NULL;
-    const char *info;
+    g_autofree char *line = NULL;
+    QDict *dev, *d, *q, *a;
+    QList *list, *eps, *maps;
     uint64_t iova;
 
     iova = qvirt_iommu_map_ok(&f.iommu, dom, f.src, 2 * PAGE,
-                              VIRT_IOMMU_PERM_READ, 0);
+                              VIRT_IOMMU_PERM_READ, EDU_DMA_LIMIT);
     g_assert_cmpuint(qvirt_iommu_map_fixed(&f.iommu, dom, 0x200000, f.dst, PAGE,
                                            VIRT_IOMMU_PERM_READ |
                                            VIRT_IOMMU_PERM_WRITE), ==,
                      VIRT_IOMMU_S_OK);
-    resp = qtest_qmp(f.qts, "{ 'execute': 'qom-get', 'arguments': {"
-                     " 'path': '/machine/peripheral/viommu',"
-                     " 'property': 'info' } }");
-    info = qdict_get_str(resp, "return");
-    g_assert_nonnull(strstr(info, "1 domains, 1 endpoints attached"));
-    g_assert_nonnull(strstr(info, "domain 1 DMA: 1 endpoints 00:05.0"));
-    g_assert_nonnull(strstr(info, "2 mappings (12288 bytes)"));
-    g_assert_nonnull(strstr(info, "iova: 3 live ranges (2 reserved)"));
-    line = g_strdup_printf("0x%" PRIx64 "-0x%" PRIx64 " -> 0x%" PRIx64
-                           " r-\n", iova, (uint64_t)(iova + 2 * PAGE - 1),
-                           f.src);
-    g_assert_nonnull(strstr(info, line));
-    g_assert_nonnull(strstr(info, "0x200000-0x200fff -> "));
-    g_assert_nonnull(strstr(info, " rw fixed\n"));
-    /* HMP shows the same report, with the monitor's CRLF line ends. */
+    blocked = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_BLOCKED);
+    g_assert_true(dma_arrives(&f, iova, 0x200000, 1));
+    /* One fault record: the read of an unmapped IOVA */
+    g_assert_false(dma_arrives(&f, f.src, 0x200000, 2));
+    /* One injection fired: edu stays in its DMA domain */
+    qtest_qmp_assert_success(f.qts, "{ 'execute': 'qom-set', 'arguments': {"
+                             " 'path': '/machine/peripheral/viommu',"
+                             " 'property': 'x-inject',"
+                             " 'value': 'refuse-attach:1:busy' } }");
+    g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
+        .opcode = VIRT_IOMMU_CMD_ATTACH, .domain = blocked,
+        .endpoint = EDU_RID,
+    }, NULL), ==, VIRT_IOMMU_S_BUSY);
+
+    list = query_virt_iommu(f.qts, -1, &resp);
+    g_assert_cmpuint(qlist_size(list), ==, 1);
+    dev = list_at(list, 0);
+    g_assert_cmpstr(qdict_get_str(dev, "qom-path"), ==,
+                    "/machine/peripheral/viommu");
+    g_assert_cmpstr(qdict_get_str(dev, "id"), ==, "viommu");
+    g_assert_cmpint(qdict_get_int(dev, "bus"), ==, 0);
+    g_assert_cmpint(qdict_get_int(dev, "slot"), ==, 4);
+    g_assert_cmpint(qdict_get_int(dev, "function"), ==, 0);
+    g_assert_cmpint(qdict_get_int(dev, "abi-major"), ==,
+                    VIRT_IOMMU_VERSION_MAJOR);
+    g_assert_cmpint(qdict_get_int(dev, "abi-minor"), ==,
+                    VIRT_IOMMU_VERSION_MINOR);
+    g_assert_cmphex(qdict_get_int(dev, "control") & VIRT_IOMMU_CTRL_ENABLE,
+                    ==, VIRT_IOMMU_CTRL_ENABLE);
+    g_assert_cmphex(qdict_get_int(dev, "error"), ==, 0);
+    g_assert_cmpint(qdict_get_int(dev, "page-size"), ==, PAGE);
+    g_assert_cmpint(qdict_get_int(dev, "iova-bits"), ==, 48);
+    q = qdict_get_qdict(dev, "cmdq");
+    g_assert_cmphex(qdict_get_int(q, "base"), ==, f.iommu.cmdq);
+    g_assert_cmpint(qdict_get_int(q, "entries"), ==, 1 << f.iommu.cmdq_log2);
+    g_assert_cmpint(qdict_get_int(q, "head"), ==, qdict_get_int(q, "tail"));
+    q = qdict_get_qdict(dev, "evtq");
+    g_assert_cmphex(qdict_get_int(q, "base"), ==, f.iommu.evtq);
+    g_assert_cmpint(qdict_get_int(q, "tail") - qdict_get_int(q, "head"), ==, 1);
+    g_assert_cmpint(qdict_get_int(dev, "events"), ==, 1);
+    g_assert_cmpint(qdict_get_int(dev, "events-dropped"), ==, 0);
+    q = qdict_get_qdict(dev, "iotlb");
+    g_assert_cmpint(qdict_get_int(q, "entries"), ==, 64);
+    /* Two pages translated for the first time, one of them twice */
+    g_assert_cmpint(qdict_get_int(q, "misses"), >=, 2);
+    g_assert_cmpint(qdict_get_int(q, "hits"), >=, 1);
+    g_assert_cmpint(qdict_get_int(q, "invalidations"), ==, 0);
+    g_assert_cmpint(qdict_get_int(dev, "stale-iotlb-reports"), ==, 0);
+    q = qdict_get_qdict(dev, "injected");
+    g_assert_cmpint(qdict_get_int(q, "attaches"), ==, 1);
+    g_assert_cmpint(qdict_get_int(q, "status") + qdict_get_int(q, "syncs") +
+                    qdict_get_int(q, "drops"), ==, 0);
+    /* The device's sums: one allocator, the MSI window and MAP_FIXED */
+    a = qdict_get_qdict(dev, "allocator");
+    g_assert_cmpint(qdict_get_int(a, "live-ranges"), ==, 3);
+    g_assert_cmpint(qdict_get_int(a, "reserved-ranges"), ==, 2);
+    g_assert_cmpint(qdict_get_int(a, "mags-live"), ==,
+                    qdict_get_int(a, "mags-reachable"));
+
+    g_assert_cmpuint(qlist_size(qdict_get_qlist(dev, "domains")), ==, 2);
+    d = list_at(qdict_get_qlist(dev, "domains"), 0);
+    g_assert_cmpint(qdict_get_int(d, "id"), ==, dom);
+    g_assert_cmpstr(qdict_get_str(d, "type"), ==, "dma");
+    eps = qdict_get_qlist(d, "endpoints");
+    g_assert_cmpuint(qlist_size(eps), ==, 1);
+    g_assert_cmpint(qnum_get_int(qobject_to(QNum,
+                    qlist_entry_obj(qlist_first(eps)))), ==, EDU_RID);
+    g_assert_cmpint(qdict_get_int(d, "mapping-count"), ==, 2);
+    g_assert_cmpint(qdict_get_int(d, "mapped-bytes"), ==, 3 * PAGE);
+    g_assert_cmpint(qdict_get_int(d, "fq-pending"), ==, 0);
+    a = qdict_get_qdict(d, "allocator");
+    g_assert_cmpint(qdict_get_int(a, "live-ranges"), ==, 3);
+    g_assert_cmpint(qdict_get_int(a, "reserved-ranges"), ==, 2);
+    /* In IOVA order: the fixed one low, the allocated one top-down */
+    maps = qdict_get_qlist(d, "mappings");
+    g_assert_cmpuint(qlist_size(maps), ==, 2);
+    assert_mapping(list_at(maps, 0), 0x200000, PAGE, f.dst, true, true);
+    assert_mapping(list_at(maps, 1), iova, 2 * PAGE, f.src, false, false);
+
+    d = list_at(qdict_get_qlist(dev, "domains"), 1);
+    g_assert_cmpint(qdict_get_int(d, "id"), ==, blocked);
+    g_assert_cmpstr(qdict_get_str(d, "type"), ==, "blocked");
+    g_assert_cmpuint(qlist_size(qdict_get_qlist(d, "endpoints")), ==, 0);
+    g_assert_cmpint(qdict_get_int(d, "mapping-count"), ==, 0);
+    g_assert_false(qdict_haskey(d, "allocator"));
+
+    /* max-mappings bounds the list, never the count */
+    list = query_virt_iommu(f.qts, 1, &resp1);
+    d = list_at(qdict_get_qlist(list_at(list, 0), "domains"), 0);
+    g_assert_cmpint(qdict_get_int(d, "mapping-count"), ==, 2);
+    maps = qdict_get_qlist(d, "mappings");
+    g_assert_cmpuint(qlist_size(maps), ==, 1);
+    assert_mapping(list_at(maps, 0), 0x200000, PAGE, f.dst, true, true);
+    list = query_virt_iommu(f.qts, 0, &resp0);
+    d = list_at(qdict_get_qlist(list_at(list, 0), "domains"), 0);
+    g_assert_cmpuint(qlist_size(qdict_get_qlist(d, "mappings")), ==, 0);
+
+    /* HMP shows the key facts of the same result */
     hmp = qtest_hmp(f.qts, "info virt-iommu");
-    strip_cr(hmp);
-    g_assert_cmpstr(hmp, ==, info);
+    g_assert_nonnull(strstr(hmp, "virt-iommu 00:04.0: ABI "));
+    g_assert_nonnull(strstr(hmp, "; 1 records, 0 dropped"));
+    g_assert_nonnull(strstr(hmp, "2 domains, 1 endpoints attached"));
+    g_assert_nonnull(strstr(hmp, "domain 1 DMA: 1 endpoints 00:05.0\r\n"
+                            "    2 mappings (12288 bytes)"));
+    g_assert_nonnull(strstr(hmp, "iova: 3 live ranges (2 reserved)"));
+    g_assert_nonnull(strstr(hmp, "domain 2 BLOCKED: 0 endpoints\r\n"));
+    line = g_strdup_printf("0x%" PRIx64 "-0x%" PRIx64 " -> 0x%" PRIx64
+                           " r-\r\n", iova, (uint64_t)(iova + 2 * PAGE - 1),
+                           f.src);
+    g_assert_nonnull(strstr(hmp, line));
+    g_assert_nonnull(strstr(hmp, "0x200000-0x200fff -> "));
+    g_assert_nonnull(strstr(hmp, " rw fixed\r\n"));
+
+    expect_fault(&f, VIRT_IOMMU_FAULT_NOT_MAPPED, dom, f.src,
+                 VIRT_IOMMU_PERM_READ);
     fixture_stop(&f);
+}
+
+/* Without a virt-iommu, as other query commands: an empty list. */
+static void test_query_none(void)
+{
+    QTestState *qts = qtest_init("-M q35 -nodefaults");
+    g_autoptr(QDict) resp = NULL;
+    g_autofree char *hmp = NULL;
+
+    g_assert_cmpuint(qlist_size(query_virt_iommu(qts, -1, &resp)), ==, 0);
+    hmp = qtest_hmp(qts, "info virt-iommu");
+    g_assert_cmpstr(hmp, ==, "");
+    qtest_quit(qts);
 }
 
 static void test_identity_and_blocked(void)
@@ -1249,7 +1396,8 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-iommu/cmd/set-type-cycle", test_set_type_cycle);
     qtest_add_func("/virt-iommu/cmd/stats", test_stats);
     qtest_add_func("/virt-iommu/cmd/endpoint-gone", test_endpoint_gone);
-    qtest_add_func("/virt-iommu/cmd/info", test_info);
+    qtest_add_func("/virt-iommu/cmd/query", test_query);
+    qtest_add_func("/virt-iommu/cmd/query-none", test_query_none);
     qtest_add_func("/virt-iommu/cmd/cpu-dead", test_cpu_dead);
     qtest_add_func("/virt-iommu/cmd/strict-checks", test_strict_checks);
     qtest_add_func("/virt-iommu/cmd/migration", test_migration);
