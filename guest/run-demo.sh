@@ -7,8 +7,10 @@
 # changed), boots it on q35 under TCG with -device virt-iommu and
 # -device dma-testdev,addr=06.0 (PF at 00:06.0, VFs at 06.1-06.7), streams
 # the serial console to the terminal and to OUTDIR/demo.log, then shows the
-# device's own view (HMP 'info virt-iommu', also in OUTDIR/hmp.log) and
-# ends with one verdict line.  Arguments after the options go to QEMU
+# device's own view (taken over QMP: query-virt-iommu in
+# OUTDIR/virt-iommu.json, which the verdict checks, and HMP's 'info
+# virt-iommu' text in OUTDIR/virt-iommu.txt) and ends with one verdict
+# line.  Arguments after the options go to QEMU
 # unchanged, e.g.
 #   guest/run-demo.sh -trace 'virt_iommu_*'
 #
@@ -143,13 +145,19 @@ if [ -n "$TRACE" ]; then
         "lines in $OUTDIR/trace.log"
 fi
 
-hmp_ok=
-if [ -s "$hmp_log" ]; then
+if [ -s "$view_text" ]; then
     echo
-    say "the device's view at the end (HMP 'info virt-iommu', $hmp_log):"
-    cat "$hmp_log"
-    grep -q '^virt-iommu ' "$hmp_log" && hmp_ok=1
+    say "the device's view at the end ('info virt-iommu', $view_text):"
+    cat "$view_text"
 fi
+# The device's view as numbers, from query-virt-iommu's JSON: event
+# records written, domains, attached endpoints (empty if there is none)
+device_view=$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))[0]
+print(d["events"], len(d["domains"]),
+      sum(len(x["endpoints"]) for x in d["domains"]))
+' "$view_json" 2>/dev/null)
 
 # The console has CRLF line ends, and kernel messages may share a line with
 # ours, so look for the strings anywhere.
@@ -177,19 +185,21 @@ report_problem() {
     elif [ -z "$GUEST_ARGS" ] &&
          ! grep -a -q '^allocator: .*; back to baseline$' <<<"$clean"; then
         echo "the allocator is not back to baseline"
-    elif [ -z "$hmp_ok" ]; then
-        echo "no 'info virt-iommu' from the monitor"
+    elif [ -z "$device_view" ]; then
+        echo "no query-virt-iommu result from the monitor" \
+            "(see $OUTDIR/qmp-view.log)"
     elif [ -z "$GUEST_ARGS" ]; then
         # The device's view must agree with the guest's: as many event
         # records written as the guest read, and nothing left behind.
-        local guest_events dev_events
+        local guest_events dev_events dev_domains dev_endpoints
         guest_events=$(sed -n 's/^virt-iommu: [0-9]* commands, \([0-9]*\) event records read$/\1/p' <<<"$clean" | tail -n 1)
-        dev_events=$(sed -n 's/^  evtq: .*; \([0-9]*\) records, .*/\1/p' "$hmp_log")
+        read -r dev_events dev_domains dev_endpoints <<<"$device_view"
         if [ -z "$guest_events" ] || [ "$guest_events" != "$dev_events" ]; then
             echo "the guest read ${guest_events:-no} event records," \
-                "the device says it wrote ${dev_events:-none}"
-        elif ! grep -q '^  0 domains, 0 endpoints attached' "$hmp_log"; then
-            echo "the device still has domains or attached endpoints"
+                "the device says it wrote $dev_events"
+        elif [ "$dev_domains" != 0 ] || [ "$dev_endpoints" != 0 ]; then
+            echo "the device still has $dev_domains domains and" \
+                "$dev_endpoints attached endpoints"
         fi
     fi
 }

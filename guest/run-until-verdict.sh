@@ -7,21 +7,22 @@
 # switching it to raw mode and leaving it so if it gets killed; ^C reaches
 # QEMU (timeout --foreground keeps it in our process group) and tee keeps
 # copying until QEMU is gone.  When the console shows MARKER followed by
-# PASS or FAIL (the guest then holds), a watcher asks the HMP monitor (a
-# unix socket) for 'info virt-iommu', into $OUTDIR/hmp.log, and quits QEMU.
+# PASS or FAIL (the guest then holds), a watcher takes the device's view
+# over QMP (a unix socket; guest/qmp-view.py, QEMU's Python QMP library):
+# query-virt-iommu into $OUTDIR/virt-iommu.json and the 'info virt-iommu'
+# text into $OUTDIR/virt-iommu.txt, and quits QEMU.
 #
-# Sets: log, hmp_log (paths), status (QEMU's exit status; 124 or 137 when
-# the timeout hit), elapsed_ms, interrupted (non-empty after ^C).
+# Sets: log, view_json, view_text (paths), status (QEMU's exit status; 124
+# or 137 when the timeout hit), elapsed_ms, interrupted (non-empty after
+# ^C).
 
 watch_verdict() {
-    local marker=$1 mon=$2 deadline=$((SECONDS + TIMEOUT))
-    local hmp=$ROOT/guest/hmp.py
+    local marker=$1 qmp=$2 deadline=$((SECONDS + TIMEOUT))
 
     while [ $SECONDS -lt $deadline ]; do
         if grep -a -q "$marker \\(PASS\\|FAIL\\)" "$log"; then
-            python3 "$hmp" "$mon" "info virt-iommu" \
-                >"$hmp_log.tmp" 2>&1 && mv "$hmp_log.tmp" "$hmp_log"
-            python3 "$hmp" "$mon" quit >/dev/null 2>&1
+            python3 "$ROOT/guest/qmp-view.py" "$qmp" "$view_json" \
+                "$view_text" >"$OUTDIR/qmp-view.log" 2>&1
             return
         fi
         sleep 0.2
@@ -29,24 +30,25 @@ watch_verdict() {
 }
 
 run_until_verdict() {
-    local mon=$OUTDIR/monitor.sock start watcher
+    local qmp=$OUTDIR/qmp.sock start watcher
 
     log=$OUTDIR/$1
-    hmp_log=$OUTDIR/hmp.log
-    rm -f "$log" "$hmp_log" "$mon"
+    view_json=$OUTDIR/virt-iommu.json
+    view_text=$OUTDIR/virt-iommu.txt
+    rm -f "$log" "$view_json" "$view_text" "$OUTDIR/qmp-view.log" "$qmp"
     : >"$log"
     interrupted=
     trap 'interrupted=1' INT
     start=$(date +%s%N)
-    watch_verdict "$2" "$mon" &
+    watch_verdict "$2" "$qmp" &
     watcher=$!
     timeout --foreground -k 5 "$TIMEOUT" "$QEMU" -serial stdio "${args[@]}" \
-        -monitor "unix:$mon,server=on,wait=off" </dev/null 2>&1 |
+        -qmp "unix:$qmp,server=on,wait=off" </dev/null 2>&1 |
         tee -i -a "$log"
     status=${PIPESTATUS[0]}
     kill "$watcher" 2>/dev/null
     wait "$watcher" 2>/dev/null
     trap - INT
-    rm -f "$mon" "$hmp_log.tmp"
+    rm -f "$qmp"
     elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 }

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Hold the Linux guest's view of virt-iommu against the device's own.
 
-usage: guest/linux/compare.py CONSOLE_LOG HMP_LOG
+usage: guest/linux/compare.py CONSOLE_LOG VIEW_JSON
 
 CONSOLE_LOG is the guest's serial console (guest/linux/init prints its
 groups, the driver's debugfs accounting and dmesg between markers);
-HMP_LOG is the device's 'info virt-iommu' taken while the guest held after
-its verdict.  Prints both views side by side and every mismatch; exit
+VIEW_JSON is the device's view, QMP's query-virt-iommu as guest/qmp-view.py
+took it (through QEMU's Python QMP library) while the guest held after its
+verdict.  Prints both views side by side and every mismatch; exit
 status 0 only if the guest passed its own checks and nothing mismatched:
 
   - the guest's verdict is PASS and its kernel log has no WARNING, BUG,
@@ -28,6 +29,7 @@ status 0 only if the guest passed its own checks and nothing mismatched:
 SPDX-License-Identifier: GPL-2.0-or-later
 """
 
+import json
 import re
 import sys
 
@@ -52,15 +54,27 @@ def bdf(s):
     return s[-7:]
 
 
+def rid_bdf(rid):
+    """A requester ID as the guest names the function: 00:07.0."""
+    return "%02x:%02x.%x" % (rid >> 8, (rid >> 3) & 0x1f, rid & 7)
+
+
+def load_view(path):
+    """query-virt-iommu's entry for the one device, or None."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            view = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return view[0] if isinstance(view, list) and len(view) == 1 else None
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
     console = open(sys.argv[1], errors="replace").read().replace("\r", "")
-    try:
-        hmp = open(sys.argv[2], errors="replace").read()
-    except OSError:
-        hmp = ""
+    dev = load_view(sys.argv[2])
     problems = []
 
     verdict = re.search(r"VIRT-IOMMU-LINUX: (PASS|FAIL)[^\n]*", console)
@@ -96,19 +110,20 @@ def main():
     stats = {m.group(1): int(m.group(2))
              for m in re.finditer(r"^stat (\S+) (\d+)$", view, re.M)}
 
-    if not hmp.startswith("virt-iommu "):
-        problems.append("no 'info virt-iommu' from the monitor")
     dev_domains = {}  # id -> (type, endpoints, mappings, bytes)
-    for m in re.finditer(r"^  domain (\d+) (\S+): (\d+) endpoints([^\n]*)\n"
-                         r"    (\d+) mappings \((\d+) bytes\)", hmp, re.M):
-        dev_domains[m.group(1)] = (m.group(2), m.group(4).split(),
-                                   int(m.group(5)), int(m.group(6)))
-    m = re.search(r"; (\d+) records, (\d+) dropped", hmp)
-    dev_events, dev_dropped = (int(m.group(1)), int(m.group(2))) if m \
-        else (None, None)
-    m = re.search(r"iotlb: \d+ entries, \d+ hits, \d+ misses, (\d+) "
-                  r"invalidated", hmp)
-    dev_invalidated = int(m.group(1)) if m else None
+    dev_events = dev_dropped = dev_invalidated = None
+    if dev is None:
+        problems.append("no query-virt-iommu result for one device from "
+                        "the monitor")
+    else:
+        for d in dev["domains"]:
+            # QAPI's dma-fq is the driver's (and the ABI's) DMA_FQ
+            dev_domains[str(d["id"])] = (
+                d["type"].upper().replace("-", "_"),
+                [rid_bdf(rid) for rid in d["endpoints"]],
+                d["mapping-count"], d["mapped-bytes"])
+        dev_events, dev_dropped = dev["events"], dev["events-dropped"]
+        dev_invalidated = dev["iotlb"]["invalidations"]
 
     # The driver's own listing: domains (core type, device type) and
     # endpoints with their domain IDs

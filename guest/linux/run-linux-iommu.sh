@@ -9,7 +9,8 @@
 # an SR-IOV PF at 00:06.0 and an NVMe controller on a small raw image, and
 # lets /init run block I/O in every default domain type, VF churn and
 # kmemleak scans.  When the guest prints its verdict, the device's view is
-# taken over the HMP socket ('info virt-iommu', OUTDIR/hmp.log) and
+# taken over QMP (query-virt-iommu, OUTDIR/virt-iommu.json; the 'info
+# virt-iommu' text in OUTDIR/virt-iommu.txt) and
 # guest/linux/compare.py holds it against the guest's view (groups and
 # their types, the driver's accounting, the kernel log).  The serial
 # console goes to the terminal and OUTDIR/console.log, the guest's kernel
@@ -158,10 +159,10 @@ fi
 tr -d '\r' <"$log" |
     sed -n '/^linux-iommu: ---- dmesg ----$/,/^linux-iommu: ---- end dmesg ----$/p' |
     sed '1d;$d' >"$OUTDIR/dmesg.log"
-if [ -s "$hmp_log" ]; then
+if [ -s "$view_text" ]; then
     echo
-    say "the device's view at the end ($hmp_log):"
-    cat "$hmp_log"
+    say "the device's view at the end ($view_text):"
+    cat "$view_text"
 fi
 echo
 if [ "$mode" = seed ]; then
@@ -172,7 +173,7 @@ if [ "$mode" = seed ]; then
     say "FAIL after $secs s: ${verdict:-no verdict} (QEMU status $status, log: $log)"
     exit 1
 fi
-if python3 "$LINUX_DIR/compare.py" "$log" "$hmp_log"; then
+if python3 "$LINUX_DIR/compare.py" "$log" "$view_json"; then
     if [ "$status" -ne 0 ]; then
         say "FAIL: QEMU exited with status $status after $secs s (log: $log)"
         exit 1

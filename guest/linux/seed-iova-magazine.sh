@@ -98,8 +98,7 @@ fi
             grep -a -e '^seed: ' | sed 's/^/  /'
         echo
         echo "the device's view at the end:"
-        sed 's/^/  /' "$OUT/$run/hmp.log" 2>/dev/null | grep -v '^  mapping ' |
-            head -n 40
+        sed 's/^/  /' "$OUT/$run/virt-iommu.txt" 2>/dev/null | head -n 40
     done
     echo
     if [ "$(field fix-off reports)" = 0 ]; then
