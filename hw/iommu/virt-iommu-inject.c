@@ -13,6 +13,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qapi/qapi-commands-virt-iommu.h"
 #include "qemu/cutils.h"
 #include "qemu/timer.h"
 #include "virt-iommu-internal.h"
@@ -171,4 +172,38 @@ void virt_iommu_inject_reset(VirtIOMMUState *s)
     s->events.inject_drops = 0;
     timer_del(s->sync.timer);
     s->sync.pending = false;
+}
+
+void qmp_x_virt_iommu_inject(const char *device, VirtIommuInjectKind kind,
+                             uint32_t count, const char *opcode,
+                             const char *status, bool has_delay_ns,
+                             uint64_t delay_ns, Error **errp)
+{
+    Object *obj = object_resolve_path_type(device, TYPE_VIRT_IOMMU, NULL);
+    g_autofree char *spec = NULL;
+
+    if (!obj) {
+        error_setg(errp, "virt-iommu: no virt-iommu '%s'", device);
+        return;
+    }
+    /* One spelling for the command line and QMP: the x-inject syntax */
+    switch (kind) {
+    case VIRT_IOMMU_INJECT_KIND_STATUS:
+        spec = g_strdup_printf("status:%u:%s:%s", count, opcode ?: "any",
+                               status ?: "ok");
+        break;
+    case VIRT_IOMMU_INJECT_KIND_SYNC_DELAY:
+        spec = g_strdup_printf("sync-delay:%u:%" PRIu64, count,
+                               has_delay_ns ? delay_ns : 0);
+        break;
+    case VIRT_IOMMU_INJECT_KIND_DROP_EVENTS:
+        spec = g_strdup_printf("drop-events:%u", count);
+        break;
+    case VIRT_IOMMU_INJECT_KIND_REFUSE_ATTACH:
+        spec = g_strdup_printf("refuse-attach:%u:%s", count, status ?: "ok");
+        break;
+    default:
+        g_assert_not_reached();
+    }
+    virt_iommu_inject_parse(VIRT_IOMMU(obj), spec, errp);
 }

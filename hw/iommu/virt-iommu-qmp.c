@@ -21,6 +21,8 @@
 
 /* Mappings HMP lists per domain; the rest are counted */
 #define VIRT_IOMMU_HMP_MAPPINGS 16
+/* Flight-recorder records HMP lists, the newest */
+#define VIRT_IOMMU_HMP_RECORDS 16
 
 static const VirtIommuDomainType domain_types[] = {
     [VIRT_IOMMU_DOMAIN_BLOCKED] = VIRT_IOMMU_DOMAIN_TYPE_BLOCKED,
@@ -135,8 +137,34 @@ static VirtIommuDomainInfo *query_domain(VirtIOMMUState *s, uint32_t id,
     return info;
 }
 
-static VirtIommuInfo *query_device(VirtIOMMUState *s, uint64_t max_mappings)
+static void query_record(const VirtIOMMURecord *rec, void *opaque)
 {
+    VirtIommuFlightRecordList ***tail = opaque;
+    VirtIommuFlightRecord *r = g_new(VirtIommuFlightRecord, 1);
+
+    *r = (VirtIommuFlightRecord) {
+        .time_ns = rec->time_ns,
+        .kind = rec->kind == VIRT_IOMMU_REC_CMD ?
+                VIRT_IOMMU_RECORD_KIND_COMMAND : VIRT_IOMMU_RECORD_KIND_EVENT,
+        .type = rec->type,
+        .status = rec->status,
+        .endpoint = rec->endpoint,
+        .domain = rec->domain,
+        .arg = rec->arg,
+        .iova = rec->iova,
+        .addr = rec->addr,
+        .size = rec->size,
+        .result = rec->result,
+        .injected = rec->injected,
+        .dropped = rec->dropped,
+    };
+    QAPI_LIST_APPEND(*tail, r);
+}
+
+static VirtIommuInfo *query_device(VirtIOMMUState *s, uint64_t max_mappings,
+                                   uint32_t flight_records)
+{
+    VirtIommuFlightRecordList **records;
     PCIDevice *dev = PCI_DEVICE(s);
     VirtIommuInfo *info = g_new0(VirtIommuInfo, 1);
     VirtIommuDomainInfoList **domains = &info->domains;
@@ -193,12 +221,21 @@ static VirtIommuInfo *query_device(VirtIOMMUState *s, uint64_t max_mappings)
                                                    max_mappings));
         }
     }
+    info->flight_recorder_size = s->recorder.size;
+    info->flight_records_total = s->recorder.total;
+    if (flight_records) {
+        info->has_flight_records = true;
+        records = &info->flight_records;
+        virt_iommu_recorder_foreach(&s->recorder, flight_records,
+                                    query_record, &records);
+    }
     return info;
 }
 
 typedef struct VirtIOMMUQuery {
     VirtIommuInfoList **tail;
     uint64_t max_mappings;
+    uint32_t flight_records;
 } VirtIOMMUQuery;
 
 static int query_one(Object *obj, void *opaque)
@@ -208,18 +245,22 @@ static int query_one(Object *obj, void *opaque)
     VirtIOMMUQuery *q = opaque;
 
     if (s) {
-        QAPI_LIST_APPEND(q->tail, query_device(s, q->max_mappings));
+        QAPI_LIST_APPEND(q->tail, query_device(s, q->max_mappings,
+                                               q->flight_records));
     }
     return 0;
 }
 
 VirtIommuInfoList *qmp_query_virt_iommu(bool has_max_mappings,
-                                        uint64_t max_mappings, Error **errp)
+                                        uint64_t max_mappings,
+                                        bool has_flight_records,
+                                        uint32_t flight_records, Error **errp)
 {
     VirtIommuInfoList *head = NULL;
     VirtIOMMUQuery q = {
         .tail = &head,
         .max_mappings = has_max_mappings ? max_mappings : UINT64_MAX,
+        .flight_records = has_flight_records ? flight_records : 0,
     };
 
     /* As other query commands: no such device, an empty list. */
@@ -327,6 +368,25 @@ static void hmp_device(Monitor *mon, const VirtIommuInfo *info)
     for (VirtIommuDomainInfoList *d = info->domains; d; d = d->next) {
         hmp_domain(mon, d->value);
     }
+    if (info->flight_records) {
+        monitor_printf(mon, "  flight recorder (%u kept, %" PRIu64
+                       " recorded), newest last:\n",
+                       info->flight_recorder_size,
+                       info->flight_records_total);
+    }
+    for (VirtIommuFlightRecordList *l = info->flight_records; l;
+         l = l->next) {
+        const VirtIommuFlightRecord *r = l->value;
+
+        monitor_printf(mon, "    %" PRId64 " ns %s 0x%x status/reason %u%s "
+                       "rid 0x%04x domain %u iova 0x%" PRIx64 " size 0x%"
+                       PRIx64 " result 0x%" PRIx64 "\n", r->time_ns,
+                       r->kind == VIRT_IOMMU_RECORD_KIND_COMMAND ? "cmd" :
+                       "event", r->type, r->status,
+                       r->injected ? " (injected)" :
+                       r->dropped ? " (dropped)" : "",
+                       r->endpoint, r->domain, r->iova, r->size, r->result);
+    }
 }
 
 void hmp_info_virt_iommu(Monitor *mon, const QDict *qdict)
@@ -334,7 +394,8 @@ void hmp_info_virt_iommu(Monitor *mon, const QDict *qdict)
     g_autoptr(VirtIommuInfoList) list = NULL;
     Error *err = NULL;
 
-    list = qmp_query_virt_iommu(true, VIRT_IOMMU_HMP_MAPPINGS, &err);
+    list = qmp_query_virt_iommu(true, VIRT_IOMMU_HMP_MAPPINGS, true,
+                                VIRT_IOMMU_HMP_RECORDS, &err);
     if (hmp_handle_error(mon, err)) {
         return;
     }

@@ -9,6 +9,7 @@
 #include "qemu/osdep.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
+#include "qobject/qlist.h"
 #include "libqos/dma-testdev.h"
 #include "libqos/libqos-malloc.h"
 #include "libqos/malloc-pc.h"
@@ -160,6 +161,62 @@ static void test_inject_runtime(void)
     g_free(err);
     err = set_inject(&f, "bogus:1");
     g_assert_nonnull(strstr(err, "expected status:N:OPCODE:STATUS"));
+    fixture_stop(&f);
+}
+
+/*
+ * x-virt-iommu-inject arms the same injections as x-inject, and
+ * query-virt-iommu's flight records show them, newest last.
+ */
+static void test_inject_qmp(void)
+{
+    g_autoptr(QDict) rsp = NULL;
+    QList *devs, *recs;
+    QDict *dev, *rec;
+    Fixture f;
+    uint32_t dom;
+    uint64_t iova;
+
+    fixture_start(&f, ",id=viommu,flight-recorder=8", "");
+    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    rsp = qtest_qmp(f.qts, "{ 'execute': 'x-virt-iommu-inject', 'arguments':"
+                    " { 'device': 'viommu', 'kind': 'status', 'count': 1,"
+                    " 'opcode': 'map', 'status': 'no-space' } }");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    g_assert_cmpuint(qvirt_iommu_map(&f.iommu, dom, f.src, PAGE,
+                                     VIRT_IOMMU_PERM_READ, 0, &iova), ==,
+                     VIRT_IOMMU_S_NO_SPACE);
+    iova = qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE,
+                              VIRT_IOMMU_PERM_READ, 0);
+
+    rsp = qtest_qmp(f.qts, "{ 'execute': 'query-virt-iommu', 'arguments':"
+                    " { 'max-mappings': 0, 'flight-records': 2 } }");
+    devs = qdict_get_qlist(rsp, "return");
+    dev = qobject_to(QDict, qlist_peek(devs));
+    g_assert_cmpint(qdict_get_int(dev, "flight-recorder-size"), ==, 8);
+    /* qvirt_iommu_start's commands are none: DOMAIN_ALLOC, MAP, MAP */
+    g_assert_cmpint(qdict_get_int(dev, "flight-records-total"), ==, 3);
+    g_assert_cmpint(qdict_get_int(qdict_get_qdict(dev, "injected"),
+                                  "status"), ==, 1);
+    recs = qdict_get_qlist(dev, "flight-records");
+    g_assert_cmpuint(qlist_size(recs), ==, 2);
+    rec = qobject_to(QDict, qlist_peek(recs));
+    g_assert_cmpstr(qdict_get_str(rec, "kind"), ==, "command");
+    g_assert_cmpint(qdict_get_int(rec, "type"), ==, VIRT_IOMMU_CMD_MAP);
+    g_assert_cmpint(qdict_get_int(rec, "status"), ==, VIRT_IOMMU_S_NO_SPACE);
+    g_assert_true(qdict_get_bool(rec, "injected"));
+    rec = qobject_to(QDict, qlist_entry_obj(qlist_next(qlist_first(recs))));
+    g_assert_cmpint(qdict_get_int(rec, "status"), ==, VIRT_IOMMU_S_OK);
+    g_assert_cmphex(qdict_get_int(rec, "result"), ==, iova);
+    g_assert_false(qdict_get_bool(rec, "injected"));
+    qobject_unref(rsp);
+
+    rsp = qtest_qmp(f.qts, "{ 'execute': 'x-virt-iommu-inject', 'arguments':"
+                    " { 'device': 'nosuch', 'kind': 'drop-events',"
+                    " 'count': 1 } }");
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"), "no virt-iommu"));
     fixture_stop(&f);
 }
 
@@ -359,6 +416,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/virt-iommu/debug/inject-status", test_inject_status);
     qtest_add_func("/virt-iommu/debug/inject-runtime", test_inject_runtime);
+    qtest_add_func("/virt-iommu/debug/inject-qmp", test_inject_qmp);
     qtest_add_func("/virt-iommu/debug/refuse-attach", test_refuse_attach);
     qtest_add_func("/virt-iommu/debug/drop-events", test_drop_events);
     qtest_add_func("/virt-iommu/debug/sync-delay", test_sync_delay);
