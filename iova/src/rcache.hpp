@@ -16,9 +16,10 @@
 // domains and most never use most classes.  A missing magazine behaves as
 // an empty one.
 //
-// Locks: each CPU's slots are guarded by that CPU's mutex; each class's
-// depot by its own mutex, taken inside a CPU mutex when needed.  Returning
-// pfns to the tree (PfnSink::release) takes the tree lock inside either.
+// Locks: each CPU's slots are guarded by that CPU's CpuLock (a spin lock,
+// cpu_lock.hpp); each class's depot by its own mutex, taken inside a CPU
+// lock when needed.  Returning pfns to the tree (PfnSink::release) takes
+// the tree lock inside either.
 // So the order is CPU -> depot -> tree, and code that needs several CPU or
 // depot locks takes them in ascending index order (AllLocks).
 //
@@ -28,6 +29,7 @@
 // exact number of cached pfns, whichever CPU's magazine holds them.
 #pragma once
 
+#include "cpu_lock.hpp"
 #include "magazine.hpp"
 
 #include <atomic>
@@ -138,7 +140,7 @@ private:
     };
     // One per CPU, on its own cache line(s) so CPUs do not false-share.
     struct alignas(64) CpuCache {
-        std::mutex lock;
+        CpuLock lock;
         Slot slots[kMaxClasses]; // nclasses used; inline: one load less
         std::int64_t cached = 0;       // pushed - popped - flushed here
     };
@@ -165,8 +167,8 @@ private:
 };
 
 // The fast path (get/put) is defined here so that the domain's
-// alloc_fast/free_fast inline it: around a mutex pair that costs ~7 ns, a
-// call and its register shuffling are a noticeable share.
+// alloc_fast/free_fast inline it: around a lock that costs ~6 ns, a call
+// and its register shuffling are a noticeable share.
 
 inline std::uint64_t Rcache::get(unsigned cls, std::uint64_t max_lo,
                           unsigned cpu) noexcept
@@ -179,7 +181,7 @@ inline std::uint64_t Rcache::get(unsigned cls, std::uint64_t max_lo,
     std::unique_ptr<Magazine> spent;
     std::uint64_t pfn = kMiss;
     {
-        std::lock_guard<std::mutex> g(c.lock);
+        std::lock_guard<CpuLock> g(c.lock);
         Slot& s = c.slots[cls];
         Magazine* m = nullptr;
         if (s.loaded && !s.loaded->empty()) {
@@ -219,7 +221,7 @@ inline Rcache::PutResult Rcache::put(unsigned cls, std::uint64_t pfn,
 {
     CpuCache& c = cpus_[cpu];
     bool over = false;
-    std::lock_guard<std::mutex> g(c.lock);
+    std::lock_guard<CpuLock> g(c.lock);
     Slot& s = c.slots[cls];
     if (!s.loaded) {
         s.loaded = new_magazine();
