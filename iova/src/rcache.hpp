@@ -132,17 +132,20 @@ public:
     }
 
 private:
-    struct Slot {
+    // 32 bytes, aligned so that one never straddles two cache lines.
+    struct alignas(32) Slot {
         std::unique_ptr<Magazine> loaded;
         std::unique_ptr<Magazine> prev;
         std::uint64_t hits = 0;
         std::uint64_t misses = 0;
     };
     // One per CPU, on its own cache line(s) so CPUs do not false-share.
+    // A fast-path call touches the first line (lock and counter), its
+    // class's slot and its magazine.
     struct alignas(64) CpuCache {
         CpuLock lock;
-        Slot slots[kMaxClasses]; // nclasses used; inline: one load less
         std::int64_t cached = 0;       // pushed - popped - flushed here
+        Slot slots[kMaxClasses]; // nclasses used; inline: one load less
     };
     struct alignas(64) Depot {
         std::mutex lock;
@@ -181,7 +184,7 @@ inline std::uint64_t Rcache::get(unsigned cls, std::uint64_t max_lo,
     std::unique_ptr<Magazine> spent;
     std::uint64_t pfn = kMiss;
     {
-        std::lock_guard<CpuLock> g(c.lock);
+        CpuLock::FastGuard g(c.lock);
         Slot& s = c.slots[cls];
         Magazine* m = nullptr;
         if (s.loaded && !s.loaded->empty()) {
@@ -221,7 +224,7 @@ inline Rcache::PutResult Rcache::put(unsigned cls, std::uint64_t pfn,
 {
     CpuCache& c = cpus_[cpu];
     bool over = false;
-    std::lock_guard<CpuLock> g(c.lock);
+    CpuLock::FastGuard g(c.lock);
     Slot& s = c.slots[cls];
     if (!s.loaded) {
         s.loaded = new_magazine();
