@@ -173,7 +173,7 @@ private:
 // alloc_fast/free_fast inline it: around a lock that costs ~6 ns, a call
 // and its register shuffling are a noticeable share.
 
-inline std::uint64_t Rcache::get(unsigned cls, std::uint64_t max_lo,
+[[gnu::always_inline]] inline std::uint64_t Rcache::get(unsigned cls, std::uint64_t max_lo,
                           unsigned cpu) noexcept
 {
     CpuCache& c = cpus_[cpu];
@@ -219,7 +219,7 @@ inline std::uint64_t Rcache::get(unsigned cls, std::uint64_t max_lo,
     return pfn;
 }
 
-inline Rcache::PutResult Rcache::put(unsigned cls, std::uint64_t pfn,
+[[gnu::always_inline]] inline Rcache::PutResult Rcache::put(unsigned cls, std::uint64_t pfn,
                               unsigned cpu) noexcept
 {
     CpuCache& c = cpus_[cpu];
