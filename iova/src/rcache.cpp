@@ -51,7 +51,7 @@ unsigned Rcache::drain(Magazine& m) noexcept
 void Rcache::note_miss(unsigned cls, unsigned cpu) noexcept
 {
     CpuCache& c = cpus_[cpu];
-    std::lock_guard<std::mutex> g(c.lock);
+    std::lock_guard<CpuLock> g(c.lock);
     ++c.slots[cls].misses;
 }
 
@@ -59,7 +59,7 @@ bool Rcache::flush_cpu(unsigned cpu) noexcept
 {
     CpuCache& c = cpus_[cpu];
     unsigned returned = 0;
-    std::lock_guard<std::mutex> g(c.lock);
+    std::lock_guard<CpuLock> g(c.lock);
     for (unsigned cls = 0; cls < nclasses_; ++cls) {
         Slot& s = c.slots[cls];
         for (std::unique_ptr<Magazine>* m : {&s.loaded, &s.prev}) {
