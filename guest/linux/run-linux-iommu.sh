@@ -6,9 +6,15 @@
 # Packs the guest's initramfs (static busybox + guest/linux/init) into
 # OUTDIR, boots KERNEL (guest/linux/build-kernel.sh's vmlinux, PVH entry) on
 # q35 under TCG with -device virt-iommu (strict-checks on), dma-testdev as
-# an SR-IOV PF at 00:06.0 and an NVMe controller on a small raw image, and
-# lets /init run block I/O in every default domain type, VF churn and
-# kmemleak scans.  When the guest prints its verdict, the device's view is
+# an SR-IOV PF at 00:06.0, an NVMe controller on a small raw image, and
+# virtio-blk and virtio-net with iommu_platform=on at 00:08.0 and 00:09.0
+# (the network's only peer an echo server run by slirp), and lets /init run
+# block I/O in every default domain type, virtio block and network I/O in
+# DMA and DMA-FQ, VF churn and kmemleak scans.  The guest's figures (bytes
+# written and verified per device and domain type) are summed into
+# OUTDIR/figures.txt and checked, and so is the virtio-blk image against the
+# guest's last read of it.
+# When the guest prints its verdict, the device's view is
 # taken over QMP (query-virt-iommu, OUTDIR/virt-iommu.json; the 'info
 # virt-iommu' text in OUTDIR/virt-iommu.txt) and
 # guest/linux/compare.py holds it against the guest's view (groups and
@@ -112,6 +118,11 @@ fi
 DISK=$OUTDIR/nvme.img
 rm -f "$DISK"
 truncate -s 16M "$DISK" || die "cannot create $DISK"
+# The virtio-blk disk: 16 MiB of random data, whose sha256 the guest checks
+# on its first read; its own sha256 at the end is checked against the file.
+VDISK=$OUTDIR/virtio-blk.img
+head -c 16M /dev/urandom >"$VDISK" || die "cannot create $VDISK"
+vdisk_sha=$(sha256sum <"$VDISK" | cut -d' ' -f1)
 
 firmware=()
 for dir in /usr/share/seabios /usr/share/qemu /usr/lib/ipxe/qemu; do
@@ -120,6 +131,25 @@ done
 
 hold=
 [ "$mode" != shell ] && hold="linux_iommu_hold=$HOLD "
+# virtio-blk and virtio-net, their DMA through the guest's IOMMU layer
+# (iommu_platform=on; modern only, as the guest looks for the modern IDs).
+# The network's only peer is on this machine: slirp, restricted (no way
+# out), forwards TCP to 10.0.2.100:7 to a cat of its own per connection, an
+# echo server.  IPv6 off: slirp's router advertisements would otherwise
+# reach the guest at any time, also while the two views are taken.  The
+# seed scenario counts every IOVA of one NVMe queue and runs without them.
+virtio=()
+if [ "$mode" != seed ]; then
+    "$QEMU" -netdev help | grep -qx user ||
+        die "$QEMU has no slirp (-netdev user): configure QEMU with libslirp"
+    virtio=(
+        -drive "file=$VDISK,if=none,id=vblk,format=raw"
+        -device virtio-blk-pci,drive=vblk,addr=08.0,iommu_platform=on,disable-legacy=on
+        -netdev user,id=vnet,ipv6=off,restrict=on,guestfwd=tcp:10.0.2.100:7-cmd:cat
+        -device virtio-net-pci,netdev=vnet,addr=09.0,iommu_platform=on,disable-legacy=on,romfile=
+    )
+    hold+="linux_iommu_vblk_sha256=$vdisk_sha "
+fi
 nvme=serial=virt-iommu,drive=nvm,addr=07.0
 # One I/O queue pair: every completion, so every IOVA free, on one CPU
 [ "$mode" = seed ] && nvme+=,max_ioqpairs=1
@@ -133,6 +163,7 @@ args=(
     -device dma-testdev,addr=06.0
     -drive "file=$DISK,if=none,id=nvm,format=raw"
     -device "nvme,$nvme"
+    "${virtio[@]}"
 )
 if [ -n "$TRACE" ]; then
     rm -f "$OUTDIR/trace.log"
@@ -173,7 +204,44 @@ if [ "$mode" = seed ]; then
     say "FAIL after $secs s: ${verdict:-no verdict} (QEMU status $status, log: $log)"
     exit 1
 fi
-if python3 "$LINUX_DIR/compare.py" "$log" "$view_json"; then
+
+# The guest's figures, summed per device and domain type over its rounds:
+# every byte written (sent, for virtio-net) must have been verified, and
+# each virtio device must have run in a DMA and in a DMA-FQ domain.
+figures_ok=1
+figure_fail() { say "FAIL: $*"; figures_ok=0; }
+tr -d '\r' <"$log" | awk '
+    /^linux-iommu: bytes [^ ]+ [^ ]+ [0-9]+ [0-9]+$/ {
+        w[$3 " " $4] += $5; v[$3 " " $4] += $6
+    }
+    END { for (k in w) printf "%s %.0f %.0f\n", k, w[k], v[k] }' |
+    sort >"$OUTDIR/figures.txt"
+say "bytes written and verified per device and domain type ($OUTDIR/figures.txt):"
+printf '  %-11s %-9s %10s %10s\n' device type written verified
+while read -r dev type written verified; do
+    printf '  %-11s %-9s %10d %10d\n' "$dev" "$type" "$written" "$verified"
+    [ "$written" -gt 0 ] && [ "$verified" -eq "$written" ] ||
+        figure_fail "$dev in $type: $verified of $written bytes verified"
+done <"$OUTDIR/figures.txt"
+for dev in virtio-blk virtio-net; do
+    for type in DMA DMA-FQ; do
+        grep -q "^$dev $type " "$OUTDIR/figures.txt" ||
+            figure_fail "no $dev figures in a $type domain"
+    done
+done
+# What the guest last read from virtio-blk is what the image file holds
+guest_sha=$(tr -d '\r' <"$log" |
+    sed -n 's/^linux-iommu: virtio-blk image sha256 \([0-9a-f]\{64\}\)$/\1/p' |
+    tail -n 1)
+host_sha=$(sha256sum <"$VDISK" | cut -d' ' -f1)
+if [ "$guest_sha" = "$host_sha" ]; then
+    say "ok: $VDISK: sha256 as the guest last read it ($host_sha)"
+else
+    figure_fail "$VDISK: sha256 $host_sha, the guest read ${guest_sha:-nothing}"
+fi
+echo
+
+if python3 "$LINUX_DIR/compare.py" "$log" "$view_json" && [ $figures_ok = 1 ]; then
     if [ "$status" -ne 0 ]; then
         say "FAIL: QEMU exited with status $status after $secs s (log: $log)"
         exit 1
