@@ -15,14 +15,10 @@
 #include "qemu/bswap.h"
 #include "libqtest.h"
 #include "libqos/dma-testdev.h"
-#include "libqos/libqos-malloc.h"
-#include "libqos/malloc-pc.h"
-#include "libqos/pci-pc.h"
 #include "libqos/virt-iommu.h"
+#include "libqos/virt-iommu-rig.h"
 #include "libqos/virt-iommu-lifecycle.h"
 
-#define IOMMU_DEVFN     QPCI_DEVFN(4, 0)
-#define PF_DEVFN        QPCI_DEVFN(6, 0)
 #define TOTAL_VFS       7
 #define PAGE            4096ULL
 /*
@@ -68,28 +64,20 @@ typedef struct Addrs {
 } Addrs;
 
 typedef struct Fixture {
-    QTestState *qts;
-    QPCIBus *bus;
-    QGuestAllocator alloc;
-    QVirtIOMMU iommu;
-    QDmaTestdevPF pf;
+    QVirtIOMMURig rig;
     Addrs gpa[TOTAL_VFS];   /* each VF's buffers, guest-physical */
 } Fixture;
 
 static void fixture_start(Fixture *f)
 {
-    f->qts = qtest_init("-M q35 -m 256M -smp 2 -nodefaults "
-                        "-device virt-iommu,addr=04.0,id=viommu "
-                        "-device dma-testdev,addr=06.0");
-    f->bus = qpci_new_pc(f->qts, NULL);
-    pc_alloc_init(&f->alloc, f->qts, ALLOC_NO_FLAGS);
-    qvirt_iommu_init(&f->iommu, f->bus, IOMMU_DEVFN);
-    qvirt_iommu_start(&f->iommu, &f->alloc, 6, 6, VIRT_IOMMU_CTRL_ENABLE);
-    qdma_testdev_pf_init(&f->pf, f->bus, PF_DEVFN);
+    qvirt_iommu_rig_start(&f->rig, "-smp 2 "
+                          "-device virt-iommu,addr=04.0,id=viommu "
+                          "-device dma-testdev,addr=06.0",
+                          6, 6, VIRT_IOMMU_CTRL_ENABLE);
     for (int i = 0; i < TOTAL_VFS; i++) {
-        f->gpa[i].ring = guest_alloc(&f->alloc, RING_BYTES);
-        f->gpa[i].src = guest_alloc(&f->alloc, SRC_BYTES);
-        f->gpa[i].dst = guest_alloc(&f->alloc, DST_BYTES);
+        f->gpa[i].ring = guest_alloc(&f->rig.alloc, RING_BYTES);
+        f->gpa[i].src = guest_alloc(&f->rig.alloc, SRC_BYTES);
+        f->gpa[i].dst = guest_alloc(&f->rig.alloc, DST_BYTES);
     }
 }
 
@@ -97,13 +85,8 @@ static void fixture_stop(Fixture *f)
 {
     VirtIOMMUStats st;
 
-    qvirt_iommu_assert_no_event(&f->iommu);
-    lc_assert_baseline(&f->iommu, &st);
-    qdma_testdev_pf_cleanup(&f->pf);
-    qvirt_iommu_cleanup(&f->iommu);
-    alloc_destroy(&f->alloc);
-    qpci_free_pc(f->bus);
-    qtest_quit(f->qts);
+    lc_assert_baseline(&f->rig.iommu, &st);
+    qvirt_iommu_rig_stop(&f->rig);
 }
 
 /*
@@ -124,8 +107,8 @@ static void ring_start(Fixture *f, QDmaTestdev *vf, const Addrs *gpa,
     for (size_t i = 0; i < SRC_BYTES; i++) {
         src_data[i] = g_test_rand_int();
     }
-    qtest_memwrite(f->qts, gpa->src, src_data, SRC_BYTES);
-    qtest_memset(f->qts, gpa->dst, 0, DST_BYTES);
+    qtest_memwrite(f->rig.qts, gpa->src, src_data, SRC_BYTES);
+    qtest_memset(f->rig.qts, gpa->dst, 0, DST_BYTES);
     for (uint32_t j = 0; j < n; j++) {
         uint8_t *d = ring + j * DMA_TESTDEV_DESC_SIZE;
 
@@ -134,7 +117,7 @@ static void ring_start(Fixture *f, QDmaTestdev *vf, const Addrs *gpa,
         stq_le_p(d + 0x10, bus->dst + j * DESC_LEN);
         stl_le_p(d + 0x18, DESC_LEN);
     }
-    qtest_memwrite(f->qts, gpa->ring, ring, RING_BYTES);
+    qtest_memwrite(f->rig.qts, gpa->ring, ring, RING_BYTES);
     qdma_testdev_writeq(vf, DMA_TESTDEV_REG_RING_BASE, bus->ring);
     qdma_testdev_writel(vf, DMA_TESTDEV_REG_RING_SIZE, RING_ENTRIES);
     qdma_testdev_writel(vf, DMA_TESTDEV_REG_RING_HEAD, 0);
@@ -160,8 +143,8 @@ static void ring_check(Fixture *f, const Addrs *gpa, uint32_t n,
     g_autofree uint8_t *dst = g_malloc(n * DESC_LEN);
     static const uint8_t zero[DESC_LEN];
 
-    qtest_memread(f->qts, gpa->ring, ring, n * DMA_TESTDEV_DESC_SIZE);
-    qtest_memread(f->qts, gpa->dst, dst, n * DESC_LEN);
+    qtest_memread(f->rig.qts, gpa->ring, ring, n * DMA_TESTDEV_DESC_SIZE);
+    qtest_memread(f->rig.qts, gpa->dst, dst, n * DESC_LEN);
     for (uint32_t j = 0; j < n; j++) {
         uint32_t status = ldl_le_p(ring + j * DMA_TESTDEV_DESC_SIZE +
                                    DMA_TESTDEV_DESC_STATUS);
@@ -180,7 +163,7 @@ static void ring_check(Fixture *f, const Addrs *gpa, uint32_t n,
 /* Maps a VF's three buffers into @dom; checks the IOVAs of a fresh domain */
 static void map_bufs(Fixture *f, uint32_t dom, const Addrs *gpa, Addrs *bus)
 {
-    QVirtIOMMU *v = &f->iommu;
+    QVirtIOMMU *v = &f->rig.iommu;
 
     bus->ring = qvirt_iommu_map_ok(v, dom, gpa->ring, RING_BYTES,
                                    VIRT_IOMMU_PERM_READ | VIRT_IOMMU_PERM_WRITE,
@@ -196,7 +179,7 @@ static void map_bufs(Fixture *f, uint32_t dom, const Addrs *gpa, Addrs *bus)
 
 static void unmap_bufs(Fixture *f, uint32_t dom, const Addrs *bus)
 {
-    QVirtIOMMU *v = &f->iommu;
+    QVirtIOMMU *v = &f->rig.iommu;
 
     g_assert_cmpuint(qvirt_iommu_unmap(v, dom, bus->ring, RING_BYTES), ==,
                      VIRT_IOMMU_S_OK);
@@ -217,7 +200,7 @@ static void check_unmapped_domain(Fixture *f, uint32_t dom, uint8_t type)
     VirtIOMMUStats st;
     bool fq = type == VIRT_IOMMU_DOMAIN_DMA_FQ;
 
-    qvirt_iommu_stats(&f->iommu, dom, &st);
+    qvirt_iommu_stats(&f->rig.iommu, dom, &st);
     g_assert_cmpuint(st.type, ==, type);
     g_assert_cmpuint(st.mappings, ==, 0);
     g_assert_cmpuint(st.fq_pending, ==, (fq ? 3 : 0));
@@ -261,10 +244,10 @@ static void expect_endpoints_gone(Fixture *f, uint16_t n,
     for (uint16_t k = 0; k < n; k++) {
         uint16_t i;
 
-        g_assert_true(qvirt_iommu_pop_event(&f->iommu, &evt));
+        g_assert_true(qvirt_iommu_pop_event(&f->rig.iommu, &evt));
         g_assert_cmpuint(evt.type, ==, VIRT_IOMMU_EVT_ENDPOINT_GONE);
         for (i = 0; i < n; i++) {
-            if (evt.endpoint == qdma_testdev_vf_devfn(&f->pf, i)) {
+            if (evt.endpoint == qdma_testdev_vf_devfn(&f->rig.pf, i)) {
                 break;
             }
         }
@@ -273,13 +256,13 @@ static void expect_endpoints_gone(Fixture *f, uint16_t n,
         seen[i] = true;
         g_assert_cmpuint(evt.domain, ==, dom[i]);
     }
-    qvirt_iommu_assert_no_event(&f->iommu);
+    qvirt_iommu_assert_no_event(&f->rig.iommu);
 }
 
 static void churn_cycle(Fixture *f, unsigned cycle, uint16_t n,
                         ChurnMode mode, ChurnDriver driver)
 {
-    QVirtIOMMU *v = &f->iommu;
+    QVirtIOMMU *v = &f->rig.iommu;
     QDmaTestdev vf[TOTAL_VFS];
     Addrs bus[TOTAL_VFS];
     uint32_t dom[TOTAL_VFS];
@@ -288,9 +271,9 @@ static void churn_cycle(Fixture *f, unsigned cycle, uint16_t n,
     uint32_t done = mode == CHURN_IN_FLIGHT ? DMA_TESTDEV_RING_BUDGET : DESCS;
     VirtIOMMUStats st;
 
-    qdma_testdev_vfs_enable(&f->pf, n);
+    qdma_testdev_vfs_enable(&f->rig.pf, n);
     for (uint16_t i = 0; i < n; i++) {
-        qdma_testdev_vf_init(&vf[i], &f->pf, i);
+        qdma_testdev_vf_init(&vf[i], &f->rig.pf, i);
         type[i] = (cycle + i) % 2 ? VIRT_IOMMU_DOMAIN_DMA_FQ :
                                     VIRT_IOMMU_DOMAIN_DMA;
         dom[i] = qvirt_iommu_domain_alloc(v, type[i]);
@@ -322,7 +305,7 @@ static void churn_cycle(Fixture *f, unsigned cycle, uint16_t n,
     for (uint16_t i = 0; i < n; i++) {
         qdma_testdev_vf_cleanup(&vf[i]);
     }
-    qdma_testdev_vfs_disable(&f->pf);
+    qdma_testdev_vfs_disable(&f->rig.pf);
 
     if (driver == DRIVER_CLEAN) {
         for (uint16_t i = 0; i < n; i++) {
@@ -366,7 +349,7 @@ static void test_vf_churn(void)
     Fixture f;
 
     fixture_start(&f);
-    lc_assert_baseline(&f.iommu, &st);
+    lc_assert_baseline(&f.rig.iommu, &st);
     for (unsigned c = 0; c < cycles; c++) {
         uint16_t n = counts[c % ARRAY_SIZE(counts)];
         /* Over each 4 cycles, every mode meets every driver. */
@@ -377,14 +360,14 @@ static void test_vf_churn(void)
         vfs_total += n;
         gone_total += driver == DRIVER_FORGETS ? n : 0;
         if (c == 0) {
-            rss_first = lc_rss_kib(f.qts);
+            rss_first = lc_rss_kib(f.rig.qts);
         }
         if (c == rss_baseline_cycle(cycles)) {
-            rss_start = lc_rss_kib(f.qts);
+            rss_start = lc_rss_kib(f.rig.qts);
         }
     }
-    rss_end = lc_rss_kib(f.qts);
-    lc_assert_baseline(&f.iommu, &st);
+    rss_end = lc_rss_kib(f.rig.qts);
+    lc_assert_baseline(&f.rig.iommu, &st);
     g_assert_cmpuint(st.events, ==, gone_total);
     g_test_message("vf-churn: %u cycles, %" PRIu64 " VF lifetimes, %" PRIu64
                    " ENDPOINT_GONE records; QEMU VmRSS %" PRIu64 " KiB after "
@@ -419,7 +402,7 @@ static void expect_dma_fault(Fixture *f, QDmaTestdev *vf, uint64_t from,
                      DMA_TESTDEV_ERR_DMA_FAULT);
     g_assert_cmphex(qdma_testdev_readq(vf, DMA_TESTDEV_REG_FAULT_ADDR), ==,
                     from);
-    qvirt_iommu_expect_fault(&f->iommu, reason, vf->dev->devfn, dom, from,
+    qvirt_iommu_expect_fault(&f->rig.iommu, reason, vf->dev->devfn, dom, from,
                              VIRT_IOMMU_PERM_READ);
 }
 
@@ -431,7 +414,7 @@ static void expect_dma_fault(Fixture *f, QDmaTestdev *vf, uint64_t from,
  */
 static void type_cycle(Fixture *f, QDmaTestdev *vf, uint32_t dom)
 {
-    QVirtIOMMU *v = &f->iommu;
+    QVirtIOMMU *v = &f->rig.iommu;
     const Addrs *gpa = &f->gpa[0];
     VirtIOMMUStats st;
     Addrs bus;
@@ -547,31 +530,31 @@ static void test_type_changes(void)
     Fixture f;
 
     fixture_start(&f);
-    qdma_testdev_vfs_enable(&f.pf, 2);
-    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    qdma_testdev_vfs_enable(&f.rig.pf, 2);
+    dom = qvirt_iommu_domain_alloc(&f.rig.iommu, VIRT_IOMMU_DOMAIN_DMA);
     for (int i = 0; i < 2; i++) {
-        qdma_testdev_vf_init(&vf[i], &f.pf, i);
-        qvirt_iommu_attach(&f.iommu, vf[i].dev->devfn, dom);
+        qdma_testdev_vf_init(&vf[i], &f.rig.pf, i);
+        qvirt_iommu_attach(&f.rig.iommu, vf[i].dev->devfn, dom);
     }
     for (unsigned c = 0; c < cycles; c++) {
         type_cycle(&f, vf, dom);
         if (c == 0) {
-            rss_first = lc_rss_kib(f.qts);
+            rss_first = lc_rss_kib(f.rig.qts);
         }
         if (c == rss_baseline_cycle(cycles)) {
-            rss_start = lc_rss_kib(f.qts);
+            rss_start = lc_rss_kib(f.rig.qts);
         }
     }
-    rss_end = lc_rss_kib(f.qts);
+    rss_end = lc_rss_kib(f.rig.qts);
     for (int i = 0; i < 2; i++) {
-        g_assert_cmpuint(qvirt_iommu_detach(&f.iommu, vf[i].dev->devfn), ==,
+        g_assert_cmpuint(qvirt_iommu_detach(&f.rig.iommu, vf[i].dev->devfn), ==,
                          VIRT_IOMMU_S_OK);
         qdma_testdev_vf_cleanup(&vf[i]);
     }
-    qdma_testdev_vfs_disable(&f.pf);
-    g_assert_cmpuint(qvirt_iommu_domain_free(&f.iommu, dom), ==,
+    qdma_testdev_vfs_disable(&f.rig.pf);
+    g_assert_cmpuint(qvirt_iommu_domain_free(&f.rig.iommu, dom), ==,
                      VIRT_IOMMU_S_OK);
-    lc_assert_baseline(&f.iommu, &st);
+    lc_assert_baseline(&f.rig.iommu, &st);
     /* Per cycle: one NOT_MAPPED in DMA, two BLOCKED, one stale IOVA */
     g_assert_cmpuint(st.events, ==, 4 * cycles);
     g_test_message("type-changes: %u cycles of DMA -> DMA_FQ -> IDENTITY -> "

@@ -11,13 +11,10 @@
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "libqos/dma-testdev.h"
-#include "libqos/libqos-malloc.h"
-#include "libqos/malloc-pc.h"
-#include "libqos/pci-pc.h"
 #include "libqos/virt-iommu.h"
+#include "libqos/virt-iommu-rig.h"
 
-#define IOMMU_DEVFN     QPCI_DEVFN(4, 0)
-#define PF_DEVFN        QPCI_DEVFN(6, 0)
+#define PF_DEVFN        QVIRT_IOMMU_RIG_PF_DEVFN
 #define PF_RID          PF_DEVFN            /* bus 0 */
 #define PAGE            4096ULL
 #define LEN             256
@@ -26,50 +23,38 @@
 #define IOVA_DST        0x201000ULL
 
 typedef struct Fixture {
-    QTestState *qts;
-    QPCIBus *bus;
-    QGuestAllocator alloc;
-    QVirtIOMMU iommu;
-    QDmaTestdevPF pf;
+    QVirtIOMMURig rig;
     uint64_t src, dst;      /* guest-physical, a page each */
 } Fixture;
 
 static void fixture_start(Fixture *f, const char *iommu_opts,
                           const char *qemu_opts)
 {
-    f->qts = qtest_initf("-M q35 -m 256M -nodefaults %s "
-                         "-device virt-iommu,addr=04.0%s "
-                         "-device dma-testdev,addr=06.0,total-vfs=0",
-                         qemu_opts, iommu_opts);
-    f->bus = qpci_new_pc(f->qts, NULL);
-    pc_alloc_init(&f->alloc, f->qts, ALLOC_NO_FLAGS);
-    qvirt_iommu_init(&f->iommu, f->bus, IOMMU_DEVFN);
-    qdma_testdev_pf_init(&f->pf, f->bus, PF_DEVFN);
-    qvirt_iommu_start(&f->iommu, &f->alloc, 4, 3, VIRT_IOMMU_CTRL_ENABLE);
-    f->src = guest_alloc(&f->alloc, PAGE);
-    f->dst = guest_alloc(&f->alloc, PAGE);
+    g_autofree char *args =
+        g_strdup_printf("%s -device virt-iommu,addr=04.0%s "
+                        "-device dma-testdev,addr=06.0,total-vfs=0",
+                        qemu_opts, iommu_opts);
+
+    qvirt_iommu_rig_start(&f->rig, args, 4, 3, VIRT_IOMMU_CTRL_ENABLE);
+    f->src = guest_alloc(&f->rig.alloc, PAGE);
+    f->dst = guest_alloc(&f->rig.alloc, PAGE);
 }
 
 static void fixture_stop(Fixture *f)
 {
-    qvirt_iommu_assert_no_event(&f->iommu);
-    qdma_testdev_pf_cleanup(&f->pf);
-    qvirt_iommu_cleanup(&f->iommu);
-    alloc_destroy(&f->alloc);
-    qpci_free_pc(f->bus);
-    qtest_quit(f->qts);
+    qvirt_iommu_rig_stop(&f->rig);
 }
 
 /* A domain of @type with the PF attached, IOVA_SRC -> src, IOVA_DST -> dst */
 static uint32_t pf_domain(Fixture *f, uint8_t type)
 {
-    uint32_t dom = qvirt_iommu_domain_alloc(&f->iommu, type);
+    uint32_t dom = qvirt_iommu_domain_alloc(&f->rig.iommu, type);
 
-    qvirt_iommu_attach(&f->iommu, PF_RID, dom);
-    g_assert_cmpuint(qvirt_iommu_map_fixed(&f->iommu, dom, IOVA_SRC, f->src,
+    qvirt_iommu_attach(&f->rig.iommu, PF_RID, dom);
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&f->rig.iommu, dom, IOVA_SRC, f->src,
                                            PAGE, VIRT_IOMMU_PERM_READ), ==,
                      VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(qvirt_iommu_map_fixed(&f->iommu, dom, IOVA_DST, f->dst,
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&f->rig.iommu, dom, IOVA_DST, f->dst,
                                            PAGE, VIRT_IOMMU_PERM_WRITE), ==,
                      VIRT_IOMMU_S_OK);
     return dom;
@@ -83,19 +68,19 @@ static bool copy_arrives(Fixture *f, uint8_t seed)
     for (int i = 0; i < LEN; i++) {
         pattern[i] = seed ^ (i * 13);
     }
-    qtest_memwrite(f->qts, f->src, pattern, LEN);
-    qtest_memset(f->qts, f->dst, 0, LEN);
-    if (qdma_testdev_run(&f->pf.fn, DMA_TESTDEV_OP_COPY, IOVA_SRC, IOVA_DST,
+    qtest_memwrite(f->rig.qts, f->src, pattern, LEN);
+    qtest_memset(f->rig.qts, f->dst, 0, LEN);
+    if (qdma_testdev_run(&f->rig.pf.fn, DMA_TESTDEV_OP_COPY, IOVA_SRC, IOVA_DST,
                          LEN, 0) != DMA_TESTDEV_ERR_NONE) {
         return false;
     }
-    qtest_memread(f->qts, f->dst, got, LEN);
+    qtest_memread(f->rig.qts, f->dst, got, LEN);
     return memcmp(got, pattern, LEN) == 0;
 }
 
 static uint16_t submit(Fixture *f, VirtIOMMUCmd cmd)
 {
-    return qvirt_iommu_submit(&f->iommu, &cmd, NULL);
+    return qvirt_iommu_submit(&f->rig.iommu, &cmd, NULL);
 }
 
 /* The next two MAPs fail with NO_SPACE unrun; other commands run. */
@@ -107,24 +92,24 @@ static void test_inject_status(void)
     uint64_t iova;
 
     fixture_start(&f, ",x-inject=status:2:map:no-space", "");
-    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
-    g_assert_cmpuint(qvirt_iommu_map(&f.iommu, dom, f.src, PAGE,
+    dom = qvirt_iommu_domain_alloc(&f.rig.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    g_assert_cmpuint(qvirt_iommu_map(&f.rig.iommu, dom, f.src, PAGE,
                                      VIRT_IOMMU_PERM_READ, 0, &iova), ==,
                      VIRT_IOMMU_S_NO_SPACE);
     /* Other opcodes are not armed: this one runs (and finds nothing). */
-    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, IOVA_SRC, PAGE), ==,
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.rig.iommu, dom, IOVA_SRC, PAGE), ==,
                      VIRT_IOMMU_S_NOT_MAPPED);
-    g_assert_cmpuint(qvirt_iommu_map(&f.iommu, dom, f.src, PAGE,
+    g_assert_cmpuint(qvirt_iommu_map(&f.rig.iommu, dom, f.src, PAGE,
                                      VIRT_IOMMU_PERM_READ, 0, &iova), ==,
                      VIRT_IOMMU_S_NO_SPACE);
-    qvirt_iommu_stats(&f.iommu, dom, &st);
+    qvirt_iommu_stats(&f.rig.iommu, dom, &st);
     g_assert_cmpuint(st.mappings, ==, 0);
     /* Disarmed after two */
-    iova = qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE,
+    iova = qvirt_iommu_map_ok(&f.rig.iommu, dom, f.src, PAGE,
                               VIRT_IOMMU_PERM_READ, 0);
-    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, iova, PAGE), ==,
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.rig.iommu, dom, iova, PAGE), ==,
                      VIRT_IOMMU_S_OK);
-    qvirt_iommu_stats(&f.iommu, 0, &st);
+    qvirt_iommu_stats(&f.rig.iommu, 0, &st);
     g_assert_cmpuint(st.injected_status, ==, 2);
     g_assert_cmpuint(st.injected_attaches, ==, 0);
     fixture_stop(&f);
@@ -133,7 +118,7 @@ static void test_inject_status(void)
 /* QMP error text of qom-set x-inject=@spec on the running device, or NULL */
 static char *set_inject(Fixture *f, const char *spec)
 {
-    g_autoptr(QDict) rsp = qtest_qmp(f->qts, "{ 'execute': 'qom-set',"
+    g_autoptr(QDict) rsp = qtest_qmp(f->rig.qts, "{ 'execute': 'qom-set',"
                                      " 'arguments': { 'path': 'viommu',"
                                      " 'property': 'x-inject',"
                                      " 'value': %s } }", spec);
@@ -155,7 +140,7 @@ static void test_inject_runtime(void)
     g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
         .opcode = VIRT_IOMMU_CMD_DOMAIN_ALLOC, .arg = VIRT_IOMMU_DOMAIN_DMA,
     }), ==, VIRT_IOMMU_S_INVALID);
-    qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    qvirt_iommu_domain_alloc(&f.rig.iommu, VIRT_IOMMU_DOMAIN_DMA);
     err = set_inject(&f, "status:1:any:ok");
     g_assert_nonnull(strstr(err, "needs an error status"));
     g_free(err);
@@ -178,19 +163,19 @@ static void test_inject_qmp(void)
     uint64_t iova;
 
     fixture_start(&f, ",id=viommu,flight-recorder=8", "");
-    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
-    rsp = qtest_qmp(f.qts, "{ 'execute': 'x-virt-iommu-inject', 'arguments':"
+    dom = qvirt_iommu_domain_alloc(&f.rig.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    rsp = qtest_qmp(f.rig.qts, "{ 'execute': 'x-virt-iommu-inject', 'arguments':"
                     " { 'device': 'viommu', 'kind': 'status', 'count': 1,"
                     " 'opcode': 'map', 'status': 'no-space' } }");
     g_assert_true(qdict_haskey(rsp, "return"));
     qobject_unref(rsp);
-    g_assert_cmpuint(qvirt_iommu_map(&f.iommu, dom, f.src, PAGE,
+    g_assert_cmpuint(qvirt_iommu_map(&f.rig.iommu, dom, f.src, PAGE,
                                      VIRT_IOMMU_PERM_READ, 0, &iova), ==,
                      VIRT_IOMMU_S_NO_SPACE);
-    iova = qvirt_iommu_map_ok(&f.iommu, dom, f.src, PAGE,
+    iova = qvirt_iommu_map_ok(&f.rig.iommu, dom, f.src, PAGE,
                               VIRT_IOMMU_PERM_READ, 0);
 
-    rsp = qtest_qmp(f.qts, "{ 'execute': 'query-virt-iommu', 'arguments':"
+    rsp = qtest_qmp(f.rig.qts, "{ 'execute': 'query-virt-iommu', 'arguments':"
                     " { 'max-mappings': 0, 'flight-records': 2 } }");
     devs = qdict_get_qlist(rsp, "return");
     dev = qobject_to(QDict, qlist_peek(devs));
@@ -212,7 +197,7 @@ static void test_inject_qmp(void)
     g_assert_false(qdict_get_bool(rec, "injected"));
     qobject_unref(rsp);
 
-    rsp = qtest_qmp(f.qts, "{ 'execute': 'x-virt-iommu-inject', 'arguments':"
+    rsp = qtest_qmp(f.rig.qts, "{ 'execute': 'x-virt-iommu-inject', 'arguments':"
                     " { 'device': 'nosuch', 'kind': 'drop-events',"
                     " 'count': 1 } }");
     g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
@@ -227,14 +212,14 @@ static void test_refuse_attach(void)
     uint32_t dom;
 
     fixture_start(&f, ",x-inject=refuse-attach:1:busy", "");
-    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    dom = qvirt_iommu_domain_alloc(&f.rig.iommu, VIRT_IOMMU_DOMAIN_DMA);
     g_assert_cmpuint(submit(&f, (VirtIOMMUCmd) {
         .opcode = VIRT_IOMMU_CMD_ATTACH, .domain = dom, .endpoint = PF_RID,
     }), ==, VIRT_IOMMU_S_BUSY);
-    qvirt_iommu_stats(&f.iommu, dom, &st);
+    qvirt_iommu_stats(&f.rig.iommu, dom, &st);
     g_assert_cmpuint(st.endpoints, ==, 0);
-    qvirt_iommu_attach(&f.iommu, PF_RID, dom);
-    qvirt_iommu_stats(&f.iommu, 0, &st);
+    qvirt_iommu_attach(&f.rig.iommu, PF_RID, dom);
+    qvirt_iommu_stats(&f.rig.iommu, 0, &st);
     g_assert_cmpuint(st.endpoints, ==, 1);
     g_assert_cmpuint(st.injected_attaches, ==, 1);
     g_assert_cmpuint(st.injected_status, ==, 0);
@@ -249,22 +234,22 @@ static void test_drop_events(void)
     uint32_t dom;
 
     fixture_start(&f, ",x-inject=drop-events:2", "");
-    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
-    qvirt_iommu_attach(&f.iommu, PF_RID, dom);
+    dom = qvirt_iommu_domain_alloc(&f.rig.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    qvirt_iommu_attach(&f.rig.iommu, PF_RID, dom);
     for (int i = 0; i < 3; i++) {
-        g_assert_cmpuint(qdma_testdev_run(&f.pf.fn, DMA_TESTDEV_OP_COPY,
+        g_assert_cmpuint(qdma_testdev_run(&f.rig.pf.fn, DMA_TESTDEV_OP_COPY,
                                           IOVA_SRC + i * PAGE, IOVA_DST, LEN,
                                           0), ==, DMA_TESTDEV_ERR_DMA_FAULT);
     }
-    g_assert_cmphex(qvirt_iommu_readl(&f.iommu, VIRT_IOMMU_REG_ERROR), ==,
+    g_assert_cmphex(qvirt_iommu_readl(&f.rig.iommu, VIRT_IOMMU_REG_ERROR), ==,
                     VIRT_IOMMU_ERR_EVTQ_OVERFLOW);
-    qvirt_iommu_expect_fault(&f.iommu, VIRT_IOMMU_FAULT_NOT_MAPPED, PF_RID,
+    qvirt_iommu_expect_fault(&f.rig.iommu, VIRT_IOMMU_FAULT_NOT_MAPPED, PF_RID,
                              dom, IOVA_SRC + 2 * PAGE, VIRT_IOMMU_PERM_READ);
-    qvirt_iommu_stats(&f.iommu, 0, &st);
+    qvirt_iommu_stats(&f.rig.iommu, 0, &st);
     g_assert_cmpuint(st.events, ==, 1);
     g_assert_cmpuint(st.events_dropped, ==, 2);
     g_assert_cmpuint(st.injected_drops, ==, 2);
-    qvirt_iommu_writel(&f.iommu, VIRT_IOMMU_REG_ERROR,
+    qvirt_iommu_writel(&f.rig.iommu, VIRT_IOMMU_REG_ERROR,
                        VIRT_IOMMU_ERR_EVTQ_OVERFLOW);
     fixture_stop(&f);
 }
@@ -282,37 +267,37 @@ static void test_sync_delay(void)
     uint32_t first;
 
     fixture_start(&f, ",x-inject=sync-delay:1:1000000", "");
-    word = guest_alloc(&f.alloc, 8);
-    qtest_writel(f.qts, word, 0);
+    word = guest_alloc(&f.rig.alloc, 8);
+    qtest_writel(f.rig.qts, word, 0);
     cmds[0] = (VirtIOMMUCmd) {
         .opcode = VIRT_IOMMU_CMD_SYNC, .addr = word, .limit = 0x1234,
     };
     cmds[1] = (VirtIOMMUCmd) {
         .opcode = VIRT_IOMMU_CMD_DOMAIN_ALLOC, .arg = VIRT_IOMMU_DOMAIN_DMA,
     };
-    first = qvirt_iommu_post(&f.iommu, cmds, 2);
-    qtest_clock_step(f.qts, 999999);
-    g_assert_cmpuint(qvirt_iommu_readl(&f.iommu, VIRT_IOMMU_REG_CMDQ_HEAD),
+    first = qvirt_iommu_post(&f.rig.iommu, cmds, 2);
+    qtest_clock_step(f.rig.qts, 999999);
+    g_assert_cmpuint(qvirt_iommu_readl(&f.rig.iommu, VIRT_IOMMU_REG_CMDQ_HEAD),
                      ==, first);
-    g_assert_cmpuint(qvirt_iommu_slot_status(&f.iommu, first), ==,
+    g_assert_cmpuint(qvirt_iommu_slot_status(&f.rig.iommu, first), ==,
                      VIRT_IOMMU_S_PENDING);
-    g_assert_cmpuint(qvirt_iommu_slot_status(&f.iommu, first + 1), ==,
+    g_assert_cmpuint(qvirt_iommu_slot_status(&f.rig.iommu, first + 1), ==,
                      VIRT_IOMMU_S_PENDING);
-    g_assert_cmphex(qtest_readl(f.qts, word), ==, 0);
+    g_assert_cmphex(qtest_readl(f.rig.qts, word), ==, 0);
 
-    qtest_clock_step(f.qts, 1);
-    g_assert_cmphex(qtest_readl(f.qts, word), ==, 0x1234);
-    g_assert_cmpuint(qvirt_iommu_slot_status(&f.iommu, first), ==,
+    qtest_clock_step(f.rig.qts, 1);
+    g_assert_cmphex(qtest_readl(f.rig.qts, word), ==, 0x1234);
+    g_assert_cmpuint(qvirt_iommu_slot_status(&f.rig.iommu, first), ==,
                      VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(qvirt_iommu_slot_status(&f.iommu, first + 1), ==,
+    g_assert_cmpuint(qvirt_iommu_slot_status(&f.rig.iommu, first + 1), ==,
                      VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(qvirt_iommu_readl(&f.iommu, VIRT_IOMMU_REG_CMDQ_HEAD),
+    g_assert_cmpuint(qvirt_iommu_readl(&f.rig.iommu, VIRT_IOMMU_REG_CMDQ_HEAD),
                      ==, first + 2);
     /* Disarmed: the next SYNC completes inside the doorbell write */
-    qtest_writel(f.qts, word, 0);
+    qtest_writel(f.rig.qts, word, 0);
     g_assert_cmpuint(submit(&f, cmds[0]), ==, VIRT_IOMMU_S_OK);
-    g_assert_cmphex(qtest_readl(f.qts, word), ==, 0x1234);
-    qvirt_iommu_stats(&f.iommu, 0, &st);
+    g_assert_cmphex(qtest_readl(f.rig.qts, word), ==, 0x1234);
+    qvirt_iommu_stats(&f.rig.iommu, 0, &st);
     g_assert_cmpuint(st.injected_syncs, ==, 1);
     fixture_stop(&f);
 }
@@ -333,14 +318,14 @@ static void test_stale_iotlb(gconstpointer strict)
                   ",fq-timeout=60000", "");
     dom = pf_domain(&f, VIRT_IOMMU_DOMAIN_DMA_FQ);
     g_assert_true(copy_arrives(&f, 1));
-    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, IOVA_SRC, PAGE), ==,
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.rig.iommu, dom, IOVA_SRC, PAGE), ==,
                      VIRT_IOMMU_S_OK);
-    qtest_clock_step(f.qts, 5000);
+    qtest_clock_step(f.rig.qts, 5000);
     g_assert_true(copy_arrives(&f, 2));
     g_assert_true(copy_arrives(&f, 3));
-    qvirt_iommu_stats(&f.iommu, 0, &st);
+    qvirt_iommu_stats(&f.rig.iommu, 0, &st);
     if (strict) {
-        g_assert_true(qvirt_iommu_pop_event(&f.iommu, &evt));
+        g_assert_true(qvirt_iommu_pop_event(&f.rig.iommu, &evt));
         g_assert_cmpuint(evt.type, ==, VIRT_IOMMU_EVT_STRICT);
         g_assert_cmpuint(evt.reason, ==, VIRT_IOMMU_STRICT_STALE_IOTLB);
         g_assert_cmphex(evt.endpoint, ==, PF_RID);
@@ -352,13 +337,13 @@ static void test_stale_iotlb(gconstpointer strict)
     } else {
         g_assert_cmpuint(st.stale_reports, ==, 0);
     }
-    qvirt_iommu_assert_no_event(&f.iommu);
+    qvirt_iommu_assert_no_event(&f.rig.iommu);
 
     /* After the batch the IOVA faults like any unmapped one. */
-    g_assert_cmpuint(qvirt_iommu_invalidate_domain(&f.iommu, dom), ==,
+    g_assert_cmpuint(qvirt_iommu_invalidate_domain(&f.rig.iommu, dom), ==,
                      VIRT_IOMMU_S_OK);
     g_assert_false(copy_arrives(&f, 4));
-    qvirt_iommu_expect_fault(&f.iommu, strict ? VIRT_IOMMU_FAULT_UNMAPPED :
+    qvirt_iommu_expect_fault(&f.rig.iommu, strict ? VIRT_IOMMU_FAULT_UNMAPPED :
                              VIRT_IOMMU_FAULT_NOT_MAPPED, PF_RID, dom,
                              IOVA_SRC, VIRT_IOMMU_PERM_READ);
     fixture_stop(&f);
@@ -382,15 +367,15 @@ static void test_flight_recorder_dump(void)
     g_assert_cmpint(fd, >=, 0);
     close(fd);
     fixture_start(&f, ",strict-checks=on,flight-recorder=4", opts);
-    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
-    g_assert_cmpuint(qvirt_iommu_map_fixed(&f.iommu, dom, IOVA_SRC, f.src,
+    dom = qvirt_iommu_domain_alloc(&f.rig.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&f.rig.iommu, dom, IOVA_SRC, f.src,
                                            PAGE, VIRT_IOMMU_PERM_READ), ==,
                      VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, IOVA_SRC, PAGE), ==,
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.rig.iommu, dom, IOVA_SRC, PAGE), ==,
                      VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, IOVA_SRC, PAGE), ==,
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.rig.iommu, dom, IOVA_SRC, PAGE), ==,
                      VIRT_IOMMU_S_NOT_MAPPED);
-    g_assert_true(qvirt_iommu_pop_event(&f.iommu, &(VirtIOMMUEvent){ 0 }));
+    g_assert_true(qvirt_iommu_pop_event(&f.rig.iommu, &(VirtIOMMUEvent){ 0 }));
     fixture_stop(&f);
 
     g_assert_true(g_file_get_contents(log, &text, NULL, NULL));

@@ -13,13 +13,10 @@
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "libqos/dma-testdev.h"
-#include "libqos/libqos-malloc.h"
-#include "libqos/malloc-pc.h"
-#include "libqos/pci-pc.h"
 #include "libqos/virt-iommu.h"
+#include "libqos/virt-iommu-rig.h"
 
-#define IOMMU_DEVFN     QPCI_DEVFN(4, 0)
-#define PF_DEVFN        QPCI_DEVFN(6, 0)
+#define PF_DEVFN        QVIRT_IOMMU_RIG_PF_DEVFN
 #define PF_RID          PF_DEVFN            /* bus 0 */
 #define PAGE            4096ULL
 #define LEN             256
@@ -28,11 +25,7 @@
 #define IOVA_LATE       0x300000ULL
 
 typedef struct Fixture {
-    QTestState *qts;
-    QPCIBus *bus;
-    QGuestAllocator alloc;
-    QVirtIOMMU iommu;
-    QDmaTestdevPF pf;
+    QVirtIOMMURig rig;
     uint64_t src, dst;      /* guest-physical, a page each */
 } Fixture;
 
@@ -43,33 +36,25 @@ typedef struct Fixture {
 static void fixture_start(Fixture *f, const char *pf_opts,
                           const char *iommu_opts, uint32_t control)
 {
-    f->qts = qtest_initf("-M q35 -m 256M -nodefaults "
-                         "-device dma-testdev,addr=06.0,id=pf,"
-                         "x-shadow-iotlb=on%s "
-                         "-device virt-iommu,addr=04.0,id=viommu%s",
-                         pf_opts, iommu_opts);
-    f->bus = qpci_new_pc(f->qts, NULL);
-    pc_alloc_init(&f->alloc, f->qts, ALLOC_NO_FLAGS);
-    qvirt_iommu_init(&f->iommu, f->bus, IOMMU_DEVFN);
-    qdma_testdev_pf_init(&f->pf, f->bus, PF_DEVFN);
-    qvirt_iommu_start(&f->iommu, &f->alloc, 4, 4, control);
-    f->src = guest_alloc(&f->alloc, PAGE);
-    f->dst = guest_alloc(&f->alloc, PAGE);
+    g_autofree char *args =
+        g_strdup_printf("-device dma-testdev,addr=06.0,id=pf,"
+                        "x-shadow-iotlb=on%s "
+                        "-device virt-iommu,addr=04.0,id=viommu%s",
+                        pf_opts, iommu_opts);
+
+    qvirt_iommu_rig_start(&f->rig, args, 4, 4, control);
+    f->src = guest_alloc(&f->rig.alloc, PAGE);
+    f->dst = guest_alloc(&f->rig.alloc, PAGE);
 }
 
 static void fixture_stop(Fixture *f)
 {
-    qvirt_iommu_assert_no_event(&f->iommu);
-    qdma_testdev_pf_cleanup(&f->pf);
-    qvirt_iommu_cleanup(&f->iommu);
-    alloc_destroy(&f->alloc);
-    qpci_free_pc(f->bus);
-    qtest_quit(f->qts);
+    qvirt_iommu_rig_stop(&f->rig);
 }
 
 static uint64_t pf_prop(Fixture *f, const char *name)
 {
-    g_autoptr(QDict) rsp = qtest_qmp(f->qts, "{ 'execute': 'qom-get',"
+    g_autoptr(QDict) rsp = qtest_qmp(f->rig.qts, "{ 'execute': 'qom-get',"
                                      " 'arguments': { 'path': 'pf',"
                                      " 'property': %s } }", name);
 
@@ -80,7 +65,7 @@ static uint64_t pf_prop(Fixture *f, const char *name)
 /* The PF copies LEN bytes from bus address @from to @to; returns ERROR. */
 static uint32_t pf_copy(Fixture *f, uint64_t from, uint64_t to)
 {
-    return qdma_testdev_run(&f->pf.fn, DMA_TESTDEV_OP_COPY, from, to, LEN, 0);
+    return qdma_testdev_run(&f->rig.pf.fn, DMA_TESTDEV_OP_COPY, from, to, LEN, 0);
 }
 
 /* Whether a copy from @from to @to moved a fresh pattern from src to dst */
@@ -91,22 +76,22 @@ static bool copy_arrives(Fixture *f, uint64_t from, uint64_t to, uint8_t seed)
     for (int i = 0; i < LEN; i++) {
         pattern[i] = seed ^ (i * 7);
     }
-    qtest_memwrite(f->qts, f->src, pattern, LEN);
-    qtest_memset(f->qts, f->dst, 0, LEN);
+    qtest_memwrite(f->rig.qts, f->src, pattern, LEN);
+    qtest_memset(f->rig.qts, f->dst, 0, LEN);
     if (pf_copy(f, from, to) != DMA_TESTDEV_ERR_NONE) {
         return false;
     }
-    qtest_memread(f->qts, f->dst, got, LEN);
+    qtest_memread(f->rig.qts, f->dst, got, LEN);
     return memcmp(got, pattern, LEN) == 0;
 }
 
 /* IOVA_SRC reads f->src and IOVA_DST writes f->dst, a page each, in @dom. */
 static void map_src_dst(Fixture *f, uint32_t dom)
 {
-    g_assert_cmpuint(qvirt_iommu_map_fixed(&f->iommu, dom, IOVA_SRC, f->src,
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&f->rig.iommu, dom, IOVA_SRC, f->src,
                                            PAGE, VIRT_IOMMU_PERM_READ), ==,
                      VIRT_IOMMU_S_OK);
-    g_assert_cmpuint(qvirt_iommu_map_fixed(&f->iommu, dom, IOVA_DST, f->dst,
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&f->rig.iommu, dom, IOVA_DST, f->dst,
                                            PAGE, VIRT_IOMMU_PERM_WRITE), ==,
                      VIRT_IOMMU_S_OK);
 }
@@ -124,32 +109,32 @@ static void test_replay(void)
     fixture_start(&f, "", "", VIRT_IOMMU_CTRL_ENABLE |
                   VIRT_IOMMU_CTRL_DEFAULT_BYPASS);
     g_assert_true(copy_arrives(&f, f.src, f.dst, 1));
-    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    dom = qvirt_iommu_domain_alloc(&f.rig.iommu, VIRT_IOMMU_DOMAIN_DMA);
     map_src_dst(&f, dom);
     g_assert_cmpuint(pf_prop(&f, "x-shadow-maps"), ==, 0);
 
-    qvirt_iommu_attach(&f.iommu, PF_RID, dom);
+    qvirt_iommu_attach(&f.rig.iommu, PF_RID, dom);
     g_assert_cmpuint(pf_prop(&f, "x-shadow-maps"), ==, 2);
     g_assert_true(copy_arrives(&f, IOVA_SRC, IOVA_DST, 2));
     /* Guest-physical addresses mean nothing to the shadow now. */
     g_assert_cmpuint(pf_copy(&f, f.src, f.dst), ==,
                      DMA_TESTDEV_ERR_DMA_FAULT);
 
-    g_assert_cmpuint(qvirt_iommu_map_fixed(&f.iommu, dom, IOVA_LATE, f.src,
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&f.rig.iommu, dom, IOVA_LATE, f.src,
                                            PAGE, VIRT_IOMMU_PERM_READ), ==,
                      VIRT_IOMMU_S_OK);
     g_assert_cmpuint(pf_prop(&f, "x-shadow-maps"), ==, 3);
     g_assert_true(copy_arrives(&f, IOVA_LATE, IOVA_DST, 3));
-    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, IOVA_LATE, PAGE), ==,
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.rig.iommu, dom, IOVA_LATE, PAGE), ==,
                      VIRT_IOMMU_S_OK);
     g_assert_cmpuint(pf_prop(&f, "x-shadow-unmaps"), ==, 1);
     g_assert_cmpuint(pf_copy(&f, IOVA_LATE, IOVA_DST), ==,
                      DMA_TESTDEV_ERR_DMA_FAULT);
-    g_assert_cmphex(qdma_testdev_readq(&f.pf.fn, DMA_TESTDEV_REG_FAULT_ADDR),
+    g_assert_cmphex(qdma_testdev_readq(&f.rig.pf.fn, DMA_TESTDEV_REG_FAULT_ADDR),
                     ==, IOVA_LATE);
 
     /* Detached: the region goes, bypass again. */
-    g_assert_cmpuint(qvirt_iommu_detach(&f.iommu, PF_RID), ==,
+    g_assert_cmpuint(qvirt_iommu_detach(&f.rig.iommu, PF_RID), ==,
                      VIRT_IOMMU_S_OK);
     g_assert_true(copy_arrives(&f, f.src, f.dst, 4));
     fixture_stop(&f);
@@ -177,8 +162,8 @@ static void test_deviotlb_refused(void)
 
     fixture_start(&f, ",x-shadow-deviotlb=on", "", VIRT_IOMMU_CTRL_ENABLE);
     g_assert_cmpuint(pf_prop(&f, "x-shadow-refused"), ==, 2);
-    dom = qvirt_iommu_domain_alloc(&f.iommu, VIRT_IOMMU_DOMAIN_DMA);
-    qvirt_iommu_attach(&f.iommu, PF_RID, dom);
+    dom = qvirt_iommu_domain_alloc(&f.rig.iommu, VIRT_IOMMU_DOMAIN_DMA);
+    qvirt_iommu_attach(&f.rig.iommu, PF_RID, dom);
     map_src_dst(&f, dom);
     g_assert_true(copy_arrives(&f, IOVA_SRC, IOVA_DST, 5));
     fixture_stop(&f);
