@@ -164,7 +164,8 @@ static void test_inject_qmp(void)
 
     fixture_start(&f, ",id=viommu,flight-recorder=8", "");
     dom = qvirt_iommu_domain_alloc(&f.rig.iommu, VIRT_IOMMU_DOMAIN_DMA);
-    rsp = qtest_qmp(f.rig.qts, "{ 'execute': 'x-virt-iommu-inject', 'arguments':"
+    rsp = qtest_qmp(f.rig.qts,
+                    "{ 'execute': 'x-virt-iommu-inject', 'arguments':"
                     " { 'device': 'viommu', 'kind': 'status', 'count': 1,"
                     " 'opcode': 'map', 'status': 'no-space' } }");
     g_assert_true(qdict_haskey(rsp, "return"));
@@ -197,7 +198,8 @@ static void test_inject_qmp(void)
     g_assert_false(qdict_get_bool(rec, "injected"));
     qobject_unref(rsp);
 
-    rsp = qtest_qmp(f.rig.qts, "{ 'execute': 'x-virt-iommu-inject', 'arguments':"
+    rsp = qtest_qmp(f.rig.qts,
+                    "{ 'execute': 'x-virt-iommu-inject', 'arguments':"
                     " { 'device': 'nosuch', 'kind': 'drop-events',"
                     " 'count': 1 } }");
     g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),

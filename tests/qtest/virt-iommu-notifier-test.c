@@ -65,7 +65,8 @@ static uint64_t pf_prop(Fixture *f, const char *name)
 /* The PF copies LEN bytes from bus address @from to @to; returns ERROR. */
 static uint32_t pf_copy(Fixture *f, uint64_t from, uint64_t to)
 {
-    return qdma_testdev_run(&f->rig.pf.fn, DMA_TESTDEV_OP_COPY, from, to, LEN, 0);
+    return qdma_testdev_run(&f->rig.pf.fn, DMA_TESTDEV_OP_COPY, from, to,
+                            LEN, 0);
 }
 
 /* Whether a copy from @from to @to moved a fresh pattern from src to dst */
@@ -130,7 +131,8 @@ static void test_replay(void)
     g_assert_cmpuint(pf_prop(&f, "x-shadow-unmaps"), ==, 1);
     g_assert_cmpuint(pf_copy(&f, IOVA_LATE, IOVA_DST), ==,
                      DMA_TESTDEV_ERR_DMA_FAULT);
-    g_assert_cmphex(qdma_testdev_readq(&f.rig.pf.fn, DMA_TESTDEV_REG_FAULT_ADDR),
+    g_assert_cmphex(qdma_testdev_readq(&f.rig.pf.fn,
+                                       DMA_TESTDEV_REG_FAULT_ADDR),
                     ==, IOVA_LATE);
 
     /* Detached: the region goes, bypass again. */
