@@ -40,8 +40,8 @@
 #   APPEND    extra kernel command line, e.g. 'dyndbg="file virt-iommu.c +p"'
 #   TRACE     QEMU trace event pattern; events go to OUTDIR/trace.log
 #   VIRTIO    the virtio devices to put behind virt-iommu: 'blk net'
-#             (default), 'blk', 'net' or 'none' (see docs/system/linux-driver.rst
-#             for why make check leaves virtio-net out)
+#             (default), 'blk', 'net' or 'none' (make check: none; see the
+#             Limits of docs/devel/linux-driver.rst)
 #   BUSYBOX   static busybox (default /bin/busybox)
 #
 # Exit status: 0 on PASS, 1 on FAIL, 124 on timeout, 2 if it could not start.
@@ -64,14 +64,17 @@ APPEND=${APPEND:-}
 TRACE=${TRACE:-}
 VIRTIO=${VIRTIO-blk net}
 [ "$VIRTIO" = none ] && VIRTIO=
-for v in $VIRTIO; do
-    case $v in blk|net) ;; *) echo "run-linux-iommu: error: VIRTIO: '$v' is not blk, net or none" >&2; exit 2 ;; esac
-done
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 HOLD=60
 
 say() { echo "run-linux-iommu: $*"; }
 die() { echo "run-linux-iommu: error: $*" >&2; exit 2; }
+for v in $VIRTIO; do
+    case $v in
+    blk|net) ;;
+    *) die "VIRTIO: '$v' is not blk, net or none" ;;
+    esac
+done
 
 mode=check
 while [ $# -gt 0 ]; do
@@ -147,9 +150,7 @@ hold=
 # reach the guest at any time, also while the two views are taken.  The
 # seed scenario counts every IOVA of one NVMe queue and runs without them.
 virtio=()
-if [ "$mode" = seed ]; then
-    VIRTIO=
-fi
+[ "$mode" = seed ] && VIRTIO=
 has_virtio() { case " $VIRTIO " in *" $1 "*) return 0 ;; esac; return 1; }
 if has_virtio blk; then
     virtio+=(
@@ -248,17 +249,17 @@ for dev in $VIRTIO; do
     done
 done
 # What the guest last read from virtio-blk is what the image file holds
-has_virtio blk && {
-guest_sha=$(tr -d '\r' <"$log" |
-    sed -n 's/^linux-iommu: virtio-blk image sha256 \([0-9a-f]\{64\}\)$/\1/p' |
-    tail -n 1)
-host_sha=$(sha256sum <"$VDISK" | cut -d' ' -f1)
-if [ "$guest_sha" = "$host_sha" ]; then
-    say "ok: $VDISK: sha256 as the guest last read it ($host_sha)"
-else
-    figure_fail "$VDISK: sha256 $host_sha, the guest read ${guest_sha:-nothing}"
+if has_virtio blk; then
+    guest_sha=$(tr -d '\r' <"$log" |
+        sed -n 's/^linux-iommu: virtio-blk image sha256 \([0-9a-f]\{64\}\)$/\1/p' |
+        tail -n 1)
+    host_sha=$(sha256sum <"$VDISK" | cut -d' ' -f1)
+    if [ "$guest_sha" = "$host_sha" ]; then
+        say "ok: $VDISK: sha256 as the guest last read it ($host_sha)"
+    else
+        figure_fail "$VDISK: sha256 $host_sha, the guest read ${guest_sha:-nothing}"
+    fi
 fi
-}
 echo
 
 if python3 "$LINUX_DIR/compare.py" "$log" "$view_json" && [ $figures_ok = 1 ]; then

@@ -16,8 +16,7 @@
 #include "libqos/virt-iommu.h"
 #include "libqos/virt-iommu-rig.h"
 
-#define PF_DEVFN        QVIRT_IOMMU_RIG_PF_DEVFN
-#define PF_RID          PF_DEVFN            /* bus 0 */
+#define PF_RID          QVIRT_IOMMU_RIG_PF_DEVFN    /* bus 0 */
 #define PAGE            4096ULL
 #define LEN             256
 #define IOVA_SRC        0x100000ULL
