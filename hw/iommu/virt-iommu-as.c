@@ -328,7 +328,7 @@ static IOMMUTLBEntry virt_iommu_translate(IOMMUMemoryRegion *iommu_mr,
     }
     entry.translated_addr = gpa & ~page_mask;
     entry.perm = perms;
-    trace_virt_iommu_translate(rid, addr, gpa, perms);
+    trace_virt_iommu_translate(rid, addr, gpa, perms, access);
     return entry;
 }
 
