@@ -69,12 +69,7 @@ run-linux-iommu: qemu guest-kernel
 	QEMU=$(QEMU) KERNEL=$(LINUX_BUILD)/vmlinux OUTDIR=$(GUEST_LINUX_BUILD) \
 	    guest/linux/run-linux-iommu.sh
 
-# make check's run leaves the virtio devices out: with them the guest's
-# memory gets corrupted in some runs, cause not yet found (the Limits of
-# docs/devel/linux-driver.rst); make run-linux-iommu still runs them.
-check-linux-iommu: export VIRTIO = none
-check-linux-iommu: run-linux-iommu
-.PHONY: guest-kernel run-linux-iommu check-linux-iommu
+.PHONY: guest-kernel run-linux-iommu
 
 # The iova_magazine kmemleak report reproduced and decided: the same kernel
 # booted with the kmemleak fix off, then on, and a true leak as control

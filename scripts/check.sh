@@ -63,7 +63,7 @@ suite qtest build/qemu check-qtest
 suite qtest-asan build/qemu-asan check-qtest-asan
 suite fuzz - check-fuzz
 suite demo - run
-suite linux-iommu - check-linux-iommu
+suite linux-iommu - run-linux-iommu
 suite seed-iova-magazine - check-seed
 
 echo

@@ -40,8 +40,7 @@
 #   APPEND    extra kernel command line, e.g. 'dyndbg="file virt-iommu.c +p"'
 #   TRACE     QEMU trace event pattern; events go to OUTDIR/trace.log
 #   VIRTIO    the virtio devices to put behind virt-iommu: 'blk net'
-#             (default), 'blk', 'net' or 'none' (make check: none; see the
-#             Limits of docs/devel/linux-driver.rst)
+#             (default), 'blk', 'net' or 'none'
 #   BUSYBOX   static busybox (default /bin/busybox)
 #
 # Exit status: 0 on PASS, 1 on FAIL, 124 on timeout, 2 if it could not start.
