@@ -261,8 +261,14 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 		late = v->late_seq;
 		err = viommu_wait_head(v, v->cmdq_tail, &head);
 		if (err) {
-			/* Still held after another timeout: the device hangs */
-			err_bits = viommu_cmdq_reset_tail(v, head);
+			/*
+			 * Still held after another timeout.  This batch fails
+			 * unqueued (its outcome known: not run); the held SYNC
+			 * keeps its slot unless the ring stopped on an error.
+			 */
+			err_bits = readl(v->regs + VIOMMU_REG_ERROR);
+			if (err_bits & VIOMMU_ERR_CMDQ_MASK)
+				viommu_cmdq_reset_tail(v, head);
 			spin_unlock_irqrestore(&v->cmd_lock, flags);
 			atomic64_inc(&v->cmd_errors);
 			dev_err_ratelimited(&v->pdev->dev,
