@@ -12,9 +12,14 @@
 # query-virt-iommu into $OUTDIR/virt-iommu.json and the 'info virt-iommu'
 # text into $OUTDIR/virt-iommu.txt, and quits QEMU.
 #
+# If the caller set the array sidecar, that command runs beside QEMU from
+# the moment the log exists (it may use the QMP socket $OUTDIR/qmp.sock
+# before the verdict, one connection at a time, as guest/qmp-inject.py
+# does); it is stopped when QEMU is gone if it has not ended by itself.
+#
 # Sets: log, view_json, view_text (paths), status (QEMU's exit status; 124
 # or 137 when the timeout hit), elapsed_ms, interrupted (non-empty after
-# ^C).
+# ^C), sidecar_status (the sidecar's exit status; 143 if it was stopped).
 
 watch_verdict() {
     local marker=$1 qmp=$2 deadline=$((SECONDS + TIMEOUT))
@@ -30,7 +35,7 @@ watch_verdict() {
 }
 
 run_until_verdict() {
-    local qmp=$OUTDIR/qmp.sock start watcher
+    local qmp=$OUTDIR/qmp.sock start watcher side=
 
     log=$OUTDIR/$1
     view_json=$OUTDIR/virt-iommu.json
@@ -42,12 +47,22 @@ run_until_verdict() {
     start=$(date +%s%N)
     watch_verdict "$2" "$qmp" &
     watcher=$!
+    sidecar_status=0
+    if [ -n "${sidecar+set}" ]; then
+        "${sidecar[@]}" &
+        side=$!
+    fi
     timeout --foreground -k 5 "$TIMEOUT" "$QEMU" -serial stdio "${args[@]}" \
         -qmp "unix:$qmp,server=on,wait=off" </dev/null 2>&1 |
         tee -i -a "$log"
     status=${PIPESTATUS[0]}
     kill "$watcher" 2>/dev/null
     wait "$watcher" 2>/dev/null
+    if [ -n "$side" ]; then
+        kill "$side" 2>/dev/null
+        wait "$side"
+        sidecar_status=$?
+    fi
     trap - INT
     rm -f "$qmp"
     elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))

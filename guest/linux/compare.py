@@ -23,8 +23,16 @@ status 0 only if the guest passed its own checks and nothing mismatched:
     mirrors lazily;
   - the driver's total mappings and mapped bytes equal the device's;
   - exactly the faults the guest provoked were reported (driver count and
-    kernel log); no strict-check record, command error or dropped event;
-    the device wrote exactly the records the driver read.
+    kernel log), less the records an injection dropped; no strict-check
+    record; the device wrote exactly the records the driver read;
+  - the fault injections the guest had armed (its "linux-iommu: injected"
+    line; none if it printed none) are exactly what fired on the device
+    (query-virt-iommu's injected, and QUERY_STATS as the driver read it),
+    and their errors are exactly what the driver counted and logged: a
+    command error for each injected status and refused ATTACH and no
+    other, a timeout and a late completion for each SYNC held beyond the
+    driver's timeout, an overflow for each burst of dropped records, and
+    no other dropped record.
 
 SPDX-License-Identifier: GPL-2.0-or-later
 """
@@ -41,6 +49,25 @@ BAD_KERNEL = re.compile(r"WARNING:|BUG:|Oops|Call Trace|kernel BUG|"
                         r"freeing domain|split|overflow|unknown)")
 # The driver's report of a fault record; the guest provokes some on purpose
 FAULT_LINE = re.compile(r"virt-iommu \S+: fault: endpoint")
+# The driver's reports of what fault injections make go wrong: each kind is
+# counted against its expected number instead of failing the run as such.
+INJECTED_LINES = {
+    "command_errors": re.compile(r"virt-iommu \S+: command 0x[0-9a-f]+ "
+                                 r"\(domain \d+, endpoint (?:0x)?[0-9a-f]+, "
+                                 r"iova (?:0x)?[0-9a-f]+, "
+                                 r"size (?:0x)?[0-9a-f]+\): "
+                                 r"[A-Z_]+$"),
+    "sync_timeouts": re.compile(r"virt-iommu \S+: SYNC \d+ held beyond "
+                                r"\d+ ms at \d+: the next command waits "
+                                r"for it$"),
+    "sync_late": re.compile(r"virt-iommu \S+: SYNC \d+ completed late, the "
+                            r"queue is in step$"),
+    "event_overflows": re.compile(r"virt-iommu \S+: event queue overflow$"),
+}
+# The guest's total of what it had armed
+INJECTED = re.compile(r"linux-iommu: injected status (\d+) syncs (\d+) drops "
+                      r"(\d+) attaches (\d+) sync-timeouts (\d+) overflows "
+                      r"(\d+)$", re.M)
 
 
 def section(text, name):
@@ -93,11 +120,21 @@ def main():
         problems.append("the guest printed no view or no dmesg")
         view, dmesg = view or "", dmesg or ""
     fault_lines = 0
+    injected_lines = dict.fromkeys(INJECTED_LINES, 0)
     for line in dmesg.splitlines():
-        if BAD_KERNEL.search(line):
-            problems.append("kernel log: " + line.strip())
+        line = line.strip()
+        kind = next((k for k, r in INJECTED_LINES.items() if r.search(line)),
+                    None)
+        if kind:
+            injected_lines[kind] += 1
+        elif BAD_KERNEL.search(line):
+            problems.append("kernel log: " + line)
         if FAULT_LINE.search(line):
             fault_lines += 1
+    m = INJECTED.search(console)
+    armed = dict(zip(("status", "syncs", "drops", "attaches",
+                      "sync_timeouts", "overflows"),
+                     (int(x) for x in m.groups()) if m else (0,) * 6))
     m = re.search(r"linux-iommu: provoked (\d+) faults", console)
     provoked = int(m.group(1)) if m else 0
 
@@ -111,7 +148,7 @@ def main():
              for m in re.finditer(r"^stat (\S+) (\d+)$", view, re.M)}
 
     dev_domains = {}  # id -> (type, endpoints, mappings, bytes)
-    dev_events = dev_dropped = dev_invalidated = None
+    dev_events = dev_dropped = dev_invalidated = dev_injected = None
     if dev is None:
         problems.append("no query-virt-iommu result for one device from "
                         "the monitor")
@@ -124,6 +161,7 @@ def main():
                 d["mapping-count"], d["mapped-bytes"])
         dev_events, dev_dropped = dev["events"], dev["events-dropped"]
         dev_invalidated = dev["iotlb"]["invalidations"]
+        dev_injected = dev["injected"]
 
     # The driver's own listing: domains (core type, device type) and
     # endpoints with their domain IDs
@@ -225,17 +263,49 @@ def main():
 
     # Every fault the guest provoked, and no other, reached the device's
     # event queue, the driver and the kernel log (ratelimiting allows the
-    # few of this test).
-    print("faults: %d provoked, driver %s, kernel log %d"
-          % (provoked, stats.get("faults"), fault_lines))
-    if not provoked == stats.get("faults") == fault_lines:
-        problems.append("faults: %d provoked, driver %s, kernel log %d"
-                        % (provoked, stats.get("faults"), fault_lines))
-    for name in ("strict_events", "command_errors", "event_overflows"):
-        if stats.get(name, -1) != 0:
-            problems.append("driver %s: %s" % (name, stats.get(name)))
-    if dev_dropped != 0:
-        problems.append("device dropped %s event records" % dev_dropped)
+    # few of this test), but for the records an injection dropped.
+    print("faults: %d provoked, %d records dropped by injection, driver %s, "
+          "kernel log %d" % (provoked, armed["drops"], stats.get("faults"),
+                             fault_lines))
+    if not provoked - armed["drops"] == stats.get("faults") == fault_lines:
+        problems.append("faults: %d provoked, %d dropped by injection, "
+                        "driver %s, kernel log %d"
+                        % (provoked, armed["drops"], stats.get("faults"),
+                           fault_lines))
+    if stats.get("strict_events", -1) != 0:
+        problems.append("driver strict_events: %s"
+                        % stats.get("strict_events"))
+    if dev_dropped != armed["drops"]:
+        problems.append("device dropped %s event records, %d by injection"
+                        % (dev_dropped, armed["drops"]))
+
+    # Fault injections: what the guest armed fired on the device, the
+    # driver read the same counters, and each error they caused was
+    # counted and logged once, as the error it is, and no other error.
+    print("%-18s %7s %7s %7s" % ("injected", "armed", "device", "driver"))
+    for kind in ("status", "syncs", "drops", "attaches"):
+        fired = dev_injected.get(kind) if dev_injected else None
+        read = stats.get("device_injected_" + kind)
+        print("%-18s %7d %7s %7s" % (kind, armed[kind], fired, read))
+        if not armed[kind] == fired == read:
+            problems.append("injected %s: the guest armed %d, the device "
+                            "counts %s, the driver read %s"
+                            % (kind, armed[kind], fired, read))
+    expect = {
+        "command_errors": armed["status"] + armed["attaches"],
+        "sync_timeouts": armed["sync_timeouts"],
+        "sync_late": armed["sync_timeouts"],
+        "event_overflows": armed["overflows"],
+    }
+    print("%-18s %7s %7s %7s" % ("driver errors", "expect", "count", "log"))
+    for name, want in expect.items():
+        print("%-18s %7d %7s %7d" % (name, want, stats.get(name),
+                                     injected_lines[name]))
+        if not want == stats.get(name) == injected_lines[name]:
+            problems.append("driver %s: %d expected from the injections, "
+                            "counted %s, logged %d"
+                            % (name, want, stats.get(name),
+                               injected_lines[name]))
     if not stats.get("invalidations") or not dev_invalidated:
         problems.append("no IOTLB invalidation: driver %s commands, device "
                         "%s entries" % (stats.get("invalidations"),

@@ -18,7 +18,10 @@
 # taken over QMP (query-virt-iommu, OUTDIR/virt-iommu.json; the 'info
 # virt-iommu' text in OUTDIR/virt-iommu.txt) and
 # guest/linux/compare.py holds it against the guest's view (groups and
-# their types, the driver's accounting, the kernel log).  The serial
+# their types, the driver's accounting, the kernel log).  While the guest
+# runs, guest/qmp-inject.py arms the fault injections it asks for on the
+# console (x-virt-iommu-inject over the same QMP socket; OUTDIR/inject.log):
+# a request that could not be armed fails the run.  The serial
 # console goes to the terminal and OUTDIR/console.log, the guest's kernel
 # log also to OUTDIR/dmesg.log.  Arguments after the
 # options go to QEMU unchanged, e.g. -trace 'virt_iommu_cmd*'.
@@ -176,7 +179,7 @@ args=(
     "${firmware[@]}"
     -kernel "$KERNEL" -initrd "$INITRAMFS"
     -append "console=ttyS0 panic=-1 oops=panic loglevel=6 linux_iommu=$mode linux_iommu_cycles=$CYCLES linux_iommu_vfs=$VFS ${hold}$APPEND"
-    -device virt-iommu,strict-checks=on
+    -device virt-iommu,id=viommu,strict-checks=on
     -device dma-testdev,addr=06.0
     -drive "file=$DISK,if=none,id=nvm,format=raw"
     -device "nvme,$nvme"
@@ -196,6 +199,11 @@ fi
 . "$ROOT/guest/run-until-verdict.sh"
 marker=VIRT-IOMMU-LINUX:
 [ "$mode" = seed ] && marker=SEED-IOVA-MAGAZINE:
+# The guest's fault injection requests, armed over QMP as they come
+rm -f "$OUTDIR/inject.log"
+[ "$mode" = check ] &&
+    sidecar=(python3 "$ROOT/guest/qmp-inject.py" "$OUTDIR/qmp.sock"
+             "$OUTDIR/console.log" "$OUTDIR/inject.log" "$marker")
 run_until_verdict console.log "$marker"
 secs=$((elapsed_ms / 1000))
 
@@ -247,6 +255,20 @@ for dev in $VIRTIO; do
             figure_fail "no $dev figures in a $type domain"
     done
 done
+# Every injection the guest asked for was armed: the guest only sees that
+# its counter moves, and the device's and driver's counts are compared below
+requests=$(tr -d '\r' <"$log" |
+    sed -n 's/.*linux-iommu: inject \([0-9]*\) .*/\1/p' | sort -u)
+if [ -n "$requests" ] || [ -s "$OUTDIR/inject.log" ]; then
+    say "fault injections the guest asked for ($OUTDIR/inject.log):"
+    sed 's/^/  /' "$OUTDIR/inject.log" 2>/dev/null
+    for seq in $requests; do
+        grep -q "^armed $seq " "$OUTDIR/inject.log" 2>/dev/null ||
+            figure_fail "injection request $seq was not armed"
+    done
+    [ "$sidecar_status" -eq 1 ] &&
+        figure_fail "qmp-inject.py could not arm a request"
+fi
 # What the guest last read from virtio-blk is what the image file holds
 if has_virtio blk; then
     guest_sha=$(tr -d '\r' <"$log" |

@@ -25,20 +25,28 @@
 #include <linux/interrupt.h>
 #include <linux/interval_tree.h>
 #include <linux/iommu.h>
-#include <linux/iopoll.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
 #include <linux/pci.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/timekeeping.h>
 
 #include "virt-iommu.h"
+
+static_assert(sizeof(struct viommu_stats) == 256);
 
 /* Ring sizes (log2 of entries): 16 KiB of commands, 4 KiB of events */
 #define VIOMMU_CMDQ_LOG2	8
 #define VIOMMU_EVTQ_LOG2	7
-/* Commands complete during the doorbell write; this only catches a hang */
-#define VIOMMU_CMD_TIMEOUT_US	1000000
+/*
+ * Commands complete during the doorbell write, except a SYNC that the device
+ * holds (a slow invalidation, or its sync-delay injection): this catches a
+ * hang.  It is guest time, measured by the clock: an iteration count, as
+ * readl_poll_timeout_atomic() keeps without a delay, is 10^9 MMIO reads,
+ * many minutes under TCG with interrupts off.
+ */
+#define VIOMMU_CMD_TIMEOUT_NS	NSEC_PER_SEC
 /* The longest batch: INVALIDATE + SYNC */
 #define VIOMMU_MAX_BATCH	2
 
@@ -59,6 +67,12 @@ struct viommu_dev {
 	u32			*sync_word;
 	dma_addr_t		sync_dma;
 	u32			sync_seq;
+	/*
+	 * A SYNC that outlived the timeout is still held by the device, at
+	 * CMDQ_HEAD, with cmdq_tail past it: the next batch waits for it
+	 * first (see viommu_run()).  Under cmd_lock.
+	 */
+	u32			late_seq;	/* 0: none */
 	struct mutex		stats_lock;	/* serialises QUERY_STATS */
 	struct viommu_stats	*stats;
 	dma_addr_t		stats_dma;
@@ -84,6 +98,8 @@ struct viommu_dev {
 	atomic64_t		endpoints_gone;
 	atomic64_t		strict_events;
 	atomic64_t		overflows;
+	atomic64_t		sync_timeouts;	/* SYNCs that outlived the timeout */
+	atomic64_t		sync_late;	/* ... and completed later */
 	struct dentry		*debugfs;
 
 	/* Every domain and endpoint, for the debugfs listing */
@@ -181,23 +197,90 @@ static u32 viommu_type_of(unsigned int iommu_type)
 }
 
 /*
+ * Wait for CMDQ_HEAD to reach @tail, at most VIOMMU_CMD_TIMEOUT_NS of guest
+ * time; *@head is where it was last seen.  0 or -ETIMEDOUT.
+ */
+static int viommu_wait_head(struct viommu_dev *v, u32 tail, u32 *head)
+{
+	u64 end = ktime_get_mono_fast_ns() + VIOMMU_CMD_TIMEOUT_NS;
+
+	for (;;) {
+		*head = readl(v->regs + VIOMMU_REG_CMDQ_HEAD);
+		if (*head == tail)
+			return 0;
+		if (ktime_get_mono_fast_ns() > end)
+			return -ETIMEDOUT;
+		cpu_relax();
+	}
+}
+
+/*
+ * The ring stopped at @head (ERROR.CMDQ_* set, or the device is gone):
+ * resynchronise with where the device stopped and clear the sticky errors,
+ * so that the next command gets a chance.  The commands it did not run are
+ * dropped.  Under cmd_lock.
+ */
+static u32 viommu_cmdq_reset_tail(struct viommu_dev *v, u32 head)
+{
+	u32 err_bits = readl(v->regs + VIOMMU_REG_ERROR);
+
+	writel(err_bits & VIOMMU_ERR_CMDQ_MASK, v->regs + VIOMMU_REG_ERROR);
+	writel(head, v->regs + VIOMMU_REG_CMDQ_TAIL);
+	v->cmdq_tail = head;
+	v->late_seq = 0;
+	return err_bits;
+}
+
+/*
  * Run @n commands (n <= VIOMMU_MAX_BATCH) and wait for them.  Each command's
  * status and result are copied back into @cmds.  Returns 0 if all of them
  * returned OK, else the errno of the first failure; every failure is
  * logged, since the driver sends nothing the device should refuse.
  * Callable in atomic context.
+ *
+ * A SYNC may be held by the device beyond the timeout without any error:
+ * the commands before it ran, it completes later.  Its batch then returns
+ * -ETIMEDOUT, but the ring stays as it is (rewinding the tail over the held
+ * SYNC would let the next batch overwrite its slot, and the SYNC's late
+ * completion would then mark the new command done, unrun).  The next batch
+ * waits for the held SYNC before it queues anything, so that no other
+ * command is ever left in the ring with an unknown outcome.
  */
 static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 {
 	u32 mask = (1U << VIOMMU_CMDQ_LOG2) - 1;
-	u32 head, first, tail, seq = 0, err_bits = 0;
-	bool sync_lost = false;
+	u32 head, first, tail, seq = 0, late = 0, err_bits = 0;
+	bool sync_lost = false, late_lost = false, held = false;
 	unsigned long flags;
 	int i, ret = 0, err;
 
 	if (WARN_ON(n < 1 || n > VIOMMU_MAX_BATCH))
 		return -EINVAL;
 	spin_lock_irqsave(&v->cmd_lock, flags);
+	if (v->late_seq) {
+		late = v->late_seq;
+		err = viommu_wait_head(v, v->cmdq_tail, &head);
+		if (err) {
+			/*
+			 * Still held after another timeout.  This batch fails
+			 * unqueued (its outcome known: not run); the held SYNC
+			 * keeps its slot unless the ring stopped on an error.
+			 */
+			err_bits = readl(v->regs + VIOMMU_REG_ERROR);
+			if (err_bits & VIOMMU_ERR_CMDQ_MASK)
+				viommu_cmdq_reset_tail(v, head);
+			spin_unlock_irqrestore(&v->cmd_lock, flags);
+			atomic64_inc(&v->cmd_errors);
+			dev_err_ratelimited(&v->pdev->dev,
+					    "command queue stuck at %u behind SYNC %u (error %#x)\n",
+					    head, late, err_bits);
+			return -ETIMEDOUT;
+		}
+		dma_rmb();
+		/* Nothing was queued after it: its value is the last one */
+		late_lost = READ_ONCE(*v->sync_word) != late;
+		v->late_seq = 0;
+	}
 	first = v->cmdq_tail;
 	tail = first;
 	for (i = 0; i < n; i++) {
@@ -213,9 +296,7 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 	/* The slots must be visible before the doorbell */
 	dma_wmb();
 	writel(tail, v->regs + VIOMMU_REG_CMDQ_TAIL);
-	err = readl_poll_timeout_atomic(v->regs + VIOMMU_REG_CMDQ_HEAD, head,
-					head == tail, 0,
-					VIOMMU_CMD_TIMEOUT_US);
+	err = viommu_wait_head(v, tail, &head);
 	/* Status and result were written before HEAD moved */
 	dma_rmb();
 	for (i = 0; i < n; i++)
@@ -223,22 +304,47 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 	if (seq && !err && READ_ONCE(*v->sync_word) != seq)
 		sync_lost = true;
 	if (err) {
-		/*
-		 * The ring is stuck (ERROR.CMDQ_* set, or the device is gone):
-		 * resynchronise with where the device stopped and clear the
-		 * sticky errors, so that the next command gets a chance.
-		 */
-		tail = head;
 		err_bits = readl(v->regs + VIOMMU_REG_ERROR);
-		writel(err_bits & VIOMMU_ERR_CMDQ_MASK,
-		       v->regs + VIOMMU_REG_ERROR);
-		writel(tail, v->regs + VIOMMU_REG_CMDQ_TAIL);
+		/* Held at our own SYNC, the ring healthy: it is only late */
+		held = seq && !(err_bits & VIOMMU_ERR_CMDQ_MASK) &&
+		       ((head - first) & mask) < n &&
+		       v->cmdq[head].opcode == VIOMMU_CMD_SYNC;
+		if (held) {
+			v->late_seq = seq;
+			v->cmdq_tail = tail;
+		} else {
+			err_bits = viommu_cmdq_reset_tail(v, head);
+		}
+	} else {
+		v->cmdq_tail = tail;
 	}
-	v->cmdq_tail = tail;
 	spin_unlock_irqrestore(&v->cmd_lock, flags);
 
 	atomic64_add(n, &v->commands);
-	if (err) {
+	if (late) {
+		atomic64_inc(&v->sync_late);
+		if (late_lost) {
+			atomic64_inc(&v->cmd_errors);
+			dev_err_ratelimited(&v->pdev->dev,
+					    "SYNC %u completed late without writing its value\n",
+					    late);
+		} else {
+			dev_info_ratelimited(&v->pdev->dev,
+					     "SYNC %u completed late, the queue is in step\n",
+					     late);
+		}
+	}
+	if (held) {
+		atomic64_inc(&v->sync_timeouts);
+		dev_warn_ratelimited(&v->pdev->dev,
+				     "SYNC %u held beyond %u ms at %u: the next command waits for it\n",
+				     seq,
+				     (u32)(VIOMMU_CMD_TIMEOUT_NS / NSEC_PER_MSEC),
+				     head);
+		/* The commands before the SYNC ran: report their status */
+		n = (head - first) & mask;
+		ret = -ETIMEDOUT;
+	} else if (err) {
 		atomic64_inc(&v->cmd_errors);
 		dev_err_ratelimited(&v->pdev->dev,
 				    "command queue stuck at %u (error %#x)\n",
@@ -830,6 +936,8 @@ static int viommu_stats_show(struct seq_file *s, void *unused)
 		   atomic64_read(&v->endpoints_gone));
 	seq_printf(s, "strict_events %lld\n", atomic64_read(&v->strict_events));
 	seq_printf(s, "event_overflows %lld\n", atomic64_read(&v->overflows));
+	seq_printf(s, "sync_timeouts %lld\n", atomic64_read(&v->sync_timeouts));
+	seq_printf(s, "sync_late %lld\n", atomic64_read(&v->sync_late));
 
 	/* The device's own totals, asked for while we are at it */
 	cmd.opcode = VIOMMU_CMD_QUERY_STATS;
@@ -845,6 +953,14 @@ static int viommu_stats_show(struct seq_file *s, void *unused)
 	seq_printf(s, "device_mappings %llu\n", le64_to_cpu(st.mappings));
 	seq_printf(s, "device_mapped_bytes %llu\n",
 		   le64_to_cpu(st.mapped_bytes));
+	seq_printf(s, "device_injected_status %llu\n",
+		   le64_to_cpu(st.injected_status));
+	seq_printf(s, "device_injected_syncs %llu\n",
+		   le64_to_cpu(st.injected_syncs));
+	seq_printf(s, "device_injected_drops %llu\n",
+		   le64_to_cpu(st.injected_drops));
+	seq_printf(s, "device_injected_attaches %llu\n",
+		   le64_to_cpu(st.injected_attaches));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(viommu_stats);

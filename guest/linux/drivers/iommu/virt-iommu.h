@@ -146,7 +146,13 @@ struct viommu_stats {
 	__le64	mapped_bytes;
 	__le64	fq_pending;
 	__le64	fq_flushes;
-	__le64	other[26];	/* allocator and device counters */
+	__le64	other[20];	/* allocator and device counters */
+	/* Domain 0: fault injections that fired (the device's x-inject) */
+	__le64	injected_status;
+	__le64	injected_syncs;
+	__le64	injected_drops;
+	__le64	injected_attaches;
+	__le64	reserved[2];
 };
 
 #endif /* _VIRT_IOMMU_H */
