@@ -215,14 +215,16 @@ def ab_rows(cmdr, target=None):
             ra = [x[0] / (x[1] / 1e9) for x in a]
             rb = [x[0] / (x[1] / 1e9) for x in b]
             ratio = statistics.median(rb) / statistics.median(ra)
-            lo, hi = benchstats.ratio_ci(rb, ra)
+            pmed, plo, phi = benchstats.paired_ratio_ci(rb, ra)
             rows.append({
                 "var": var, "pages": p, "runs": min(len(ra), len(rb)),
                 "a": statistics.median(ra), "b": statistics.median(rb),
-                "ratio": ratio, "ci": (lo, hi),
-                # virtio-iommu is not the device under test: a control
+                "ratio": ratio, "ci": benchstats.ratio_ci(rb, ra),
+                "paired": (pmed, plo, phi),
+                # A and B ran back to back: judged on the per-run ratios.
+                # virtio-iommu is not the device under test: a control.
                 "verdict": "control" if var == "virtio-iommu" else
-                benchstats.decide(lo, hi, target)
+                benchstats.decide(plo, phi, target)
                 if target is not None else "",
             })
     return rows
@@ -245,22 +247,31 @@ def ab_report(args, cmdr, loads, seconds):
     w(f"- B ({args.label_b}): `{args.qemu_b or args.qemu}` "
       f"`{args.qemu_args_b}`")
     w(f"- bench: `{args.bench}`")
-    w(f"- load average (1, 5, 15 min) before: "
-      f"{', '.join(f'{x:.2f}' for x in loads[0])}; after: "
-      f"{', '.join(f'{x:.2f}' for x in loads[1])}")
-    w(f"- duration: {seconds:.0f} s\n")
+    if loads:
+        w(f"- load average (1, 5, 15 min) before: "
+          f"{', '.join(f'{x:.2f}' for x in loads[0])}; after: "
+          f"{', '.join(f'{x:.2f}' for x in loads[1])}")
+    if seconds is not None:
+        w(f"- duration: {seconds:.0f} s")
+    w("")
     rows = ab_rows(cmdr, args.ab_target)
     judged = args.ab_target is not None
     w("| pages | variant | runs | A pairs/s | B pairs/s | "
-      "B/A [95% interval] |" + (f" B/A >= {args.ab_target} |" if judged
-                                else ""))
-    w("|---:|---|---:|---:|---:|---:|" + ("---|" if judged else ""))
+      "B/A of the medians [95%] | B/A per run, median [95%] |" +
+      (f" B/A >= {args.ab_target} |" if judged else ""))
+    w("|---:|---|---:|---:|---:|---:|---:|" + ("---|" if judged else ""))
     for r in rows:
         w(f"| {r['pages']} | {r['var']} | {r['runs']} | {fmt_rate(r['a'])} | "
           f"{fmt_rate(r['b'])} | {r['ratio']:.3f} "
-          f"[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}] |" +
+          f"[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}] | {r['paired'][0]:.3f} "
+          f"[{r['paired'][1]:.3f}, {r['paired'][2]:.3f}] |" +
           (f" {verdict(r['verdict'])} |" if judged else ""))
     w("")
+    w("B/A of the medians resamples whole runs (scripts/benchstats.py "
+      "ratio_ci); B/A per run is the median of the runs' own B/A, each "
+      "from the two halves of a pair measured milliseconds apart "
+      "(paired_ratio_ci), which a change of the machine's speed between "
+      "runs does not move.  Verdicts use the latter.\n")
     return md
 
 
@@ -515,6 +526,8 @@ def main():
                     help="QEMU arguments added for B")
     ap.add_argument("--label-a", default="A")
     ap.add_argument("--label-b", default="B")
+    ap.add_argument("--ab-tsv", help="report on this raw output of an "
+                    "earlier --ab run instead of running the bench")
     ap.add_argument("--ab-target", type=float,
                     help="judge each B/A against this floor (met, missed, "
                     "not decided)")
@@ -528,13 +541,24 @@ def main():
     os.makedirs(raw, exist_ok=True)
     t0 = time.monotonic()
 
-    if args.ab:
+    if args.ab and args.ab_tsv:
+        with open(args.ab_tsv) as f:
+            cmdr = parse_virt_iommu_bench(f.read())[1]
+        loads, seconds = None, None
+        ab_json = os.path.join(os.path.dirname(args.ab_tsv), "ab.json")
+        if os.path.exists(ab_json):
+            with open(ab_json) as f:
+                saved = json.load(f)
+            loads, seconds = saved["loads"], saved.get("seconds")
+    elif args.ab:
         cmdr, loads = run_ab(args, raw)
+        seconds = time.monotonic() - t0
         with open(os.path.join(raw, "ab.json"), "w") as f:
-            json.dump({"loads": loads,
+            json.dump({"loads": loads, "seconds": seconds,
                        "cmd": [[list(k), v] for k, v in cmdr.items()]},
                       f, indent=1)
-        md = ab_report(args, cmdr, loads, time.monotonic() - t0)
+    if args.ab:
+        md = ab_report(args, cmdr, loads, seconds)
         path = os.path.join(args.out, "report.md")
         with open(path, "w") as f:
             f.write("\n".join(md))
