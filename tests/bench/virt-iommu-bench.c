@@ -921,7 +921,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!dma && !cmd) {
-        dma = cmd = true;
+        cmd = true;
+        dma = !ab;
     }
     if (ab && dma) {
         fprintf(stderr, "--ab measures the cmd part only\n");
