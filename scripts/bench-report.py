@@ -6,6 +6,10 @@ usage: scripts/bench-report.py --qemu QEMU --bench VIRT_IOMMU_BENCH
            [--iova-vs-linux IOVA_VS_LINUX]
            [--guest-dir build/guest] [--out build/bench]
            [--runs N] [--scale F] [--boot-runs N] [--skip PART,...]
+       scripts/bench-report.py --ab --qemu QEMU_A [--qemu-b QEMU_B]
+           [--qemu-args-a ARGS] [--qemu-args-b ARGS] [--label-a NAME]
+           [--label-b NAME] [--ab-target RATIO] --bench VIRT_IOMMU_BENCH
+           [--runs N] [--scale F] [--out DIR]
 
 Parts: dma and cmd (tests/bench/virt-iommu-bench.c, one QEMU per
 configuration, all measured in the same run), boot (the demo guest's
@@ -21,12 +25,21 @@ judges comes with a 95% bootstrap interval over the interleaved runs
 interval clears it, "not decided" otherwise; the exit status is 0 either
 way (a missed target is a finding, not a failure of the run).
 
+--ab compares two QEMU configurations, A and B (two binaries, or one
+binary with different arguments, e.g. -global virt-iommu.flight-recorder=0),
+on the cmd part: virt-iommu-bench --ab measures every variant on A and on
+B back to back, which goes first alternating, in fresh QEMUs every run,
+and the report gives per variant the medians of both and B/A with its
+bootstrap interval, the runs paired; --ab-target judges B/A against a
+floor (0.95: B at most 5% slower than A).
+
 SPDX-License-Identifier: GPL-2.0-or-later
 """
 
 import argparse
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -53,11 +66,13 @@ def fmt_rate(v):
 
 # ---- virt-iommu-bench ----------------------------------------------------
 
-def run_virt_iommu_bench(args, parts, raw):
-    env = dict(os.environ, QTEST_QEMU_BINARY=args.qemu)
+def run_virt_iommu_bench(args, parts, raw, extra=(), env_extra=None):
+    env = dict(os.environ, QTEST_QEMU_BINARY=args.qemu, **(env_extra or {}))
     cmd = [args.bench, "--runs", str(args.runs), "--scale", str(args.scale)]
-    cmd += parts
-    say("running " + " ".join(cmd))
+    cmd += list(extra) + parts
+    say("running " + " ".join(f"{k}={v}" for k, v in
+                              (env_extra or {}).items()) + " "
+        + " ".join(shlex.quote(c) for c in cmd))
     # One CPU for the program and all its QEMUs: only one of them works
     # at a time anyway, and so every configuration runs where the others
     # do, instead of one landing next to a busy neighbour more often.
@@ -69,6 +84,10 @@ def run_virt_iommu_bench(args, parts, raw):
                          ).stdout
     with open(os.path.join(raw, "virt-iommu-bench.tsv"), "w") as f:
         f.write(out)
+    return parse_virt_iommu_bench(out)
+
+
+def parse_virt_iommu_bench(out):
     dma, cmdr, rtt = {}, {}, None
     for line in out.splitlines():
         if line.startswith("#") or not line.strip():
@@ -79,7 +98,8 @@ def run_virt_iommu_bench(args, parts, raw):
             ops, nbytes, cpu, wall = map(int, f[5:9])
             dma.setdefault(key, []).append((ops, nbytes, cpu, wall))
         elif f[0] == "cmd":
-            key = (f[1], int(f[2]))
+            # --ab: the side, a or b, ends the line
+            key = (f[1], int(f[2])) + tuple(f[7:8])
             pairs, cpu, wall = map(int, f[4:7])
             cmdr.setdefault(key, []).append((pairs, cpu, wall))
         elif f[0] == "rtt":
@@ -170,6 +190,89 @@ def cmd_table(cmdr, clock):
                 if vio_rates else (float("nan"), float("nan")),
             })
     return rows
+
+
+# ---- A/B: two QEMU configurations, interleaved -------------------------------
+
+def run_ab(args, raw):
+    """virt-iommu-bench --ab: the cmd part on A and B, interleaved."""
+    extra = ["--ab", "--args-a", args.qemu_args_a,
+             "--args-b", args.qemu_args_b]
+    env = {"QTEST_QEMU_BINARY_B": args.qemu_b or args.qemu}
+    before = os.getloadavg()
+    _, cmdr, _ = run_virt_iommu_bench(args, ["cmd"], raw, extra, env)
+    return cmdr, (before, os.getloadavg())
+
+
+def ab_rows(cmdr, target=None):
+    """Per variant: medians of A and B (pairs per second of QEMU CPU), B/A."""
+    rows = []
+    for p in sorted({k[1] for k in cmdr}):
+        for var in CMD_LABEL:
+            a, b = cmdr.get((var, p, "a")), cmdr.get((var, p, "b"))
+            if not a or not b:
+                continue
+            ra = [x[0] / (x[1] / 1e9) for x in a]
+            rb = [x[0] / (x[1] / 1e9) for x in b]
+            ratio = statistics.median(rb) / statistics.median(ra)
+            pmed, plo, phi = benchstats.paired_ratio_ci(rb, ra)
+            rows.append({
+                "var": var, "pages": p, "runs": min(len(ra), len(rb)),
+                "a": statistics.median(ra), "b": statistics.median(rb),
+                "ratio": ratio, "ci": benchstats.ratio_ci(rb, ra),
+                "paired": (pmed, plo, phi),
+                # A and B ran back to back: judged on the per-run ratios.
+                # virtio-iommu is not the device under test: a control.
+                "verdict": "control" if var == "virtio-iommu" else
+                benchstats.decide(plo, phi, target)
+                if target is not None else "",
+            })
+    return rows
+
+
+def ab_report(args, cmdr, loads, seconds):
+    md = []
+    w = md.append
+    w("# virt-iommu A/B report: MAP+UNMAP pairs\n")
+    w(f"Generated by scripts/bench-report.py --ab on "
+      f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, host "
+      f"`{os.uname().nodename}`, {os.cpu_count()} CPUs.  {args.runs} runs "
+      f"at --scale {args.scale}; in each run every variant on A and on B "
+      f"back to back (which goes first alternates), in fresh QEMUs, all "
+      f"pinned to one CPU.  Pairs per second of QEMU main-thread CPU time, "
+      f"medians of the runs; B/A with its 95% bootstrap interval, the runs "
+      f"paired.  virtio-iommu runs the same QEMU code on both sides unless "
+      f"the binaries differ there: a control.\n")
+    w(f"- A ({args.label_a}): `{args.qemu}` `{args.qemu_args_a}`")
+    w(f"- B ({args.label_b}): `{args.qemu_b or args.qemu}` "
+      f"`{args.qemu_args_b}`")
+    w(f"- bench: `{args.bench}`")
+    if loads:
+        w(f"- load average (1, 5, 15 min) before: "
+          f"{', '.join(f'{x:.2f}' for x in loads[0])}; after: "
+          f"{', '.join(f'{x:.2f}' for x in loads[1])}")
+    if seconds is not None:
+        w(f"- duration: {seconds:.0f} s")
+    w("")
+    rows = ab_rows(cmdr, args.ab_target)
+    judged = args.ab_target is not None
+    w("| pages | variant | runs | A pairs/s | B pairs/s | "
+      "B/A of the medians [95%] | B/A per run, median [95%] |" +
+      (f" B/A >= {args.ab_target} |" if judged else ""))
+    w("|---:|---|---:|---:|---:|---:|---:|" + ("---|" if judged else ""))
+    for r in rows:
+        w(f"| {r['pages']} | {r['var']} | {r['runs']} | {fmt_rate(r['a'])} | "
+          f"{fmt_rate(r['b'])} | {r['ratio']:.3f} "
+          f"[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}] | {r['paired'][0]:.3f} "
+          f"[{r['paired'][1]:.3f}, {r['paired'][2]:.3f}] |" +
+          (f" {verdict(r['verdict'])} |" if judged else ""))
+    w("")
+    w("B/A of the medians resamples whole runs (scripts/benchstats.py "
+      "ratio_ci); B/A per run is the median of the runs' own B/A, each "
+      "from the two halves of a pair measured milliseconds apart "
+      "(paired_ratio_ci), which a change of the machine's speed between "
+      "runs does not move.  Verdicts use the latter.\n")
+    return md
 
 
 # ---- boot -------------------------------------------------------------------
@@ -412,13 +515,56 @@ def main():
     ap.add_argument("--scale", type=float, default=0.5)
     ap.add_argument("--boot-runs", type=int, default=9)
     ap.add_argument("--skip", default="")
+    ap.add_argument("--ab", action="store_true",
+                    help="compare QEMU configurations A (--qemu, "
+                    "--qemu-args-a) and B (--qemu-b, --qemu-args-b) on the "
+                    "cmd part, interleaved")
+    ap.add_argument("--qemu-b", help="B's binary (default: --qemu)")
+    ap.add_argument("--qemu-args-a", default="",
+                    help="QEMU arguments added for A")
+    ap.add_argument("--qemu-args-b", default="",
+                    help="QEMU arguments added for B")
+    ap.add_argument("--label-a", default="A")
+    ap.add_argument("--label-b", default="B")
+    ap.add_argument("--ab-tsv", help="report on this raw output of an "
+                    "earlier --ab run instead of running the bench")
+    ap.add_argument("--ab-target", type=float,
+                    help="judge each B/A against this floor (met, missed, "
+                    "not decided)")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     args.qemu = os.path.abspath(args.qemu)
+    if args.qemu_b:
+        args.qemu_b = os.path.abspath(args.qemu_b)
     args.bench = os.path.abspath(args.bench)
     raw = os.path.join(args.out, "raw")
     os.makedirs(raw, exist_ok=True)
     t0 = time.monotonic()
+
+    if args.ab and args.ab_tsv:
+        with open(args.ab_tsv) as f:
+            cmdr = parse_virt_iommu_bench(f.read())[1]
+        loads, seconds = None, None
+        ab_json = os.path.join(os.path.dirname(args.ab_tsv), "ab.json")
+        if os.path.exists(ab_json):
+            with open(ab_json) as f:
+                saved = json.load(f)
+            loads, seconds = saved["loads"], saved.get("seconds")
+    elif args.ab:
+        cmdr, loads = run_ab(args, raw)
+        seconds = time.monotonic() - t0
+        with open(os.path.join(raw, "ab.json"), "w") as f:
+            json.dump({"loads": loads, "seconds": seconds,
+                       "cmd": [[list(k), v] for k, v in cmdr.items()]},
+                      f, indent=1)
+    if args.ab:
+        md = ab_report(args, cmdr, loads, seconds)
+        path = os.path.join(args.out, "report.md")
+        with open(path, "w") as f:
+            f.write("\n".join(md))
+        say(f"wrote {path}")
+        print("\n".join(md))
+        return 0
 
     parts = [p for p in ("dma", "cmd") if p not in skip]
     dma, cmdr, rtt = run_virt_iommu_bench(args, parts, raw) if parts \

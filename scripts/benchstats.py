@@ -48,6 +48,29 @@ def ratio_ci(num, den, resamples=RESAMPLES, confidence=CONFIDENCE, seed=1):
     return lo, hi
 
 
+def paired_ratio_ci(num, den, resamples=RESAMPLES, confidence=CONFIDENCE,
+                    seed=1):
+    """Median of the per-run ratios num[i] / den[i], and its interval.
+
+    For runs measured in pairs back to back (virt-iommu-bench --ab: A and
+    B of a variant within milliseconds of each other), a change of the
+    machine's speed between runs hits both halves of a pair alike and
+    cancels in its ratio, where it stays in each side's median: with the
+    bimodal speed of the shared machine the ratio of medians can move by
+    10-20% when a few runs change mode, the median of the ratios does not.
+    Returns (median, lo, hi); deterministic for a given seed.
+    """
+    if not num or len(num) != len(den):
+        raise ValueError("paired_ratio_ci needs runs in pairs")
+    ratios = [n / d for n, d in zip(num, den)]
+    rng = random.Random(seed)
+    meds = sorted(statistics.median(rng.choices(ratios, k=len(ratios)))
+                  for _ in range(resamples))
+    tail = (1 - confidence) / 2
+    return (statistics.median(ratios), meds[int(tail * (resamples - 1))],
+            meds[int((1 - tail) * (resamples - 1))])
+
+
 def decide(lo, hi, target, higher_is_better=True):
     """'met', 'missed' or 'not decided' for an interval against a target."""
     if higher_is_better:

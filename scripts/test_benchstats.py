@@ -40,6 +40,37 @@ class RatioCi(unittest.TestCase):
             benchstats.ratio_ci([], [1])
 
 
+class PairedRatioCi(unittest.TestCase):
+    # The machine's speed jumps between two modes from run to run; B is
+    # 3% slower than A in every pair.
+    SPEED = [1.0, 0.55, 1.0, 0.6, 1.0, 0.5, 0.58, 1.0, 0.52, 1.0, 0.57]
+
+    def test_a_shared_mode_cancels_in_each_pair(self):
+        a = [100 * x for x in self.SPEED]
+        b = [97 * x for x in self.SPEED]
+        med, lo, hi = benchstats.paired_ratio_ci(b, a)
+        self.assertAlmostEqual(med, 0.97)
+        self.assertAlmostEqual(lo, 0.97)
+        self.assertAlmostEqual(hi, 0.97)
+
+    def test_narrower_than_the_ratio_of_medians(self):
+        a = [100 * x for x in self.SPEED]
+        # half of B's runs fell into the other mode than their A
+        b = [97 * x * (1.0 if i % 2 else 1.05) for i, x in
+             enumerate(self.SPEED)]
+        _, lo, hi = benchstats.paired_ratio_ci(b, a)
+        rlo, rhi = benchstats.ratio_ci(b, a)
+        self.assertLess(hi - lo, rhi - rlo)
+        self.assertLessEqual(lo, 0.97 * 1.05)
+        self.assertGreaterEqual(hi, 0.97)
+
+    def test_unpaired_input_is_an_error(self):
+        with self.assertRaises(ValueError):
+            benchstats.paired_ratio_ci([1, 2], [1])
+        with self.assertRaises(ValueError):
+            benchstats.paired_ratio_ci([], [])
+
+
 class Decide(unittest.TestCase):
     def test_higher_is_better(self):
         self.assertEqual(benchstats.decide(0.92, 0.95, 0.90), "met")

@@ -20,10 +20,19 @@
  * Output: one line per measurement, tab-separated, for
  * scripts/bench-report.py:
  *   dma  CONFIG PATTERN SIZE RUN OPS BYTES CPU_NS WALL_NS
- *   cmd  CONFIG VARIANT PAGES RUN PAIRS CPU_NS WALL_NS
+ *   cmd  CONFIG VARIANT PAGES RUN PAIRS CPU_NS WALL_NS [SIDE]
  *
- * Usage: virt-iommu-bench [--runs N] [--scale F] [dma] [cmd]
+ * Usage: virt-iommu-bench [--runs N] [--scale F] [--ab] [--args-a ARGS]
+ *                         [--args-b ARGS] [dma] [cmd]
  * (QTEST_QEMU_BINARY names qemu-system-x86_64, as for qtests.)
+ *
+ * --ab compares two QEMU configurations on the cmd part: side A runs
+ * QTEST_QEMU_BINARY with --args-a added to every QEMU's command line,
+ * side B QTEST_QEMU_BINARY_B (default: the same binary) with --args-b.
+ * Every variant is measured on A and on B back to back (which goes first
+ * alternates), in fresh QEMUs every run, and each cmd line ends with the
+ * side, a or b.  For example, the flight recorder's cost:
+ *   virt-iommu-bench --ab --args-a '-global virt-iommu.flight-recorder=0' cmd
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -93,6 +102,15 @@ typedef struct Machine {
     uint64_t ring_bus, src_bus, dst_bus, cold_src_bus, cold_dst_bus;
     uint64_t cmd_buf_gpa;   /* what MAP commands point at (16 pages) */
 } Machine;
+
+/*
+ * A/B mode: side B's QEMUs start from $QTEST_QEMU_BINARY_B if set, and
+ * each side adds its own arguments (e.g. -global PROPERTY=VALUE).
+ */
+typedef enum Side { SIDE_A, SIDE_B, SIDE_MAX } Side;
+
+static const char *const side_names[SIDE_MAX] = { "a", "b" };
+static const char *side_args[SIDE_MAX] = { "", "" };
 
 /* ---- clocks ---- */
 
@@ -355,10 +373,11 @@ static bool translated(Machine *m)
     return m->cfg == CFG_DMA || m->cfg == CFG_VIRTIO;
 }
 
-static Machine *machine_start(Config cfg, bool dma)
+static Machine *machine_start(Config cfg, bool dma, Side side)
 {
     Machine *m = g_new0(Machine, 1);
     const char *iommu = "";
+    g_autofree char *args = NULL;
     /* Cold buffers: COLD_BUFS of up to 64 KiB per direction. */
     uint64_t cold_bytes = COLD_BUFS * 65536ULL;
 
@@ -368,8 +387,12 @@ static Machine *machine_start(Config cfg, bool dma)
     } else if (cfg != CFG_NONE) {
         iommu = "-device virt-iommu,addr=04.0 ";
     }
-    m->qts = qtest_initf("-M q35 -m 512M -nodefaults %s"
-                         "-device dma-testdev,addr=05.0,total-vfs=0", iommu);
+    args = g_strdup_printf("-M q35 -m 512M -nodefaults %s"
+                           "-device dma-testdev,addr=05.0,total-vfs=0 %s",
+                           iommu, side_args[side]);
+    /* unset, QTEST_QEMU_BINARY_B falls back to QTEST_QEMU_BINARY */
+    m->qts = qtest_init_with_env(side == SIDE_B ? "QTEST_QEMU_BINARY_B" :
+                                 NULL, args, true);
     m->pid = qtest_pid(m->qts);
     m->bus = qpci_new_pc(m->qts, NULL);
     pc_alloc_init(&m->alloc, m->qts, ALLOC_NO_FLAGS);
@@ -583,7 +606,7 @@ static void bench_dma(int runs, double scale)
      */
     for (int r = -1; r < runs; r++) {       /* run -1: warm-up, checks */
         for (int c = 0; c < CFG_MAX; c++) {
-            mach[c] = machine_start(c, true);
+            mach[c] = machine_start(c, true, SIDE_A);
         }
         for (size_t z = 0; z < ARRAY_SIZE(dma_sizes); z++) {
             uint32_t len = dma_sizes[z].len;
@@ -748,9 +771,10 @@ static Stamp cmd_batch(Machine *m, CmdVariant v, uint32_t pages,
     }
 }
 
-static Machine *cmd_machine(CmdVariant v)
+static Machine *cmd_machine(CmdVariant v, Side side)
 {
-    Machine *m = machine_start(v == CV_VIRTIO ? CFG_VIRTIO : CFG_DMA, false);
+    Machine *m = machine_start(v == CV_VIRTIO ? CFG_VIRTIO : CFG_DMA, false,
+                               side);
 
     if (v == CV_FQ_ALLOC || v == CV_FQ_FIXED) {
         /* a fresh domain of the flush-queue type for the endpoint */
@@ -762,38 +786,47 @@ static Machine *cmd_machine(CmdVariant v)
     return m;
 }
 
+/*
+ * One run of MAP+UNMAP pairs of @pages pages on variant @v (-1: the
+ * untimed warm-up, one batch), printed unless it is the warm-up.
+ */
+static void cmd_run(Machine *m, CmdVariant v, uint32_t pages, int r,
+                    double scale, uint32_t *round, int side)
+{
+    /* pairs per run at --scale 1 */
+    const uint64_t target = 16000;
+    uint32_t per = cmd_batch_pairs(v, m);
+    uint64_t want = r < 0 ? per : MAX(1, target * scale);
+    uint64_t done = 0;
+    Stamp t = { 0 };
+
+    while (done < want) {
+        Stamp s = cmd_batch(m, v, pages, per, (*round)++);
+
+        t.cpu += s.cpu, t.wall += s.wall;
+        done += per;
+    }
+    if (r >= 0) {
+        printf("cmd\t%s\t%u\t%d\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
+               "%s%s\n", cv_names[v], pages, r, done, t.cpu, t.wall,
+               side < 0 ? "" : "\t", side < 0 ? "" : side_names[side]);
+        fflush(stdout);
+    }
+}
+
 static void bench_cmd(int runs, double scale)
 {
     static const uint32_t pages[] = { 1, 16 };
     Machine *mach[CV_MAX];
     uint32_t round = 0;
-    /* pairs per run at --scale 1 */
-    uint64_t target = 16000;
 
     for (int v = 0; v < CV_MAX; v++) {
-        mach[v] = cmd_machine(v);
+        mach[v] = cmd_machine(v, SIDE_A);
     }
     for (size_t p = 0; p < ARRAY_SIZE(pages); p++) {
         for (int r = -1; r < runs; r++) {
             for (int v = 0; v < CV_MAX; v++) {
-                Machine *m = mach[v];
-                uint32_t per = cmd_batch_pairs(v, m);
-                uint64_t want = r < 0 ? per : MAX(1, target * scale);
-                uint64_t done = 0;
-                Stamp t = { 0 };
-
-                while (done < want) {
-                    Stamp s = cmd_batch(m, v, pages[p], per, round++);
-
-                    t.cpu += s.cpu, t.wall += s.wall;
-                    done += per;
-                }
-                if (r >= 0) {
-                    printf("cmd\t%s\t%u\t%d\t%" PRIu64 "\t%" PRIu64 "\t%"
-                           PRIu64 "\n", cv_names[v], pages[p], r, done,
-                           t.cpu, t.wall);
-                    fflush(stdout);
-                }
+                cmd_run(mach[v], v, pages[p], r, scale, &round, -1);
             }
         }
     }
@@ -802,10 +835,48 @@ static void bench_cmd(int runs, double scale)
     }
 }
 
+/*
+ * --ab: each variant on side A and on side B back to back, the order
+ * alternating with run and variant, so that a change of load hits both
+ * sides alike.  Fresh QEMUs for every run (after an untimed warm-up in
+ * each), as for the DMA part: a process's layout must not follow one
+ * side through the whole run.
+ */
+static void bench_cmd_ab(int runs, double scale)
+{
+    static const uint32_t pages[] = { 1, 16 };
+    Machine *mach[SIDE_MAX][CV_MAX];
+    uint32_t round[SIDE_MAX] = { 0 };
+
+    for (int r = 0; r < runs; r++) {
+        for (int i = 0; i < SIDE_MAX; i++) {
+            for (int v = 0; v < CV_MAX; v++) {
+                mach[i][v] = cmd_machine(v, i);
+            }
+        }
+        for (size_t p = 0; p < ARRAY_SIZE(pages); p++) {
+            for (int v = 0; v < CV_MAX; v++) {
+                for (int k = 0; k < SIDE_MAX; k++) {
+                    int i = (k + r + v + p) % SIDE_MAX;
+
+                    cmd_run(mach[i][v], v, pages[p], -1, scale, &round[i],
+                            i);
+                    cmd_run(mach[i][v], v, pages[p], r, scale, &round[i], i);
+                }
+            }
+        }
+        for (int i = 0; i < SIDE_MAX; i++) {
+            for (int v = 0; v < CV_MAX; v++) {
+                machine_stop(mach[i][v]);
+            }
+        }
+    }
+}
+
 /* The cost of one qtest MMIO round trip, for the report's method notes. */
 static void bench_rtt(void)
 {
-    Machine *m = machine_start(CFG_NONE, false);
+    Machine *m = machine_start(CFG_NONE, false, SIDE_A);
     Stamp t = { 0 }, s;
     int n = 2000;
 
@@ -822,20 +893,26 @@ int main(int argc, char **argv)
 {
     int runs = 5;
     double scale = 1.0;
-    bool dma = false, cmd = false;
+    bool dma = false, cmd = false, ab = false;
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
             runs = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--scale") && i + 1 < argc) {
             scale = g_ascii_strtod(argv[++i], NULL);
+        } else if (!strcmp(argv[i], "--ab")) {
+            ab = true;
+        } else if (!strcmp(argv[i], "--args-a") && i + 1 < argc) {
+            side_args[SIDE_A] = argv[++i];
+        } else if (!strcmp(argv[i], "--args-b") && i + 1 < argc) {
+            side_args[SIDE_B] = argv[++i];
         } else if (!strcmp(argv[i], "dma")) {
             dma = true;
         } else if (!strcmp(argv[i], "cmd")) {
             cmd = true;
         } else {
-            fprintf(stderr, "usage: %s [--runs N] [--scale F] [dma] [cmd]\n",
-                    argv[0]);
+            fprintf(stderr, "usage: %s [--runs N] [--scale F] [--ab] "
+                    "[--args-a ARGS] [--args-b ARGS] [dma] [cmd]\n", argv[0]);
             return 2;
         }
     }
@@ -844,19 +921,37 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!dma && !cmd) {
-        dma = cmd = true;
+        cmd = true;
+        dma = !ab;
+    }
+    if (ab && dma) {
+        fprintf(stderr, "--ab measures the cmd part only\n");
+        return 2;
+    }
+    if (!ab && (*side_args[SIDE_A] || *side_args[SIDE_B])) {
+        fprintf(stderr, "--args-a and --args-b need --ab\n");
+        return 2;
     }
     if (!getenv("QTEST_QEMU_BINARY")) {
         fprintf(stderr, "QTEST_QEMU_BINARY must name qemu-system-x86_64\n");
         return 2;
     }
     printf("# virt-iommu-bench runs=%d scale=%g\n", runs, scale);
+    if (ab) {
+        printf("# A: %s %s\n# B: %s %s\n", getenv("QTEST_QEMU_BINARY"),
+               side_args[SIDE_A], getenv("QTEST_QEMU_BINARY_B") ?:
+               getenv("QTEST_QEMU_BINARY"), side_args[SIDE_B]);
+    }
     bench_rtt();
     if (dma) {
         bench_dma(runs, scale);
     }
     if (cmd) {
-        bench_cmd(runs, scale);
+        if (ab) {
+            bench_cmd_ab(runs, scale);
+        } else {
+            bench_cmd(runs, scale);
+        }
     }
     return 0;
 }
