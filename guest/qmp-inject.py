@@ -22,24 +22,17 @@ Each request gets one line in RESULT_LOG, "armed SEQ ..." or "FAILED SEQ
 ...: why".  Stops at the verdict (or when killed).  Exit status 0 if
 every request was armed, 1 if one could not be (the run must fail then).
 
-The client is QEMU's own QMP library, as in guest/qmp-view.py
-(build/qemu-src/python; QEMU_PYTHON overrides).
+The client is QEMU's own QMP library, through guest/qemu_qmp.py as in
+guest/qmp-view.py (build/qemu-src/python; QEMU_PYTHON overrides).
 
 SPDX-License-Identifier: GPL-2.0-or-later
 """
 
-import os
 import re
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.environ.get("QEMU_PYTHON",
-                                  os.path.join(ROOT, "build", "qemu-src",
-                                               "python")))
-# pylint: disable=wrong-import-position
-from qemu.qmp import ConnectError, QMPError        # noqa: E402
-from qemu.qmp.legacy import QEMUMonitorProtocol    # noqa: E402
+from qemu_qmp import ConnectError, QMPError, connect
 
 # Anywhere in a line: the kernel may print into the middle of the guest's
 REQUEST = re.compile(r"linux-iommu: inject (\d+) (status|sync-delay|"
@@ -63,17 +56,10 @@ def arguments(kind, count, rest):
 
 def arm(path, args):
     """Sends one x-virt-iommu-inject; None, or what went wrong."""
-    deadline = time.monotonic() + 10
-    while True:
-        qmp = QEMUMonitorProtocol(path)
-        try:
-            qmp.connect()
-            break
-        except (ConnectError, OSError) as err:
-            qmp.close()
-            if time.monotonic() > deadline:
-                return "cannot reach %s: %s" % (path, err)
-            time.sleep(0.1)
+    try:
+        qmp = connect(path, time.monotonic() + 10)
+    except (ConnectError, OSError) as err:
+        return "cannot reach %s: %s" % (path, err)
     try:
         qmp.settimeout(10)
         qmp.cmd("x-virt-iommu-inject", **args)

@@ -12,7 +12,8 @@ file appears whole or not at all.  Exit status 0, or 1 if the monitor
 could not be reached or a command failed.
 
 The client is QEMU's own QMP library, python/qemu/qmp of the QEMU tree
-that configure unpacked (build/qemu-src/python; QEMU_PYTHON overrides).
+that configure unpacked (build/qemu-src/python; QEMU_PYTHON overrides),
+through guest/qemu_qmp.py.
 
 SPDX-License-Identifier: GPL-2.0-or-later
 """
@@ -22,27 +23,7 @@ import os
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.environ.get("QEMU_PYTHON",
-                                  os.path.join(ROOT, "build", "qemu-src",
-                                               "python")))
-# pylint: disable=wrong-import-position
-from qemu.qmp import ConnectError, QMPError        # noqa: E402
-from qemu.qmp.legacy import QEMUMonitorProtocol    # noqa: E402
-
-
-def connect(path, deadline):
-    """The negotiated connection, retried until QEMU listens."""
-    while True:
-        qmp = QEMUMonitorProtocol(path)
-        try:
-            qmp.connect()
-            return qmp
-        except ConnectError:
-            qmp.close()
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+from qemu_qmp import ConnectError, QMPError, connect
 
 
 def write_whole(path, text):
