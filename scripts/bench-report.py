@@ -502,6 +502,15 @@ def verdict(status):
     return f"**{status}**"
 
 
+def write_report(out, md):
+    """Writes the report's lines to OUT/report.md and prints them."""
+    path = os.path.join(out, "report.md")
+    with open(path, "w") as f:
+        f.write("\n".join(md))
+    say(f"wrote {path}")
+    print("\n".join(md))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--qemu", required=True)
@@ -558,12 +567,7 @@ def main():
                        "cmd": [[list(k), v] for k, v in cmdr.items()]},
                       f, indent=1)
     if args.ab:
-        md = ab_report(args, cmdr, loads, seconds)
-        path = os.path.join(args.out, "report.md")
-        with open(path, "w") as f:
-            f.write("\n".join(md))
-        say(f"wrote {path}")
-        print("\n".join(md))
+        write_report(args.out, ab_report(args, cmdr, loads, seconds))
         return 0
 
     parts = [p for p in ("dma", "cmd") if p not in skip]
@@ -797,11 +801,7 @@ def main():
             w(f"![{title}]({png})\n")
     w(f"Total time of this report: {time.monotonic() - t0:.0f} s.\n")
 
-    path = os.path.join(args.out, "report.md")
-    with open(path, "w") as f:
-        f.write("\n".join(md))
-    say(f"wrote {path}")
-    print("\n".join(md))
+    write_report(args.out, md)
     return 0
 
 

@@ -18,6 +18,14 @@ RESAMPLES = 2000
 CONFIDENCE = 0.95
 
 
+def _interval(estimates, confidence):
+    """The central confidence interval (lo, hi) of bootstrap estimates."""
+    estimates = sorted(estimates)
+    tail = (1 - confidence) / 2
+    last = len(estimates) - 1
+    return estimates[int(tail * last)], estimates[int((1 - tail) * last)]
+
+
 def ratio_ci(num, den, resamples=RESAMPLES, confidence=CONFIDENCE, seed=1):
     """Bootstrap interval (lo, hi) of median(num) / median(den).
 
@@ -41,11 +49,7 @@ def ratio_ci(num, den, resamples=RESAMPLES, confidence=CONFIDENCE, seed=1):
             n = [rng.choice(num) for _ in num]
             d = [rng.choice(den) for _ in den]
         ratios.append(statistics.median(n) / statistics.median(d))
-    ratios.sort()
-    tail = (1 - confidence) / 2
-    lo = ratios[int(tail * (resamples - 1))]
-    hi = ratios[int((1 - tail) * (resamples - 1))]
-    return lo, hi
+    return _interval(ratios, confidence)
 
 
 def paired_ratio_ci(num, den, resamples=RESAMPLES, confidence=CONFIDENCE,
@@ -64,11 +68,9 @@ def paired_ratio_ci(num, den, resamples=RESAMPLES, confidence=CONFIDENCE,
         raise ValueError("paired_ratio_ci needs runs in pairs")
     ratios = [n / d for n, d in zip(num, den)]
     rng = random.Random(seed)
-    meds = sorted(statistics.median(rng.choices(ratios, k=len(ratios)))
-                  for _ in range(resamples))
-    tail = (1 - confidence) / 2
-    return (statistics.median(ratios), meds[int(tail * (resamples - 1))],
-            meds[int((1 - tail) * (resamples - 1))])
+    meds = [statistics.median(rng.choices(ratios, k=len(ratios)))
+            for _ in range(resamples)]
+    return (statistics.median(ratios),) + _interval(meds, confidence)
 
 
 def decide(lo, hi, target, higher_is_better=True):
