@@ -98,6 +98,7 @@ resolve_kernel_pkg() {
 KPKG=$(resolve_kernel_pkg)
 
 . "$GUEST_DIR/fetch-deb.sh"
+. "$GUEST_DIR/initramfs-lib.sh"
 DEB=$(fetch_deb "$KPKG" "$CACHE")
 
 # OUTDIR/kernel is the package's tree; .deb names the package it came from.
@@ -203,26 +204,15 @@ fi
 
 INITRAMFS=$OUTDIR/initramfs.cpio.gz
 if stale "$INITRAMFS" "$TOOL" "$PF_STUB" "$GUEST_DIR/rootfs" "$BUSYBOX" \
-        "$SELF"; then
+        "$SELF" "$GUEST_DIR/initramfs-lib.sh"; then
     log "packing $INITRAMFS"
     stage=$OUTDIR/initramfs
-    rm -rf "$stage"
-    mkdir -p "$stage"/{bin,dev,proc,sys,tmp,root}
+    busybox_stage "$stage" "$BUSYBOX" || die "cannot stage $stage"
+    mkdir -p "$stage/root" "$stage/lib/modules"
     cp -R "$GUEST_DIR"/rootfs/. "$stage"/
-    cp "$BUSYBOX" "$stage/bin/busybox"
-    for applet in $("$BUSYBOX" --list); do
-        [ -e "$stage/bin/$applet" ] || ln -s busybox "$stage/bin/$applet"
-    done
-    ln -s bin "$stage/sbin"
     cp "$TOOL" "$stage/bin/virt-iommu-probe"
-    mkdir -p "$stage/lib/modules"
     cp "$PF_STUB" "$stage/lib/modules/pci-pf-stub.ko"
-    # Sorted names, owner root and no device numbers: the same inputs give
-    # the same archive.
-    (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
-        cpio --quiet -o -H newc -R 0:0 --reproducible) |
-        gzip -n -9 >"$INITRAMFS.tmp"
-    mv "$INITRAMFS.tmp" "$INITRAMFS"
+    pack_stage "$stage" "$INITRAMFS" || die "packing $INITRAMFS failed"
 fi
 
 log "up to date: $OUTDIR/vmlinu{x,z} ($KREL), $INITRAMFS" \

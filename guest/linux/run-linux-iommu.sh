@@ -105,25 +105,18 @@ OUTDIR=$(cd "$OUTDIR" && pwd)
 
 # --- initramfs: busybox, our /init and /seed, rebuilt when one changed -----
 
+. "$ROOT/guest/initramfs-lib.sh"
 INITRAMFS=$OUTDIR/initramfs.cpio.gz
 if [ ! -f "$INITRAMFS" ] || [ "$LINUX_DIR/init" -nt "$INITRAMFS" ] ||
    [ "$LINUX_DIR/seed" -nt "$INITRAMFS" ] ||
-   [ "$BUSYBOX" -nt "$INITRAMFS" ] || [ "$0" -nt "$INITRAMFS" ]; then
+   [ "$BUSYBOX" -nt "$INITRAMFS" ] || [ "$0" -nt "$INITRAMFS" ] ||
+   [ "$ROOT/guest/initramfs-lib.sh" -nt "$INITRAMFS" ]; then
     stage=$OUTDIR/initramfs
-    rm -rf "$stage"
-    mkdir -p "$stage"/{bin,dev,proc,sys,tmp}
-    cp "$BUSYBOX" "$stage/bin/busybox"
-    for applet in $("$BUSYBOX" --list); do
-        [ -e "$stage/bin/$applet" ] || ln -s busybox "$stage/bin/$applet"
-    done
-    ln -s bin "$stage/sbin"
+    busybox_stage "$stage" "$BUSYBOX" || die "cannot stage $stage"
     cp "$LINUX_DIR/init" "$stage/init"
     cp "$LINUX_DIR/seed" "$stage/seed"
     chmod 755 "$stage/init" "$stage/seed"
-    (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
-        cpio --quiet -o -H newc -R 0:0 --reproducible) |
-        gzip -n -9 >"$INITRAMFS.tmp" && mv "$INITRAMFS.tmp" "$INITRAMFS" ||
-        die "packing $INITRAMFS failed"
+    pack_stage "$stage" "$INITRAMFS" || die "packing $INITRAMFS failed"
     say "packed $INITRAMFS"
 fi
 
