@@ -186,14 +186,16 @@ soak-qtest: deps
 	    --timeout-multiplier 0 $(addprefix qtest-x86_64/,$(SOAK_QTESTS))
 
 # The performance report: DMA and command throughput against no
-# IOMMU and virtio-iommu, boot overhead and the allocator benchmarks (also
-# against Linux's iova.c, from the guest kernel's Debian source package), in
+# IOMMU and virtio-iommu, boot overhead, the allocator benchmarks (also
+# against Linux's iova.c, from the guest kernel's Debian source package)
+# and the Linux guest's NVMe I/O through each IOMMU (guest-io), in
 # $(BENCH_OUT)/report.md with PNG plots; see docs/devel/performance.rst.
 # QEMU_BUILD=build/NAME measures another objdir (configured like build/qemu);
-# BENCH_ARGS passes e.g. '--runs 9 --scale 2 --boot-runs 7 --skip boot'.
+# BENCH_ARGS passes e.g. '--runs 9 --scale 2 --boot-runs 7 --skip boot' or
+# '--io-runs 7 --io-seconds 5 --io-accel tcg'.
 BENCH_OUT := $(BUILD)/bench
 BENCH_ARGS :=
-bench: deps
+bench: deps guest-kernel
 	./configure --objdir=$(notdir $(QEMU_BUILD))
 	[ -f $(BUILD)/iova-release/build.ninja ] || \
 	    meson setup -Dbuildtype=release $(BUILD)/iova-release
@@ -208,7 +210,8 @@ bench: deps
 	    --iova-bench $(BUILD)/iova-release/iova/bench/iova-bench \
 	    --iova-vs-tree $(QEMU_BUILD)/tests/bench/virt-iommu/iova-vs-iova-tree \
 	    --iova-vs-linux $(BUILD)/iova-release/tests/bench/linux-iova/iova-vs-linux \
-	    --guest-dir $(GUEST_BUILD) --out $(BENCH_OUT) $(BENCH_ARGS)
+	    --guest-dir $(GUEST_BUILD) --kernel $(LINUX_BUILD)/vmlinux \
+	    --out $(BENCH_OUT) $(BENCH_ARGS)
 
 clean:
 	-$(NINJA) -C $(QEMU_BUILD) clean

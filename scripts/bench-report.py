@@ -6,6 +6,8 @@ usage: scripts/bench-report.py --qemu QEMU --bench VIRT_IOMMU_BENCH
            [--iova-vs-linux IOVA_VS_LINUX]
            [--guest-dir build/guest] [--out build/bench]
            [--runs N] [--scale F] [--boot-runs N] [--skip PART,...]
+           [--kernel VMLINUX] [--io-runs N] [--io-seconds S]
+           [--io-accel kvm|tcg]
        scripts/bench-report.py --ab --qemu QEMU_A [--qemu-b QEMU_B]
            [--qemu-args-a ARGS] [--qemu-args-b ARGS] [--label-a NAME]
            [--label-b NAME] [--ab-target RATIO] --bench VIRT_IOMMU_BENCH
@@ -15,7 +17,9 @@ Parts: dma and cmd (tests/bench/virt-iommu-bench.c, one QEMU per
 configuration, all measured in the same run), boot (the demo guest's
 kernel to its first userspace line, with and without -device virt-iommu,
 alternated), iova (the allocator's Google Benchmark programs, and
-iova-vs-linux: the allocator against Linux's own iova.c, side by side).  Writes
+iova-vs-linux: the allocator against Linux's own iova.c, side by side),
+guest-io (with --kernel: the Linux test guest's NVMe workload through no
+IOMMU, virt-iommu, intel-iommu and virtio-iommu; scripts/guest_io.py).  Writes
 OUT/report.md, OUT/raw/* (every measurement) and OUT/*.png (gnuplot).
 
 Every figure is a ratio of medians measured in this run on this machine;
@@ -47,6 +51,7 @@ import sys
 import time
 
 import benchstats
+import guest_io
 
 
 def say(msg):
@@ -524,6 +529,11 @@ def main():
     ap.add_argument("--scale", type=float, default=0.5)
     ap.add_argument("--boot-runs", type=int, default=9)
     ap.add_argument("--skip", default="")
+    ap.add_argument("--kernel", help="the Linux test kernel (guest-io)")
+    ap.add_argument("--io-runs", type=int, default=5)
+    ap.add_argument("--io-seconds", type=int, default=3)
+    ap.add_argument("--io-accel", choices=("kvm", "tcg"),
+                    help="default: kvm if a probe boot works, else tcg")
     ap.add_argument("--ab", action="store_true",
                     help="compare QEMU configurations A (--qemu, "
                     "--qemu-args-a) and B (--qemu-b, --qemu-args-b) on the "
@@ -574,6 +584,15 @@ def main():
     dma, cmdr, rtt = run_virt_iommu_bench(args, parts, raw) if parts \
         else ({}, {}, None)
     boot = run_boot(args, raw) if "boot" not in skip else None
+    gio = None
+    if "guest-io" not in skip and args.kernel:
+        gargs = argparse.Namespace(
+            qemu=args.qemu, kernel=os.path.abspath(args.kernel),
+            out=os.path.abspath(os.path.join(args.out, "guest-io")),
+            runs=args.io_runs, seconds=args.io_seconds,
+            configs=list(guest_io.CONFIGS),
+            accel=args.io_accel)
+        gio = (gargs,) + guest_io.run(gargs, raw)
     iova = []
     vs_linux = []
     if "iova" not in skip:
@@ -784,6 +803,43 @@ def main():
         for row in vs_linux_rows(vs_linux):
             w("| " + " | ".join(row) + " |")
         w("")
+
+    if gio:
+        gargs, results, loads = gio
+        w("## 6. Guest I/O through each IOMMU\n")
+        w(f"The Linux test kernel (Debian 6.12 with our driver) under "
+          f"{gargs.accel.upper()}, 2 vCPUs, an NVMe controller on a "
+          f"{guest_io.DISK_MIB} MiB raw image (host page cache), "
+          "guest/linux/io-bench.c on the namespace with O_DIRECT, each "
+          f"phase {gargs.seconds} s of guest time, every byte read "
+          "compared with what was written.  Queue depth 32 is 32 threads "
+          "with one request each.  One boot per configuration per run, "
+          f"the order rotating; {gargs.runs} runs, load average "
+          f"{loads[0]:.1f} before and {loads[1]:.1f} after.  The "
+          "percentage is the median over runs of each run's ratio to "
+          "no IOMMU, with its bootstrap interval.\n")
+        md.extend(guest_io.table(results))
+        w("")
+        for name, m, lo, hi, goal in guest_io.targets(results):
+            targets.append(target(name, m, lo, hi, goal))
+        phases = list(guest_io.PHASES)
+        cfgs = [c for c in results if c != "none"]
+        vals, errs = [], []
+        for ph in phases:
+            base = guest_io.series(results, "none", ph)
+            row, erow = [], []
+            for c in cfgs:
+                m, lo, hi = benchstats.paired_ratio_ci(
+                    guest_io.series(results, c, ph), base)
+                row.append(m * 100)
+                erow.append((lo * 100, hi * 100))
+            vals.append(row)
+            errs.append(erow)
+        if bar_plot(args.out, "guest-io", "Guest NVMe I/O, % of no IOMMU "
+                    "(median of per-run ratios, 95% interval)",
+                    "% of no IOMMU", [guest_io.PHASES[p][0] for p in phases],
+                    [guest_io.CONFIGS[c][0] for c in cfgs], vals, errs):
+            plots.append(("guest-io.png", "Guest NVMe I/O, % of no IOMMU"))
 
     if targets:
         w("## Targets\n")
