@@ -49,6 +49,11 @@ static_assert(sizeof(struct viommu_stats) == 256);
 #define VIOMMU_CMD_TIMEOUT_NS	NSEC_PER_SEC
 /* The longest batch: INVALIDATE + SYNC */
 #define VIOMMU_MAX_BATCH	2
+/*
+ * UNMAPs queued without a doorbell (see viommu_post()) before one is
+ * rung for them; far below the ring's 255 usable slots.
+ */
+#define VIOMMU_MAX_POSTED	64
 
 /* x86's MSI window: never translated by the device (see the spec) */
 #define VIOMMU_MSI_BASE		0xfee00000UL
@@ -63,13 +68,14 @@ struct viommu_dev {
 	spinlock_t		cmd_lock;
 	struct viommu_cmd	*cmdq;
 	dma_addr_t		cmdq_dma;
-	u32			cmdq_tail;
+	u32			cmdq_tail;	/* next free slot */
+	u32			cmdq_rung;	/* last TAIL written */
 	u32			*sync_word;
 	dma_addr_t		sync_dma;
 	u32			sync_seq;
 	/*
 	 * A SYNC that outlived the timeout is still held by the device, at
-	 * CMDQ_HEAD, with cmdq_tail past it: the next batch waits for it
+	 * CMDQ_HEAD, with cmdq_rung past it: the next batch waits for it
 	 * first (see viommu_run()).  Under cmd_lock.
 	 */
 	u32			late_seq;	/* 0: none */
@@ -91,6 +97,7 @@ struct viommu_dev {
 	atomic64_t		mappings;
 	atomic64_t		mapped_bytes;
 	atomic64_t		commands;
+	atomic64_t		posted;		/* of them, without a doorbell */
 	atomic64_t		cmd_errors;
 	atomic64_t		invalidations;
 	atomic64_t		type_changes;
@@ -227,15 +234,33 @@ static u32 viommu_cmdq_reset_tail(struct viommu_dev *v, u32 head)
 	writel(err_bits & VIOMMU_ERR_CMDQ_MASK, v->regs + VIOMMU_REG_ERROR);
 	writel(head, v->regs + VIOMMU_REG_CMDQ_TAIL);
 	v->cmdq_tail = head;
+	v->cmdq_rung = head;
 	v->late_seq = 0;
 	return err_bits;
 }
 
 /*
- * Run @n commands (n <= VIOMMU_MAX_BATCH) and wait for them.  Each command's
- * status and result are copied back into @cmds.  Returns 0 if all of them
- * returned OK, else the errno of the first failure; every failure is
- * logged, since the driver sends nothing the device should refuse.
+ * Log a command that failed; the driver sends nothing the device should
+ * refuse.
+ */
+static void viommu_cmd_failed(struct viommu_dev *v,
+			      const struct viommu_cmd *cmd)
+{
+	atomic64_inc(&v->cmd_errors);
+	dev_err_ratelimited(&v->pdev->dev,
+			    "command %#x (domain %u, endpoint %#x, iova %#llx, size %#llx): %s\n",
+			    cmd->opcode, le32_to_cpu(cmd->domain),
+			    le32_to_cpu(cmd->endpoint), le64_to_cpu(cmd->iova),
+			    le64_to_cpu(cmd->size),
+			    viommu_status_name(le16_to_cpu(cmd->status)));
+}
+
+/*
+ * Run @n commands (n <= VIOMMU_MAX_BATCH) and wait for them, together with
+ * the commands viommu_post() queued before them.  Each command's status and
+ * result are copied back into @cmds.  Returns 0 if all of them returned OK,
+ * else the errno of the first failure; every failure is logged, a posted
+ * command's too (only the log and the error count tell of it).
  * Callable in atomic context.
  *
  * A SYNC may be held by the device beyond the timeout without any error:
@@ -249,8 +274,10 @@ static u32 viommu_cmdq_reset_tail(struct viommu_dev *v, u32 head)
 static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 {
 	u32 mask = (1U << VIOMMU_CMDQ_LOG2) - 1;
-	u32 head, first, tail, seq = 0, late = 0, err_bits = 0;
+	u32 head, posted, first, tail, seq = 0, late = 0, err_bits = 0;
 	bool sync_lost = false, late_lost = false, held = false;
+	struct viommu_cmd posted_failed;
+	unsigned int nr_posted_failed = 0;
 	unsigned long flags;
 	int i, ret = 0, err;
 
@@ -259,7 +286,7 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 	spin_lock_irqsave(&v->cmd_lock, flags);
 	if (v->late_seq) {
 		late = v->late_seq;
-		err = viommu_wait_head(v, v->cmdq_tail, &head);
+		err = viommu_wait_head(v, v->cmdq_rung, &head);
 		if (err) {
 			/*
 			 * Still held after another timeout.  This batch fails
@@ -281,6 +308,7 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 		late_lost = READ_ONCE(*v->sync_word) != late;
 		v->late_seq = 0;
 	}
+	posted = v->cmdq_rung;
 	first = v->cmdq_tail;
 	tail = first;
 	for (i = 0; i < n; i++) {
@@ -301,6 +329,14 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 	dma_rmb();
 	for (i = 0; i < n; i++)
 		cmds[i] = v->cmdq[(first + i) & mask];
+	/* The posted commands the device ran: the slots are reused after */
+	for (; posted != first && posted != head;
+	     posted = (posted + 1) & mask) {
+		if (le16_to_cpu(v->cmdq[posted].status) == VIOMMU_S_OK)
+			continue;
+		if (!nr_posted_failed++)
+			posted_failed = v->cmdq[posted];
+	}
 	if (seq && !err && READ_ONCE(*v->sync_word) != seq)
 		sync_lost = true;
 	if (err) {
@@ -312,15 +348,21 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 		if (held) {
 			v->late_seq = seq;
 			v->cmdq_tail = tail;
+			v->cmdq_rung = tail;
 		} else {
 			err_bits = viommu_cmdq_reset_tail(v, head);
 		}
 	} else {
 		v->cmdq_tail = tail;
+		v->cmdq_rung = tail;
 	}
 	spin_unlock_irqrestore(&v->cmd_lock, flags);
 
 	atomic64_add(n, &v->commands);
+	if (nr_posted_failed) {
+		viommu_cmd_failed(v, &posted_failed);
+		atomic64_add(nr_posted_failed - 1, &v->cmd_errors);
+	}
 	if (late) {
 		atomic64_inc(&v->sync_late);
 		if (late_lost) {
@@ -365,14 +407,7 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 			continue;
 		if (!ret)
 			ret = viommu_status_errno(status);
-		atomic64_inc(&v->cmd_errors);
-		dev_err_ratelimited(&v->pdev->dev,
-				    "command %#x (domain %u, endpoint %#x, iova %#llx, size %#llx): %s\n",
-				    cmds[i].opcode, le32_to_cpu(cmds[i].domain),
-				    le32_to_cpu(cmds[i].endpoint),
-				    le64_to_cpu(cmds[i].iova),
-				    le64_to_cpu(cmds[i].size),
-				    viommu_status_name(status));
+		viommu_cmd_failed(v, &cmds[i]);
 	}
 	return ret;
 }
@@ -380,6 +415,41 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 static int viommu_run1(struct viommu_dev *v, struct viommu_cmd *cmd)
 {
 	return viommu_run(v, cmd, 1);
+}
+
+/*
+ * Queue @cmd without ringing the doorbell: it runs with the next batch
+ * that any CPU sends, which checks its status (a failure is counted and
+ * logged; the caller has gone on).  Only for UNMAP: the IOMMU core follows
+ * every unmap with an iotlb_sync (strict), or does not reuse the IOVA
+ * before a flush_iotlb_all (flush queue), and both send a batch, so the
+ * range is unmapped before the core relies on it.  Until then the device
+ * may still translate it, as an IOTLB may.  This saves a doorbell, a VM
+ * exit, per unmap: in a flush queue domain an unmap then costs none.
+ * Runs the command at once when VIOMMU_MAX_POSTED are waiting, or while a
+ * late SYNC holds the ring.  Callable in atomic context.
+ */
+static void viommu_post(struct viommu_dev *v, struct viommu_cmd *cmd)
+{
+	u32 mask = (1U << VIOMMU_CMDQ_LOG2) - 1;
+	unsigned long flags;
+	bool now;
+
+	spin_lock_irqsave(&v->cmd_lock, flags);
+	now = v->late_seq ||
+	      ((v->cmdq_tail - v->cmdq_rung) & mask) >= VIOMMU_MAX_POSTED;
+	if (!now) {
+		cmd->status = cpu_to_le16(VIOMMU_S_PENDING);
+		v->cmdq[v->cmdq_tail] = *cmd;
+		v->cmdq_tail = (v->cmdq_tail + 1) & mask;
+	}
+	spin_unlock_irqrestore(&v->cmd_lock, flags);
+	if (now) {
+		viommu_run1(v, cmd);
+		return;
+	}
+	atomic64_inc(&v->commands);
+	atomic64_inc(&v->posted);
 }
 
 /*
@@ -653,10 +723,9 @@ static size_t viommu_unmap_pages(struct iommu_domain *domain,
 	cmd.domain = cpu_to_le32(vdom->id);
 	cmd.iova = cpu_to_le64(iova);
 	cmd.size = cpu_to_le64(size);
-	if (viommu_run1(v, &cmd))
-		return 0;
+	viommu_post(v, &cmd);
 
-	/* The device removed every mapping inside the range: so do we */
+	/* The device removes every mapping inside the range: so do we */
 	spin_lock_irqsave(&vdom->map_lock, flags);
 	node = interval_tree_iter_first(&vdom->mappings, iova, last);
 	while (node) {
@@ -928,6 +997,7 @@ static int viommu_stats_show(struct seq_file *s, void *unused)
 	seq_printf(s, "mappings %lld\n", atomic64_read(&v->mappings));
 	seq_printf(s, "mapped_bytes %lld\n", atomic64_read(&v->mapped_bytes));
 	seq_printf(s, "commands %lld\n", atomic64_read(&v->commands));
+	seq_printf(s, "commands_posted %lld\n", atomic64_read(&v->posted));
 	seq_printf(s, "command_errors %lld\n", atomic64_read(&v->cmd_errors));
 	seq_printf(s, "invalidations %lld\n", atomic64_read(&v->invalidations));
 	seq_printf(s, "type_changes %lld\n", atomic64_read(&v->type_changes));
@@ -1069,6 +1139,7 @@ static int viommu_setup_queues(struct viommu_dev *v)
 		return -EIO;
 	}
 	v->cmdq_tail = 0;
+	v->cmdq_rung = 0;
 	v->evtq_head = 0;
 	return 0;
 }
