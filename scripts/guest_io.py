@@ -107,7 +107,7 @@ def kvm_boots(args, initramfs):
     probe = argparse.Namespace(**vars(args))
     probe.accel, probe.seconds = "kvm", 1
     try:
-        boot_once(probe, initramfs, "none", timeout=120)
+        boot_once(probe, initramfs, "none", timeout=60)
     except RuntimeError as e:
         say(f"KVM does not boot the guest, using TCG ({e})")
         return False
@@ -117,7 +117,7 @@ def kvm_boots(args, initramfs):
 def boot_once(args, initramfs, config, timeout=None):
     """One boot of CONFIG: {phase: (ops, bytes, ns)}; raises on failure,
     and after TIMEOUT seconds (default: ample for args.seconds)."""
-    _, extra, append, want_type = CONFIGS[config]
+    _, extra, append, _ = CONFIGS[config]
     disk = os.path.join(args.out, "io-bench-nvme.img")
     with open(disk, "wb") as f:
         f.truncate(DISK_MIB << 20)
@@ -146,6 +146,13 @@ def boot_once(args, initramfs, config, timeout=None):
     log = log.replace("\r", "")
     with open(os.path.join(args.out, f"console-{config}.log"), "w") as f:
         f.write(log)
+    return parse_log(log, config, f"see {args.out}/console-{config}.log")
+
+
+def parse_log(log, config, where):
+    """{phase: (ops, bytes, ns)} from the console LOG of a boot of CONFIG;
+    raises RuntimeError (naming WHERE) unless io-bench exited 0 with every
+    phase and the NVMe function got the domain type CONFIG asks for."""
     res, dtype, status, verified = {}, None, None, None
     for line in log.splitlines():
         f = line.split()
@@ -159,13 +166,14 @@ def boot_once(args, initramfs, config, timeout=None):
             status = int(f[2])
         elif f[1] == "verified":
             verified = line
-    where = f"{config}: see {args.out}/console-{config}.log"
     if status != 0 or set(res) != set(PHASES):
-        raise RuntimeError(f"io-bench failed ({verified or 'no check'}, "
-                           f"exit {status}); {where}")
+        raise RuntimeError(f"{config}: io-bench failed "
+                           f"({verified or 'no check'}, exit {status}); "
+                           f"{where}")
+    want_type = CONFIGS[config][3]
     if dtype != want_type:
-        raise RuntimeError(f"the NVMe function got domain type {dtype}, "
-                           f"not {want_type}; {where}")
+        raise RuntimeError(f"{config}: the NVMe function got domain type "
+                           f"{dtype}, not {want_type}; {where}")
     return res
 
 
