@@ -324,7 +324,20 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 	/* The slots must be visible before the doorbell */
 	dma_wmb();
 	writel(tail, v->regs + VIOMMU_REG_CMDQ_TAIL);
-	err = viommu_wait_head(v, tail, &head);
+	/*
+	 * The device runs the batch before the TAIL write completes and
+	 * writes each command's status before HEAD moves past it (see the
+	 * spec): the last status, in RAM, says the batch is done without an
+	 * MMIO read.  A SYNC the device holds, or a ring stopped on an
+	 * error, leaves it PENDING: then HEAD tells.
+	 */
+	if (le16_to_cpu(READ_ONCE(v->cmdq[(tail - 1) & mask].status)) !=
+	    VIOMMU_S_PENDING) {
+		head = tail;
+		err = 0;
+	} else {
+		err = viommu_wait_head(v, tail, &head);
+	}
 	/* Status and result were written before HEAD moved */
 	dma_rmb();
 	for (i = 0; i < n; i++)
