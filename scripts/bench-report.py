@@ -824,17 +824,11 @@ def main():
             targets.append(target(name, m, lo, hi, goal))
         phases = list(guest_io.PHASES)
         cfgs = [c for c in results if c != "none"]
-        vals, errs = [], []
-        for ph in phases:
-            base = guest_io.series(results, "none", ph)
-            row, erow = [], []
-            for c in cfgs:
-                m, lo, hi = benchstats.paired_ratio_ci(
-                    guest_io.series(results, c, ph), base)
-                row.append(m * 100)
-                erow.append((lo * 100, hi * 100))
-            vals.append(row)
-            errs.append(erow)
+        ratio = {(r["phase"], r["config"]): r["ratio"]
+                 for r in guest_io.rows(results)}
+        vals = [[ratio[ph, c][0] * 100 for c in cfgs] for ph in phases]
+        errs = [[(ratio[ph, c][1] * 100, ratio[ph, c][2] * 100)
+                 for c in cfgs] for ph in phases]
         if bar_plot(args.out, "guest-io", "Guest NVMe I/O, % of no IOMMU "
                     "(median of per-run ratios, 95% interval)",
                     "% of no IOMMU", [guest_io.PHASES[p][0] for p in phases],

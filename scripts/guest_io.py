@@ -91,12 +91,6 @@ def build_initramfs(out, busybox="/bin/busybox"):
     return initramfs
 
 
-def accel_args(accel):
-    if accel == "kvm":
-        return ["-accel", "kvm"]
-    return ["-accel", "tcg"]
-
-
 def kvm_boots(args, initramfs):
     """True when a guest boots and runs io-bench under KVM.  /dev/kvm may
     open and still be unusable: under nested KVM on this machine class the
@@ -121,7 +115,7 @@ def boot_once(args, initramfs, config, timeout=None):
     disk = os.path.join(args.out, "io-bench-nvme.img")
     with open(disk, "wb") as f:
         f.truncate(DISK_MIB << 20)
-    cmd = [args.qemu, "-machine", "q35", *accel_args(args.accel),
+    cmd = [args.qemu, "-machine", "q35", "-accel", args.accel,
            "-smp", "2", "-m", "512M", "-nodefaults", "-display", "none",
            "-no-reboot", "-serial", "stdio",
            "-kernel", args.kernel, "-initrd", initramfs,
