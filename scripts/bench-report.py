@@ -299,10 +299,7 @@ def boot_once(args, config):
         kernel = os.path.join(args.guest_dir, "vmlinuz")
     cmd = [args.qemu, "-machine", "q35", "-accel", "tcg", "-m", "512M",
            "-nodefaults", "-display", "none", "-no-reboot",
-           "-serial", "stdio"]
-    for d in ("/usr/share/seabios", "/usr/share/qemu", "/usr/lib/ipxe/qemu"):
-        if os.path.isdir(d):
-            cmd += ["-L", d]
+           "-serial", "stdio", *guest_io.firmware_args()]
     # The first userspace program is echo itself: its line is the marker.
     cmd += ["-kernel", kernel,
             "-initrd", os.path.join(args.guest_dir, "initramfs.cpio.gz"),

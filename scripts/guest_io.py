@@ -91,6 +91,14 @@ def build_initramfs(out, busybox="/bin/busybox"):
     return initramfs
 
 
+def firmware_args():
+    """-L for each of Debian's firmware directories present (seabios,
+    qemu-system-data, ipxe-qemu): QEMU's tarball ships no firmware."""
+    return [a for d in ("/usr/share/seabios", "/usr/share/qemu",
+                        "/usr/lib/ipxe/qemu") if os.path.isdir(d)
+            for a in ("-L", d)]
+
+
 def kvm_boots(args, initramfs):
     """True when a guest boots and runs io-bench under KVM.  /dev/kvm may
     open and still be unusable: under nested KVM on this machine class the
@@ -124,9 +132,7 @@ def boot_once(args, initramfs, config, timeout=None):
            *extra,
            "-drive", f"file={disk},if=none,id=nvm,format=raw",
            "-device", "nvme,serial=io-bench,drive=nvm"]
-    for d in ("/usr/share/seabios", "/usr/share/qemu", "/usr/lib/ipxe/qemu"):
-        if os.path.isdir(d):
-            cmd += ["-L", d]
+    cmd += firmware_args()
     timeout = timeout or 6 * args.seconds + 180
     with subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
