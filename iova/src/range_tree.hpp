@@ -7,17 +7,16 @@
 // in granules) is a node keyed by lo, and an "anchor" node sits just above
 // the highest usable pfn so that the topmost gap, like every other gap, is
 // the free space just below some node.  Unlike Linux, the tree is an AVL
-// tree whose nodes also carry, for their subtree:
-//   min_lo   lo of the leftmost range,
-//   max_hi   hi of the rightmost range,
-//   max_gap  length of the longest gap between two ranges of the subtree,
-// all recomputed from the two children on every change (O(1) per node, so
-// O(log n) per insert or erase).  The gap just below a subtree's leftmost
-// range depends on the range before the subtree; searches carry that
-// range's hi down with them ("pred_hi").
+// tree, and every node also stores pred_hi, the hi of the range just
+// before it, so the gap below a node is known from the node alone.  Each
+// subtree is summarised by max_gap, the longest of the gaps below its
+// nodes, which the parent stores (see avl_tree.hpp): a pure subtree
+// aggregate, O(1) per node to recompute, so O(log n) per insert or erase.
+// An insertion or removal changes pred_hi of one more node, the in-order
+// successor, which is always on the path the update walks anyway.
 //
 // Gaps never extend below start_pfn: a gap's length is measured from
-// max(prev.hi + 1, start_pfn), so reservations below start_pfn (which Linux
+// max(pred_hi + 1, start_pfn), so reservations below start_pfn (which Linux
 // also accepts) are harmless.
 //
 // The tree also maintains the AlignedGapIndex so that size-aligned searches
@@ -99,40 +98,23 @@ public:
 
 private:
     struct Traits {
-        // One cache line per node: a 56-byte node would straddle two lines
-        // half the time, and big trees are bound by cache misses (callgrind:
-        // 144 instead of 199 L1 misses per free+alloc at 300k ranges).
-        struct alignas(64) Node {
+        using Summary = std::uint64_t; // max_gap of the subtree
+        // One cache line per node: big trees are bound by cache misses, and
+        // a node straddling two lines would cost two.
+        struct alignas(64) Node : AvlLinks<Summary> {
             std::uint64_t lo, hi;
-            std::uint64_t min_lo, max_hi, max_gap;
-            std::uint32_t left, right;
-            std::int8_t height;
+            std::uint64_t pred_hi; // hi of the range before, or start - 1
             bool reserved;
         };
         std::uint64_t start;
         static std::uint64_t key(const Node& n) noexcept { return n.lo; }
-        static bool same_augmentation(const Node& a, const Node& b) noexcept
-        {
-            return a.min_lo == b.min_lo && a.max_hi == b.max_hi &&
-                   a.max_gap == b.max_gap;
-        }
         // Inline: it runs once per level of every update.
-        void pull(Node& n, const Node* l, const Node* r) const noexcept
+        Summary summarize(const Node& n) const noexcept
         {
-            n.min_lo = l ? l->min_lo : n.lo;
-            n.max_hi = r ? r->max_hi : n.hi;
-            std::uint64_t g = 0;
-            if (l) {
-                g = l->max_gap;
-                const std::uint64_t lg = gap_len(l->max_hi, n.lo);
-                g = lg > g ? lg : g;
-            }
-            if (r) {
-                g = r->max_gap > g ? r->max_gap : g;
-                const std::uint64_t rg = gap_len(n.hi, r->min_lo);
-                g = rg > g ? rg : g;
-            }
-            n.max_gap = g;
+            const std::uint64_t g = gap_len(n.pred_hi, n.lo);
+            const std::uint64_t l = n.child_sum[kLeft], r = n.child_sum[kRight];
+            const std::uint64_t m = l > r ? l : r;
+            return g > m ? g : m;
         }
         // Length of the free space strictly between a range ending at a_hi
         // and one starting at b_lo, clipped below at start_pfn.
@@ -146,16 +128,13 @@ private:
 
     std::optional<Gap> gap_between(std::uint64_t a_hi,
                                    std::uint64_t b_lo) const noexcept;
-    Gap highest_gap_upto(std::uint32_t n, std::uint64_t pred_hi,
-                         std::uint64_t bound, std::uint64_t min_len) const noexcept;
-    Gap highest_gap_in(std::uint32_t n, std::uint64_t pred_hi,
-                       std::uint64_t min_len) const noexcept;
-    // The gap between a range ending at a_hi and one starting at b_lo,
-    // known to be non-empty.
-    Gap gap_at(std::uint64_t a_hi, std::uint64_t b_lo) const noexcept
+    std::uint32_t highest_gap_in(std::uint32_t n,
+                                 std::uint64_t min_len) const noexcept;
+    // The gap just below node n, known to be non-empty.
+    Gap gap_below(const Node& n) const noexcept
     {
-        const std::uint64_t len = tree_.traits().gap_len(a_hi, b_lo);
-        return Gap{b_lo - len, b_lo - 1};
+        const std::uint64_t len = tree_.traits().gap_len(n.pred_hi, n.lo);
+        return Gap{n.lo - len, n.lo - 1};
     }
 
     std::uint64_t start_;
