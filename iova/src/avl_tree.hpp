@@ -337,7 +337,7 @@ private:
             --free_count_;
         } else {
             reserve_room(1); // may throw: no change yet
-            idx = used_++;
+            idx = scatter(used_++);
         }
         Node& n = node(idx);
         n = payload;
@@ -439,6 +439,23 @@ private:
 
     static constexpr unsigned kChunkBits = 12;
     static constexpr std::uint32_t kChunk = 1u << kChunkBits;
+
+    // The slot handed out when k slots have been used so far.  Trees built
+    // by ordered inserts (top-down IOVA packing is the usual case) give the
+    // nodes of their upper levels slot numbers like 2^j - 1: in plain order
+    // those share the low bits that pick a cache set, so the levels that
+    // should stay cached evict each other (callgrind: 12 of the 18 nodes of
+    // the right spine at 300,000 ranges fell in one L1 set of 8 ways).  The
+    // scrambled order XORs the six bits that pick the set with the next six
+    // and with a hash of the chunk number; it is a bijection within each
+    // chunk, so chunks still fill in order and densely.
+    static std::uint32_t scatter(std::uint32_t k) noexcept
+    {
+        static_assert(kChunkBits == 12, "scatter() mixes two 6-bit fields");
+        const std::uint32_t upper = (k >> 6) & 63;
+        const std::uint32_t chunk_hash = ((k >> kChunkBits) * 0x9E3779B9u) >> 26;
+        return k ^ upper ^ chunk_hash;
+    }
 
     Node& node(std::uint32_t i) noexcept
     {
