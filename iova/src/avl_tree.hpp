@@ -80,6 +80,20 @@ public:
     using Node = typename Traits::Node;
     using Summary = typename Traits::Summary;
 
+    // A walk down from the root: the nodes passed, the side taken from
+    // each, and so the empty child slot where it ended.
+    struct Path {
+        std::uint32_t node[kMaxHeight];
+        std::int8_t side[kMaxHeight];
+        int depth = 0;
+        void push(std::uint32_t n, int s) noexcept
+        {
+            node[depth] = n;
+            side[depth] = static_cast<std::int8_t>(s);
+            ++depth;
+        }
+    };
+
     explicit AvlTree(Traits traits = Traits{}) : traits_(traits) {}
 
     const Node& at(std::uint32_t i) const noexcept { return node(i); }
@@ -116,26 +130,34 @@ public:
     {
         const std::uint64_t k = Traits::key(payload);
         Path path;
-        std::uint32_t succ = kNil;
-        int succ_depth = kMaxHeight;
-        std::uint32_t cur = root_;
-        while (cur != kNil) {
+        for (std::uint32_t cur = root_; cur != kNil;) {
             const std::uint64_t ck = Traits::key(node(cur));
             if (k == ck) {
                 return kNil;
             }
             const int side = k > ck ? kRight : kLeft;
-            if (side == kLeft) {
-                succ = cur; // a new leaf's successor: the last left turn
-                succ_depth = path.depth;
-            }
             path.push(cur, side);
             cur = node(cur).child[side];
         }
+        return insert_at(path, payload, on_link);
+    }
+
+    // insert() where the caller already walked to the empty slot the new
+    // key belongs in (a search that found the gap it fills, say): `path`
+    // must end there.  Same on_link, same guarantees.
+    template <class OnLink>
+    std::uint32_t insert_at(const Path& path, const Node& payload,
+                            OnLink&& on_link)
+    {
+        // A new leaf's successor: where the walk last went left.
+        int succ_depth = path.depth - 1;
+        while (succ_depth >= 0 && path.side[succ_depth] != kLeft) {
+            --succ_depth;
+        }
         const std::uint32_t idx = new_node(payload); // may throw: no change yet
-        const bool succ_changed =
-            on_link(node(idx), succ != kNil ? &node(succ) : nullptr);
-        fix_up(path, idx, succ_changed ? succ_depth : kMaxHeight);
+        const bool succ_changed = on_link(
+            node(idx), succ_depth >= 0 ? &node(path.node[succ_depth]) : nullptr);
+        fix_up(path, idx, succ_changed ? succ_depth : path.depth);
         return idx;
     }
 
@@ -195,10 +217,10 @@ public:
             }
             on_unlink(static_cast<const Node&>(f),
                       d >= 0 ? &node(path.node[d]) : nullptr);
-            if (d < 0) {
-                d = kMaxHeight;
-            }
             path.depth = found_depth;
+            if (d < 0) {
+                d = path.depth;
+            }
             const std::uint32_t replacement = f.child[kLeft];
             release_node(found);
             fix_up(path, replacement, d);
@@ -209,7 +231,7 @@ public:
         path.depth = found_depth;
         const std::uint32_t replacement = f.child[kRight];
         release_node(found);
-        fix_up(path, replacement);
+        fix_up(path, replacement, path.depth);
         return true;
     }
 
@@ -308,18 +330,6 @@ public:
     }
 
 private:
-    struct Path {
-        std::uint32_t node[kMaxHeight];
-        std::int8_t side[kMaxHeight];
-        int depth = 0;
-        void push(std::uint32_t n, int s) noexcept
-        {
-            node[depth] = n;
-            side[depth] = static_cast<std::int8_t>(s);
-            ++depth;
-        }
-    };
-
     // Copies src's payload into dst, keeping dst's place in the tree.
     static void copy_payload(Node& dst, const Node& src) noexcept
     {
@@ -410,29 +420,37 @@ private:
 
     // Hangs `child` where the walk recorded in `path` ended, then
     // rebalances the nodes on the path bottom-up and records each one's
-    // height and summary in its parent.  The walk stops at the first node
-    // whose child link, height and summary all come out unchanged: its
-    // parent's record of it is still right.  A node whose payload changed
-    // before the walk (erase of a node with two children, or a neighbour
-    // updated by on_link/on_unlink) has an unknown "before", so no stop
-    // happens at or below `no_stop_at` (its depth).  Worst case the whole
-    // path: O(log n).
-    void fix_up(const Path& path, std::uint32_t child,
-                int no_stop_at = kMaxHeight) noexcept
+    // height and summary in its parent.  The walk stops at the first
+    // parent whose record of its child (link, height, summary) is already
+    // right: nothing above it can change.  Nodes of the path whose own
+    // payload the caller changed (erase of a node with two children, or a
+    // neighbour updated by on_link/on_unlink) must still be recomputed, so
+    // no stop happens at or below depth `changed_from`, the shallowest of
+    // them (path.depth if none).  Worst case the whole path: O(log n), one
+    // summarize() per level.
+    void fix_up(const Path& path, std::uint32_t child, int changed_from) noexcept
     {
+        int h = 0;
+        Summary sum{};
+        if (child != kNil) {
+            h = height(node(child));
+            sum = traits_.summarize(node(child));
+        }
         for (int d = path.depth - 1; d >= 0; --d) {
             const std::uint32_t n = path.node[d];
-            Node& nd = node(n);
+            Node& p = node(n);
             const int side = path.side[d];
-            const bool relinked = nd.child[side] != child;
-            const int before_height = height(nd);
-            const Summary before = traits_.summarize(nd);
-            set_child(nd, side, child);
-            child = rebalance(n);
-            if (d < no_stop_at && !relinked && child == n &&
-                before_height == height(nd) && traits_.summarize(nd) == before) {
+            if (d < changed_from && p.child[side] == child &&
+                p.child_height[side] == h && p.child_sum[side] == sum) {
                 return;
             }
+            p.child[side] = child;
+            p.child_height[side] = static_cast<std::int8_t>(h);
+            p.child_sum[side] = sum;
+            child = rebalance(n);
+            const Node& c = node(child);
+            h = height(c);
+            sum = traits_.summarize(c);
         }
         root_ = child;
     }

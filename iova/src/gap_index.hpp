@@ -27,7 +27,7 @@
 // a subtree is entered only if its maximum proves a fit is inside.
 //
 // Together with the range tree's descent for len >= s + a - 1, this finds
-// the highest fitting gap exactly (see RangeTree::find_fit).  Each change
+// the highest fitting gap exactly (see RangeTree::alloc).  Each change
 // to the ranges changes at most three gaps, hence at most six entries:
 // O(log n) per update.  Gaps of length 1 are in no band, so a space full of
 // single-granule holes costs nothing here.

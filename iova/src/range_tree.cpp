@@ -44,19 +44,32 @@ std::optional<Gap> RangeTree::gap_between(std::uint64_t a_hi,
 
 void RangeTree::insert(std::uint64_t lo, std::uint64_t hi, bool reserved)
 {
+    link(nullptr, lo, hi, reserved);
+}
+
+void RangeTree::link(const Path* path, std::uint64_t lo, std::uint64_t hi,
+                     bool reserved)
+{
     Node n{};
     n.lo = lo;
     n.hi = hi;
     n.reserved = reserved;
     std::uint64_t p_hi = 0, s_lo = 0;
-    tree_.insert(n, [&](Node& fresh, Node* succ) {
+    auto on_link = [&](Node& fresh, Node* succ) {
         // succ exists: the anchor is above every range.  The new range
         // takes over the gap below succ, up to its own lo.
         p_hi = fresh.pred_hi = succ->pred_hi;
         s_lo = succ->lo;
         succ->pred_hi = hi;
         return true;
-    });
+    };
+    // Neither can throw: reserve_for_insert() made room for the node and
+    // for the gap index entries.
+    if (path) {
+        tree_.insert_at(*path, n, on_link);
+    } else {
+        tree_.insert(n, on_link);
+    }
 
     // The gap [p_hi+1, s_lo-1] becomes (up to) two gaps around [lo, hi].
     if (auto g = gap_between(p_hi, s_lo)) {
@@ -150,21 +163,36 @@ std::optional<RangeInfo> RangeTree::next(std::uint64_t lo) const noexcept
 }
 
 // The highest node of subtree n, which holds one, whose gap below has
-// length >= min_len.  Each node holds its children's max_gap, so the walk
-// reads only the nodes it passes through and never backtracks.
-std::uint32_t RangeTree::highest_gap_in(std::uint32_t n,
-                                        std::uint64_t min_len) const noexcept
+// length >= min_len; the steps down from n are appended to path.  Each
+// node holds its children's max_gap, so the walk reads only the nodes it
+// passes through and never backtracks.
+std::uint32_t RangeTree::highest_gap_in(std::uint32_t n, std::uint64_t min_len,
+                                        Path& path) const noexcept
 {
     const Traits& t = tree_.traits();
     for (;;) {
         const Node& nd = tree_.at(n);
         if (nd.child_sum[kRight] >= min_len) {
+            path.push(n, kRight);
             n = nd.child[kRight];
         } else if (t.gap_len(nd.pred_hi, nd.lo) >= min_len) {
             return n;
         } else {
-            n = nd.child[kLeft]; // the subtree's max_gap is on the left
+            path.push(n, kLeft); // the subtree's max_gap is on the left
+            n = nd.child[kLeft];
         }
+    }
+}
+
+// Extends a walk that reached node x to the empty slot just before x in
+// key order, where a range filling part of the gap below x belongs: x's
+// left child if it has none, else the right end of its left subtree.
+void RangeTree::walk_to_gap_below(std::uint32_t x, Path& path) const noexcept
+{
+    path.push(x, kLeft);
+    for (std::uint32_t c = tree_.at(x).child[kLeft]; c != kNil;
+         c = tree_.at(c).child[kRight]) {
+        path.push(c, kRight);
     }
 }
 
@@ -184,30 +212,35 @@ std::uint32_t RangeTree::highest_gap_in(std::uint32_t n,
 //     two answers is the highest fitting gap, and the highest aligned
 //     position in it is the result: the same pfn Linux's top-down walk from
 //     limit would return.
-std::optional<std::uint64_t> RangeTree::find_fit(std::uint64_t size,
-                                                 std::uint64_t align,
-                                                 std::uint64_t limit) const noexcept
+// The walks of steps 1 and 2 end at the empty slot where the new range
+// belongs, so it is linked there without a second walk from the root;
+// only a hit in the aligned gap index, which is another tree, needs one.
+std::optional<std::uint64_t> RangeTree::alloc(std::uint64_t size,
+                                              std::uint64_t align,
+                                              std::uint64_t limit)
 {
     if (limit < start_ || size == 0) {
         return std::nullopt;
     }
-    std::uint32_t turns[kMaxHeight];
-    int nturns = 0;
+    Path path;
     for (std::uint32_t n = tree_.root(); n != kNil;) {
         const Node& nd = tree_.at(n);
-        if (nd.lo <= limit) {
-            turns[nturns++] = n;
-            n = nd.child[kRight];
-        } else {
-            n = nd.child[kLeft];
-        }
+        const int side = nd.lo <= limit ? kRight : kLeft;
+        path.push(n, side);
+        n = nd.child[side];
     }
-    const Node* p = nturns > 0 ? &tree_.at(turns[nturns - 1]) : nullptr;
+    int turn = path.depth - 1;
+    while (turn >= 0 && path.side[turn] != kRight) {
+        --turn;
+    }
+    const Node* p = turn >= 0 ? &tree_.at(path.node[turn]) : nullptr;
     if (!p || p->hi < limit) {
         const std::uint64_t glo = !p ? start_ : std::max(p->hi + 1, start_);
         if (limit >= glo && limit - glo + 1 >= size) {
             const std::uint64_t pfn = align_down(limit - size + 1, align);
             if (pfn >= glo) {
+                // Between P and its successor, as the walk's end slot is.
+                link(&path, pfn, pfn + size - 1, false);
                 return pfn;
             }
         }
@@ -215,31 +248,46 @@ std::optional<std::uint64_t> RangeTree::find_fit(std::uint64_t size,
             return std::nullopt; // that gap was the lowest one
         }
     }
+    const std::uint64_t p_lo = p->lo;
 
     const Traits& t = tree_.traits();
     const std::uint64_t min_len = size + align - 1;
     Gap best = Gap::none();
-    while (nturns > 0) {
-        const Node& nd = tree_.at(turns[--nturns]);
+    for (; turn >= 0; --turn) {
+        if (path.side[turn] != kRight) {
+            continue;
+        }
+        const std::uint32_t n = path.node[turn];
+        const Node& nd = tree_.at(n);
+        std::uint32_t x = kNil;
         if (t.gap_len(nd.pred_hi, nd.lo) >= min_len) {
-            best = gap_below(nd);
-            break;
+            path.depth = turn;
+            x = n;
+        } else if (nd.child_sum[kLeft] >= min_len) {
+            path.depth = turn;
+            path.push(n, kLeft);
+            x = highest_gap_in(nd.child[kLeft], min_len, path);
+        } else {
+            continue;
         }
-        if (nd.child_sum[kLeft] >= min_len) {
-            best = gap_below(tree_.at(highest_gap_in(nd.child[kLeft], min_len)));
-            break;
-        }
+        best = gap_below(tree_.at(x));
+        walk_to_gap_below(x, path);
+        break;
     }
+    const Path* place = &path;
     if (align > 1) {
-        const auto band = gaps_.highest_fit(order_floor(align), size, p->lo);
+        const auto band = gaps_.highest_fit(order_floor(align), size, p_lo);
         if (band && (best.empty() || band->lo > best.lo)) {
             best = *band;
+            place = nullptr;
         }
     }
     if (best.empty()) {
         return std::nullopt;
     }
-    return align_down(best.hi - size + 1, align);
+    const std::uint64_t pfn = align_down(best.hi - size + 1, align);
+    link(place, pfn, pfn + size - 1, false);
+    return pfn;
 }
 
 bool RangeTree::check(std::string* why) const

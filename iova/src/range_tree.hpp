@@ -20,7 +20,7 @@
 // also accepts) are harmless.
 //
 // The tree also maintains the AlignedGapIndex so that size-aligned searches
-// are exact and O(log n) as well; see find_fit().
+// are exact and O(log n) as well; see alloc().
 //
 // Not thread-safe: the domain's tree lock protects it.
 #pragma once
@@ -47,20 +47,21 @@ public:
     // std::bad_alloc.
     RangeTree(std::uint64_t start_pfn, std::uint64_t max_pfn);
 
-    // Makes room so that the next insert() cannot throw, and so that frees
-    // never allocate afterwards.  Throws std::bad_alloc, changing nothing.
+    // Makes room so that the next alloc() or insert() cannot throw, and so
+    // that frees never allocate afterwards.  Throws std::bad_alloc,
+    // changing nothing.
     void reserve_for_insert();
 
-    // Highest pfn p with [p, p + size - 1] free, start_pfn <= p,
-    // p + size - 1 <= limit, and p a multiple of align.  Preconditions:
+    // Finds the highest pfn p with [p, p + size - 1] free, start_pfn <= p,
+    // p + size - 1 <= limit, and p a multiple of align, and inserts that
+    // range (allocated), after reserve_for_insert().  Preconditions:
     // size >= 1, limit <= max_pfn, and align is 1 or pow2_ceil(size) (the
     // only alignments the aligned gap index is built for).  O(log n).
-    std::optional<std::uint64_t> find_fit(std::uint64_t size,
-                                          std::uint64_t align,
-                                          std::uint64_t limit) const noexcept;
+    std::optional<std::uint64_t> alloc(std::uint64_t size, std::uint64_t align,
+                                       std::uint64_t limit);
 
-    // Inserts [lo, hi], which must be free (find_fit's result or checked by
-    // the caller), after reserve_for_insert().  O(log n).
+    // Inserts [lo, hi], which the caller checked is free, after
+    // reserve_for_insert().  O(log n).
     void insert(std::uint64_t lo, std::uint64_t hi, bool reserved);
 
     // The range holding pfn, if any (never the anchor).  O(log n).
@@ -128,8 +129,14 @@ private:
 
     std::optional<Gap> gap_between(std::uint64_t a_hi,
                                    std::uint64_t b_lo) const noexcept;
-    std::uint32_t highest_gap_in(std::uint32_t n,
-                                 std::uint64_t min_len) const noexcept;
+    using Path = AvlTree<Traits>::Path;
+    std::uint32_t highest_gap_in(std::uint32_t n, std::uint64_t min_len,
+                                 Path& path) const noexcept;
+    void walk_to_gap_below(std::uint32_t x, Path& path) const noexcept;
+    // Inserts [lo, hi] at the end of *path, or where a walk from the root
+    // finds its place if path is null.
+    void link(const Path* path, std::uint64_t lo, std::uint64_t hi,
+              bool reserved);
     // The gap just below node n, known to be non-empty.
     Gap gap_below(const Node& n) const noexcept
     {
