@@ -18,7 +18,7 @@ RangeTree::RangeTree(std::uint64_t start_pfn, std::uint64_t max_pfn)
     // so that "the gap below node X" names every gap including the top one.
     Node a{};
     a.lo = a.hi = anchor_;
-    a.pred_hi = start_ - 1;
+    a.gap = anchor_ - start_;
     tree_.insert(a);
     gaps_.add(Gap{start_, max_pfn_});
 }
@@ -30,16 +30,6 @@ void RangeTree::reserve_for_insert()
     // entries, so 2 * nodes bounds the index.  Holding that much room from
     // now on means removals (which merge gaps) never need memory.
     gaps_.reserve_total(2 * (tree_.size() + 1));
-}
-
-std::optional<Gap> RangeTree::gap_between(std::uint64_t a_hi,
-                                          std::uint64_t b_lo) const noexcept
-{
-    const std::uint64_t len = tree_.traits().gap_len(a_hi, b_lo);
-    if (len == 0) {
-        return std::nullopt;
-    }
-    return Gap{b_lo - len, b_lo - 1};
 }
 
 void RangeTree::insert(std::uint64_t lo, std::uint64_t hi, bool reserved)
@@ -54,13 +44,15 @@ void RangeTree::link(const Path* path, std::uint64_t lo, std::uint64_t hi,
     n.lo = lo;
     n.hi = hi;
     n.reserved = reserved;
-    std::uint64_t p_hi = 0, s_lo = 0;
+    std::uint64_t glo = 0, s_lo = 0;
     auto on_link = [&](Node& fresh, Node* succ) {
         // succ exists: the anchor is above every range.  The new range
-        // takes over the gap below succ, up to its own lo.
-        p_hi = fresh.pred_hi = succ->pred_hi;
+        // takes the gap below succ up to its own lo; succ keeps the rest.
+        const Traits& t = tree_.traits();
+        glo = t.gap_start(*succ);
         s_lo = succ->lo;
-        succ->pred_hi = hi;
+        fresh.gap = lo > glo ? lo - glo : 0;
+        succ->gap = t.gap_len(hi, s_lo);
         return true;
     };
     // Neither can throw: reserve_for_insert() made room for the node and
@@ -71,14 +63,14 @@ void RangeTree::link(const Path* path, std::uint64_t lo, std::uint64_t hi,
         tree_.insert(n, on_link);
     }
 
-    // The gap [p_hi+1, s_lo-1] becomes (up to) two gaps around [lo, hi].
-    if (auto g = gap_between(p_hi, s_lo)) {
+    // The gap [glo, s_lo-1] becomes (up to) two gaps around [lo, hi].
+    if (auto g = gap_from(glo, s_lo)) {
         gaps_.remove(*g);
     }
-    if (auto g = gap_between(p_hi, lo)) {
+    if (auto g = gap_from(glo, lo)) {
         gaps_.add(*g);
     }
-    if (auto g = gap_between(hi, s_lo)) {
+    if (auto g = gap_from(gap_start_after(hi), s_lo)) {
         gaps_.add(*g);
     }
     ++ranges_;
@@ -102,31 +94,32 @@ std::optional<RangeInfo> RangeTree::find(std::uint64_t pfn) const noexcept
 std::optional<RangeInfo> RangeTree::remove(std::uint64_t pfn) noexcept
 {
     // One walk finds the range holding pfn (the highest lo <= pfn, if its
-    // hi reaches pfn) and its successor, which inherits its pred_hi.
+    // hi reaches pfn) and its successor, whose gap grows down to where the
+    // removed range's gap started.
     RangeInfo x{};
-    std::uint64_t p_hi = 0, s_lo = 0;
+    std::uint64_t glo = 0, s_lo = 0;
     const std::uint64_t anchor = anchor_;
     if (!tree_.erase_floor_if(
             pfn,
             [pfn, anchor](const Node& n) { return n.hi >= pfn && n.lo != anchor; },
             [&](const Node& n, Node* succ) {
                 x = RangeInfo{n.lo, n.hi, n.reserved};
-                p_hi = n.pred_hi;
+                glo = tree_.traits().gap_start(n);
                 s_lo = succ->lo; // exists: the anchor
-                succ->pred_hi = n.pred_hi;
+                succ->gap = s_lo > glo ? s_lo - glo : 0;
             })) {
         return std::nullopt;
     }
 
     // The two old gaps become one.  The index never exceeds the room
     // reserve_for_insert() guaranteed, so adding cannot allocate.
-    if (auto g = gap_between(p_hi, x.lo)) {
+    if (auto g = gap_from(glo, x.lo)) {
         gaps_.remove(*g);
     }
-    if (auto g = gap_between(x.hi, s_lo)) {
+    if (auto g = gap_from(gap_start_after(x.hi), s_lo)) {
         gaps_.remove(*g);
     }
-    if (auto g = gap_between(p_hi, s_lo)) {
+    if (auto g = gap_from(glo, s_lo)) {
         gaps_.add(*g);
     }
     --ranges_;
@@ -169,13 +162,12 @@ std::optional<RangeInfo> RangeTree::next(std::uint64_t lo) const noexcept
 std::uint32_t RangeTree::highest_gap_in(std::uint32_t n, std::uint64_t min_len,
                                         Path& path) const noexcept
 {
-    const Traits& t = tree_.traits();
     for (;;) {
         const Node& nd = tree_.at(n);
         if (nd.child_sum[kRight] >= min_len) {
             path.push(n, kRight);
             n = nd.child[kRight];
-        } else if (t.gap_len(nd.pred_hi, nd.lo) >= min_len) {
+        } else if (nd.gap >= min_len) {
             return n;
         } else {
             path.push(n, kLeft); // the subtree's max_gap is on the left
@@ -250,7 +242,6 @@ std::optional<std::uint64_t> RangeTree::alloc(std::uint64_t size,
     }
     const std::uint64_t p_lo = p->lo;
 
-    const Traits& t = tree_.traits();
     const std::uint64_t min_len = size + align - 1;
     Gap best = Gap::none();
     for (; turn >= 0; --turn) {
@@ -260,7 +251,7 @@ std::optional<std::uint64_t> RangeTree::alloc(std::uint64_t size,
         const std::uint32_t n = path.node[turn];
         const Node& nd = tree_.at(n);
         std::uint32_t x = kNil;
-        if (t.gap_len(nd.pred_hi, nd.lo) >= min_len) {
+        if (nd.gap >= min_len) {
             path.depth = turn;
             x = n;
         } else if (nd.child_sum[kLeft] >= min_len) {
@@ -325,10 +316,10 @@ bool RangeTree::check(std::string* why) const
         if (have_prev && (n.lo <= prev_lo || n.lo <= prev_hi)) {
             return bad("ranges out of order or overlapping");
         }
-        if (n.pred_hi != pred_hi) {
-            return bad("stale pred_hi");
+        if (n.gap != tree_.traits().gap_len(pred_hi, n.lo)) {
+            return bad("stale gap length");
         }
-        if (auto g = gap_between(pred_hi, n.lo)) {
+        if (auto g = gap_from(gap_start_after(pred_hi), n.lo)) {
             gaps.push_back(*g);
         }
         pred_hi = n.hi;

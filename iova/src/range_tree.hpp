@@ -7,17 +7,17 @@
 // in granules) is a node keyed by lo, and an "anchor" node sits just above
 // the highest usable pfn so that the topmost gap, like every other gap, is
 // the free space just below some node.  Unlike Linux, the tree is an AVL
-// tree, and every node also stores pred_hi, the hi of the range just
-// before it, so the gap below a node is known from the node alone.  Each
-// subtree is summarised by max_gap, the longest of the gaps below its
-// nodes, which the parent stores (see avl_tree.hpp): a pure subtree
-// aggregate, O(1) per node to recompute, so O(log n) per insert or erase.
-// An insertion or removal changes pred_hi of one more node, the in-order
-// successor, which is always on the path the update walks anyway.
+// tree, and every node also stores the length of the gap just below it
+// (between the range before it and itself), so that gap is known from the
+// node alone.  Each subtree is summarised by max_gap, the longest of the
+// gaps below its nodes, which the parent stores (see avl_tree.hpp): a pure
+// subtree aggregate, O(1) per node to recompute, so O(log n) per insert or
+// erase.  An insertion or removal changes the gap below one more node, the
+// in-order successor, which is always on the path the update walks anyway.
 //
-// Gaps never extend below start_pfn: a gap's length is measured from
-// max(pred_hi + 1, start_pfn), so reservations below start_pfn (which Linux
-// also accepts) are harmless.
+// Gaps never extend below start_pfn: a gap is measured from
+// max(previous hi + 1, start_pfn), so reservations below start_pfn (which
+// Linux also accepts) are harmless.
 //
 // The tree also maintains the AlignedGapIndex so that size-aligned searches
 // are exact and O(log n) as well; see alloc().
@@ -28,6 +28,7 @@
 #include "avl_tree.hpp"
 #include "gap_index.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -104,7 +105,7 @@ private:
         // a node straddling two lines would cost two.
         struct alignas(64) Node : AvlLinks<Summary> {
             std::uint64_t lo, hi;
-            std::uint64_t pred_hi; // hi of the range before, or start - 1
+            std::uint64_t gap; // length of the free gap just below lo
             bool reserved;
         };
         std::uint64_t start;
@@ -112,10 +113,9 @@ private:
         // Inline: it runs once per level of every update.
         Summary summarize(const Node& n) const noexcept
         {
-            const std::uint64_t g = gap_len(n.pred_hi, n.lo);
             const std::uint64_t l = n.child_sum[kLeft], r = n.child_sum[kRight];
             const std::uint64_t m = l > r ? l : r;
-            return g > m ? g : m;
+            return n.gap > m ? n.gap : m;
         }
         // Length of the free space strictly between a range ending at a_hi
         // and one starting at b_lo, clipped below at start_pfn.
@@ -124,11 +124,25 @@ private:
             const std::uint64_t lo = a_hi + 1 > start ? a_hi + 1 : start;
             return b_lo > lo ? b_lo - lo : 0;
         }
+        // Where the (maybe empty) gap below n starts: max(previous hi + 1,
+        // start_pfn).  A node below start_pfn has an empty gap, and the
+        // range before it ends below it, so its gap "starts" at start_pfn.
+        std::uint64_t gap_start(const Node& n) const noexcept
+        {
+            return n.lo >= start ? n.lo - n.gap : start;
+        }
     };
     using Node = Traits::Node;
 
-    std::optional<Gap> gap_between(std::uint64_t a_hi,
-                                   std::uint64_t b_lo) const noexcept;
+    // The gap [glo, b_lo - 1], if not empty.
+    static std::optional<Gap> gap_from(std::uint64_t glo, std::uint64_t b_lo) noexcept
+    {
+        return b_lo > glo ? std::optional<Gap>(Gap{glo, b_lo - 1}) : std::nullopt;
+    }
+    std::uint64_t gap_start_after(std::uint64_t hi) const noexcept
+    {
+        return std::max(hi + 1, start_);
+    }
     using Path = AvlTree<Traits>::Path;
     std::uint32_t highest_gap_in(std::uint32_t n, std::uint64_t min_len,
                                  Path& path) const noexcept;
@@ -138,10 +152,9 @@ private:
     void link(const Path* path, std::uint64_t lo, std::uint64_t hi,
               bool reserved);
     // The gap just below node n, known to be non-empty.
-    Gap gap_below(const Node& n) const noexcept
+    static Gap gap_below(const Node& n) noexcept
     {
-        const std::uint64_t len = tree_.traits().gap_len(n.pred_hi, n.lo);
-        return Gap{n.lo - len, n.lo - 1};
+        return Gap{n.lo - n.gap, n.lo - 1};
     }
 
     std::uint64_t start_;
