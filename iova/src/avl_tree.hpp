@@ -170,8 +170,9 @@ public:
     // true, removes it.  Before anything changes, calls
     // on_unlink(const Node& removed, Node* succ), succ being the removed
     // node's in-order successor or null, whose payload (not key) it may
-    // change.  One walk from the root (it reaches the successor too),
-    // never allocates.  False if no node was removed.
+    // change; it returns whether it did.  One walk from the root (it
+    // reaches the successor too), never allocates.  False if no node was
+    // removed.
     template <class Accept, class OnUnlink>
     bool erase_floor_if(std::uint64_t k, Accept&& accept,
                         OnUnlink&& on_unlink) noexcept
@@ -196,8 +197,10 @@ public:
         }
         Node& f = node(found);
         if (f.child[kRight] != kNil) {
+            // The successor is found's new child or gives found its
+            // payload: recomputed either way, whatever on_unlink says.
             const std::uint32_t succ = path.node[path.depth - 1];
-            on_unlink(static_cast<const Node&>(f), &node(succ));
+            (void)on_unlink(static_cast<const Node&>(f), &node(succ));
             if (f.child[kLeft] != kNil) {
                 // Two children: move the successor's payload here and
                 // unlink the successor's slot (it has no left child).
@@ -215,10 +218,10 @@ public:
             while (d >= 0 && path.side[d] != kLeft) {
                 --d;
             }
-            on_unlink(static_cast<const Node&>(f),
-                      d >= 0 ? &node(path.node[d]) : nullptr);
+            const bool succ_changed = on_unlink(
+                static_cast<const Node&>(f), d >= 0 ? &node(path.node[d]) : nullptr);
             path.depth = found_depth;
-            if (d < 0) {
+            if (d < 0 || !succ_changed) {
                 d = path.depth;
             }
             const std::uint32_t replacement = f.child[kLeft];
@@ -241,7 +244,7 @@ public:
     {
         return erase_floor_if(
             k, [k](const Node& n) { return Traits::key(n) == k; },
-            [](const Node&, Node*) {});
+            [](const Node&, Node*) { return false; });
     }
 
     // Highest node with key <= k, or kNil.

@@ -107,6 +107,7 @@ std::optional<RangeInfo> RangeTree::remove(std::uint64_t pfn) noexcept
                 glo = tree_.traits().gap_start(n);
                 s_lo = succ->lo; // exists: the anchor
                 succ->gap = s_lo > glo ? s_lo - glo : 0;
+                return true;
             })) {
         return std::nullopt;
     }
