@@ -161,6 +161,39 @@ public:
         return idx;
     }
 
+    // Inserts a node whose key belongs just before x's (between x and its
+    // predecessor) without walking to the predecessor: x's payload moves to
+    // a new leaf at the left end of x's right subtree and `payload` takes
+    // x's slot.  `path` leads from the root to x (x not included) and is
+    // used up.  on_link(fresh, succ) as for insert(), fresh being x's slot
+    // (now holding payload) and succ the new leaf (holding x's old
+    // payload).  Returns x.  Worth it when x's right edge is in cache and
+    // its predecessor is not: see last_refilled().
+    template <class OnLink>
+    std::uint32_t insert_before(Path& path, std::uint32_t x, const Node& payload,
+                                OnLink&& on_link)
+    {
+        const int x_depth = path.depth;
+        path.push(x, kRight);
+        for (std::uint32_t c = node(x).child[kRight]; c != kNil;
+             c = node(c).child[kLeft]) {
+            path.push(c, kLeft);
+        }
+        const std::uint32_t leaf = new_node(node(x)); // may throw: no change yet
+        copy_payload(node(x), payload);
+        (void)on_link(node(x), &node(leaf));
+        fix_up(path, leaf, x_depth);
+        return x;
+    }
+
+    // The slot that the last erase of a node with two children refilled
+    // with its successor's payload (kNil if none yet).  The gap that erase
+    // opened lies just before that slot's key, and the erase walked the left
+    // edge of its right subtree, not its left subtree: where insert_before()
+    // rather than a walk to the predecessor finds the nodes in cache.  A
+    // hint only: it may name a slot that has changed since.
+    std::uint32_t last_refilled() const noexcept { return refilled_; }
+
     std::uint32_t insert(const Node& payload)
     {
         return insert(payload, [](Node&, Node*) { return false; });
@@ -210,6 +243,7 @@ public:
                 const std::uint32_t replacement = node(succ).child[kRight];
                 release_node(succ);
                 fix_up(path, replacement, found_depth);
+                refilled_ = found;
                 return true;
             }
         } else {
@@ -493,6 +527,7 @@ private:
     std::uint32_t free_ = kNil;
     std::size_t live_ = 0;
     std::size_t free_count_ = 0;
+    std::uint32_t refilled_ = kNil;
     Traits traits_;
 };
 

@@ -34,10 +34,10 @@ void RangeTree::reserve_for_insert()
 
 void RangeTree::insert(std::uint64_t lo, std::uint64_t hi, bool reserved)
 {
-    link(nullptr, lo, hi, reserved);
+    link(Place{}, lo, hi, reserved);
 }
 
-void RangeTree::link(const Path* path, std::uint64_t lo, std::uint64_t hi,
+void RangeTree::link(Place place, std::uint64_t lo, std::uint64_t hi,
                      bool reserved)
 {
     Node n{};
@@ -57,10 +57,12 @@ void RangeTree::link(const Path* path, std::uint64_t lo, std::uint64_t hi,
     };
     // Neither can throw: reserve_for_insert() made room for the node and
     // for the gap index entries.
-    if (path) {
-        tree_.insert_at(*path, n, on_link);
-    } else {
+    if (!place.path) {
         tree_.insert(n, on_link);
+    } else if (place.before == kNil) {
+        tree_.insert_at(*place.path, n, on_link);
+    } else {
+        tree_.insert_before(*place.path, place.before, n, on_link);
     }
 
     // The gap [glo, s_lo-1] becomes (up to) two gaps around [lo, hi].
@@ -233,7 +235,7 @@ std::optional<std::uint64_t> RangeTree::alloc(std::uint64_t size,
             const std::uint64_t pfn = align_down(limit - size + 1, align);
             if (pfn >= glo) {
                 // Between P and its successor, as the walk's end slot is.
-                link(&path, pfn, pfn + size - 1, false);
+                link(Place{&path}, pfn, pfn + size - 1, false);
                 return pfn;
             }
         }
@@ -245,13 +247,13 @@ std::optional<std::uint64_t> RangeTree::alloc(std::uint64_t size,
 
     const std::uint64_t min_len = size + align - 1;
     Gap best = Gap::none();
+    std::uint32_t x = kNil; // the node whose gap below is best
     for (; turn >= 0; --turn) {
         if (path.side[turn] != kRight) {
             continue;
         }
         const std::uint32_t n = path.node[turn];
         const Node& nd = tree_.at(n);
-        std::uint32_t x = kNil;
         if (nd.gap >= min_len) {
             path.depth = turn;
             x = n;
@@ -263,19 +265,31 @@ std::optional<std::uint64_t> RangeTree::alloc(std::uint64_t size,
             continue;
         }
         best = gap_below(tree_.at(x));
-        walk_to_gap_below(x, path);
         break;
     }
-    const Path* place = &path;
+    Place place{&path};
     if (align > 1) {
         const auto band = gaps_.highest_fit(order_floor(align), size, p_lo);
         if (band && (best.empty() || band->lo > best.lo)) {
             best = *band;
-            place = nullptr;
+            place = Place{};
         }
     }
     if (best.empty()) {
         return std::nullopt;
+    }
+    if (place.path) {
+        // The new range goes just before x.  When a free has just opened
+        // this gap by refilling x's slot with its successor, the free
+        // walked x's right edge but not x's left subtree, where x's
+        // predecessor is: take x's slot instead and move x down its right
+        // edge.  Otherwise walk to the predecessor (the free walked it, or
+        // it is missing).
+        if (tree_.at(x).child[kLeft] != kNil && x == tree_.last_refilled()) {
+            place.before = x;
+        } else {
+            walk_to_gap_below(x, path);
+        }
     }
     const std::uint64_t pfn = align_down(best.hi - size + 1, align);
     link(place, pfn, pfn + size - 1, false);

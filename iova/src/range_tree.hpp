@@ -147,10 +147,15 @@ private:
     std::uint32_t highest_gap_in(std::uint32_t n, std::uint64_t min_len,
                                  Path& path) const noexcept;
     void walk_to_gap_below(std::uint32_t x, Path& path) const noexcept;
-    // Inserts [lo, hi] at the end of *path, or where a walk from the root
-    // finds its place if path is null.
-    void link(const Path* path, std::uint64_t lo, std::uint64_t hi,
-              bool reserved);
+    // Where link() puts a new node: where a walk from the root finds its
+    // place (no path), at the end of *path, or (before != kNil) in the slot
+    // of node `before` by AvlTree::insert_before(), *path leading to it.
+    struct Place {
+        Path* path = nullptr;
+        std::uint32_t before = kNil;
+    };
+    // Inserts [lo, hi] as `place` says.
+    void link(Place place, std::uint64_t lo, std::uint64_t hi, bool reserved);
     // The gap just below node n, known to be non-empty.
     static Gap gap_below(const Node& n) noexcept
     {

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
 // avl_tree_test.cpp - the generic AVL tree of iova/src/avl_tree.hpp on its
-// own: random inserts (through insert() and insert_at()) and erases against
-// std::map, with a payload that depends on the in-order predecessor (as the
-// range tree's gap does), so that the successor updates of on_link and
-// on_unlink and the fix-up's stopping rule are exercised; and the checker
-// catching a stale child height or summary.
+// own: random inserts (through insert(), insert_at() and insert_before())
+// and erases against std::map, with a payload that depends on the in-order
+// predecessor (as the range tree's gap does), so that the successor updates
+// of on_link and on_unlink and the fix-up's stopping rule are exercised;
+// and the checker catching a stale child height or summary.
 #include "../src/avl_tree.hpp"
 
 #include <gtest/gtest.h>
@@ -97,7 +97,7 @@ TEST(AvlTree, RandomInsertsAndErasesKeepEveryRecord)
         const auto above = want.upper_bound(k);
         const std::uint64_t pred_key =
             above == want.begin() ? 0 : std::prev(above)->first;
-        switch (rng() % 3) {
+        switch (rng() % 4) {
         case 0: // insert() walks from the root itself
             if (!want.contains(k)) {
                 t.reserve_room(1);
@@ -118,6 +118,27 @@ TEST(AvlTree, RandomInsertsAndErasesKeepEveryRecord)
                 want[k] = true;
             }
             break;
+        case 2: { // insert_before() the successor, taking its slot
+            const std::uint32_t x = t.higher(k);
+            if (want.contains(k) || x == kNil) {
+                break;
+            }
+            Tree::Path path;
+            for (std::uint32_t n = t.root(); n != x;) {
+                const int side = t.at(x).key > t.at(n).key ? kRight : kLeft;
+                path.push(n, side);
+                n = t.at(n).child[side];
+            }
+            t.reserve_room(1);
+            ASSERT_EQ(t.insert_before(path, x, payload(k),
+                                      [&](Node& f, Node* s) {
+                                          return link_dist(f, s, pred_key);
+                                      }),
+                      x);
+            EXPECT_EQ(t.at(x).key, k);
+            want[k] = true;
+            break;
+        }
         default: { // erase the floor of k, or k only; its successor
                    // inherits its dist
             const bool exact = rng() % 2 == 0;
