@@ -28,7 +28,7 @@ void BM_Full32BitSpace(benchmark::State& state)
         }
     }
     std::mt19937_64 rng(42);
-    Latency ok_alloc, failed_alloc, all_allocs;
+    Latency ok_alloc(state), failed_alloc(state), all_allocs(state, 2);
     for (auto _ : state) {
         const std::uint64_t victim = 1 + rng() % limit;
         (void)d.free(victim);

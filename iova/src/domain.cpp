@@ -96,7 +96,7 @@ Domain::~Domain()
 }
 
 // Allocation, top-down as Linux's __alloc_and_insert_iova_range(), but the
-// search is RangeTree::find_fit(): exact and O(log n) in the worst case.
+// search is RangeTree::alloc(): exact and O(log n) in the worst case.
 //
 // max32_alloc_size: Linux remembers the size of the last failed request and
 // refuses 32-bit requests at least that big until something below 4 GiB is
@@ -122,7 +122,7 @@ Result<std::uint64_t> Domain::Impl::alloc_locked(std::uint64_t size,
         return Status::no_space;
     }
     tree.reserve_for_insert(); // may throw; nothing changed yet
-    const std::optional<std::uint64_t> pfn = tree.find_fit(size, align, limit);
+    const std::optional<std::uint64_t> pfn = tree.alloc(size, align, limit);
     if (!pfn) {
         if (dma_32bit_pfn > 0 && limit >= dma_32bit_pfn - 1) {
             std::uint64_t& m = align > 1 ? max32_aligned_size : max32_size;
@@ -130,7 +130,6 @@ Result<std::uint64_t> Domain::Impl::alloc_locked(std::uint64_t size,
         }
         return Status::no_space;
     }
-    tree.insert(*pfn, *pfn + size - 1, false);
     return *pfn;
 }
 

@@ -75,48 +75,51 @@ void AlignedGapIndex::remove(const Gap& g) noexcept
     }
 }
 
-// Highest entry with key <= key_max and cap >= s, in subtree n.  Walks the
-// boundary path of key_max; subtrees wholly below it are handed to
-// highest_in(), which only enters a subtree whose max_cap proves a hit, so
-// at most one such descent runs to the bottom: O(height).
-std::uint32_t AlignedGapIndex::highest_upto(std::uint32_t n,
-                                            std::uint64_t key_max,
+// Highest entry with key <= key_max and cap >= s.  The keys <= key_max
+// are, from the highest down: each node where the walk towards key_max
+// turns right (deepest first), then that node's left subtree.  So one walk
+// down collects those nodes and the answer is the first of them, deepest
+// first, that is a hit itself or has a hit in its left subtree (its parent
+// holds that subtree's max_cap): one more descent, O(height) in all.
+std::uint32_t AlignedGapIndex::highest_upto(std::uint64_t key_max,
                                             std::uint64_t s) const noexcept
 {
-    while (n != kNil) {
+    std::uint32_t turns[kMaxHeight];
+    int nturns = 0;
+    for (std::uint32_t n = tree_.root(); n != kNil;) {
         const Node& nd = tree_.at(n);
-        if (nd.key > key_max) {
-            n = nd.left;
-            continue;
+        if (nd.key <= key_max) {
+            turns[nturns++] = n;
+            n = nd.child[kRight];
+        } else {
+            n = nd.child[kLeft];
         }
-        if (nd.right != kNil && tree_.at(nd.right).max_cap >= s) {
-            const std::uint32_t r = highest_upto(nd.right, key_max, s);
-            if (r != kNil) {
-                return r;
-            }
-        }
+    }
+    while (nturns > 0) {
+        const std::uint32_t n = turns[--nturns];
+        const Node& nd = tree_.at(n);
         if (nd.cap >= s) {
             return n;
         }
-        return highest_in(nd.left, s);
+        if (nd.child_sum[kLeft] >= s) {
+            return highest_in(nd.child[kLeft], s);
+        }
     }
     return kNil;
 }
 
+// Highest entry with cap >= s in subtree n, which holds one.
 std::uint32_t AlignedGapIndex::highest_in(std::uint32_t n,
                                           std::uint64_t s) const noexcept
 {
-    if (n == kNil || tree_.at(n).max_cap < s) {
-        return kNil;
-    }
     for (;;) {
         const Node& nd = tree_.at(n);
-        if (nd.right != kNil && tree_.at(nd.right).max_cap >= s) {
-            n = nd.right;
+        if (nd.child_sum[kRight] >= s) {
+            n = nd.child[kRight];
         } else if (nd.cap >= s) {
             return n;
         } else {
-            n = nd.left; // max_cap >= s guarantees a hit on the left
+            n = nd.child[kLeft]; // the subtree's max_cap >= s is on the left
         }
     }
 }
@@ -127,7 +130,7 @@ std::optional<Gap> AlignedGapIndex::highest_fit(unsigned k, std::uint64_t s,
     if (below == 0 || k == 0) {
         return std::nullopt;
     }
-    const std::uint32_t n = highest_upto(tree_.root(), make_key(k, below - 1), s);
+    const std::uint32_t n = highest_upto(make_key(k, below - 1), s);
     if (n == kNil) {
         return std::nullopt;
     }
@@ -136,31 +139,6 @@ std::optional<Gap> AlignedGapIndex::highest_fit(unsigned k, std::uint64_t s,
         return std::nullopt; // the best hit belongs to a lower band
     }
     return Gap{nd.key & ((std::uint64_t{1} << kPosBits) - 1), nd.hi};
-}
-
-bool AlignedGapIndex::check_structure(std::string* why) const
-{
-    bool ok = true;
-    tree_.for_each([&](std::uint32_t i, const Node& n) {
-        if (!ok) {
-            return;
-        }
-        const int hl = tree_.height(n.left), hr = tree_.height(n.right);
-        if (n.height != 1 + std::max(hl, hr) || hl - hr > 1 || hr - hl > 1) {
-            ok = false;
-            if (why) {
-                *why = "gap index: AVL height/balance broken";
-            }
-            return;
-        }
-        if (tree_.recomputed(i).max_cap != n.max_cap) {
-            ok = false;
-            if (why) {
-                *why = "gap index: stale max_cap augmentation";
-            }
-        }
-    });
-    return ok;
 }
 
 } // namespace iova::detail

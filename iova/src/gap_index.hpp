@@ -27,7 +27,7 @@
 // a subtree is entered only if its maximum proves a fit is inside.
 //
 // Together with the range tree's descent for len >= s + a - 1, this finds
-// the highest fitting gap exactly (see RangeTree::find_fit).  Each change
+// the highest fitting gap exactly (see RangeTree::alloc).  Each change
 // to the ranges changes at most three gaps, hence at most six entries:
 // O(log n) per update.  Gaps of length 1 are in no band, so a space full of
 // single-granule holes costs nothing here.
@@ -37,9 +37,11 @@
 
 #include "avl_tree.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace iova::detail {
 
@@ -87,29 +89,16 @@ private:
     static constexpr unsigned kPosBits = 58;
 
     struct Traits {
-        struct Node {
-            std::uint64_t key;     // (band << kPosBits) | gap lo
-            std::uint64_t hi;      // gap hi
-            std::uint64_t cap;     // cap_band(gap)
-            std::uint64_t max_cap; // max cap in this subtree
-            std::uint32_t left, right;
-            std::int8_t height;
+        using Summary = std::uint64_t; // largest cap in the subtree
+        struct Node : AvlLinks<Summary> {
+            std::uint64_t key; // (band << kPosBits) | gap lo
+            std::uint64_t hi;  // gap hi
+            std::uint64_t cap; // cap_band(gap)
         };
         static std::uint64_t key(const Node& n) noexcept { return n.key; }
-        static bool same_augmentation(const Node& a, const Node& b) noexcept
+        Summary summarize(const Node& n) const noexcept
         {
-            return a.max_cap == b.max_cap;
-        }
-        void pull(Node& n, const Node* l, const Node* r) const noexcept
-        {
-            std::uint64_t m = n.cap;
-            if (l && l->max_cap > m) {
-                m = l->max_cap;
-            }
-            if (r && r->max_cap > m) {
-                m = r->max_cap;
-            }
-            n.max_cap = m;
+            return std::max({n.cap, n.child_sum[kLeft], n.child_sum[kRight]});
         }
     };
     using Node = Traits::Node;
@@ -122,10 +111,9 @@ private:
     // returns how many (0..2).  add() and check() both build them here.
     static int entries_of(const Gap& g, Node out[2]) noexcept;
 
-    std::uint32_t highest_upto(std::uint32_t n, std::uint64_t key_max,
+    std::uint32_t highest_upto(std::uint64_t key_max,
                                std::uint64_t s) const noexcept;
     std::uint32_t highest_in(std::uint32_t n, std::uint64_t s) const noexcept;
-    bool check_structure(std::string* why) const;
 
     AvlTree<Traits> tree_;
 };
@@ -133,7 +121,10 @@ private:
 template <class GapRange>
 bool AlignedGapIndex::check(const GapRange& gaps, std::string* why) const
 {
-    if (!check_structure(why)) {
+    if (!tree_.check_structure(why)) {
+        if (why) {
+            *why = "gap index: " + *why;
+        }
         return false;
     }
     // Expected entries, generated from the gaps, must match the tree's

@@ -7,21 +7,20 @@
 // in granules) is a node keyed by lo, and an "anchor" node sits just above
 // the highest usable pfn so that the topmost gap, like every other gap, is
 // the free space just below some node.  Unlike Linux, the tree is an AVL
-// tree whose nodes also carry, for their subtree:
-//   min_lo   lo of the leftmost range,
-//   max_hi   hi of the rightmost range,
-//   max_gap  length of the longest gap between two ranges of the subtree,
-// all recomputed from the two children on every change (O(1) per node, so
-// O(log n) per insert or erase).  The gap just below a subtree's leftmost
-// range depends on the range before the subtree; searches carry that
-// range's hi down with them ("pred_hi").
+// tree, and every node also stores the length of the gap just below it
+// (between the range before it and itself), so that gap is known from the
+// node alone.  Each subtree is summarised by max_gap, the longest of the
+// gaps below its nodes, which the parent stores (see avl_tree.hpp): a pure
+// subtree aggregate, O(1) per node to recompute, so O(log n) per insert or
+// erase.  An insertion or removal changes the gap below one more node, the
+// in-order successor, which is always on the path the update walks anyway.
 //
-// Gaps never extend below start_pfn: a gap's length is measured from
-// max(prev.hi + 1, start_pfn), so reservations below start_pfn (which Linux
-// also accepts) are harmless.
+// Gaps never extend below start_pfn: a gap is measured from
+// max(previous hi + 1, start_pfn), so reservations below start_pfn (which
+// Linux also accepts) are harmless.
 //
 // The tree also maintains the AlignedGapIndex so that size-aligned searches
-// are exact and O(log n) as well; see find_fit().
+// are exact and O(log n) as well; see alloc().
 //
 // Not thread-safe: the domain's tree lock protects it.
 #pragma once
@@ -29,6 +28,7 @@
 #include "avl_tree.hpp"
 #include "gap_index.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -48,20 +48,21 @@ public:
     // std::bad_alloc.
     RangeTree(std::uint64_t start_pfn, std::uint64_t max_pfn);
 
-    // Makes room so that the next insert() cannot throw, and so that frees
-    // never allocate afterwards.  Throws std::bad_alloc, changing nothing.
+    // Makes room so that the next alloc() or insert() cannot throw, and so
+    // that frees never allocate afterwards.  Throws std::bad_alloc,
+    // changing nothing.
     void reserve_for_insert();
 
-    // Highest pfn p with [p, p + size - 1] free, start_pfn <= p,
-    // p + size - 1 <= limit, and p a multiple of align.  Preconditions:
+    // Finds the highest pfn p with [p, p + size - 1] free, start_pfn <= p,
+    // p + size - 1 <= limit, and p a multiple of align, and inserts that
+    // range (allocated), after reserve_for_insert().  Preconditions:
     // size >= 1, limit <= max_pfn, and align is 1 or pow2_ceil(size) (the
     // only alignments the aligned gap index is built for).  O(log n).
-    std::optional<std::uint64_t> find_fit(std::uint64_t size,
-                                          std::uint64_t align,
-                                          std::uint64_t limit) const noexcept;
+    std::optional<std::uint64_t> alloc(std::uint64_t size, std::uint64_t align,
+                                       std::uint64_t limit);
 
-    // Inserts [lo, hi], which must be free (find_fit's result or checked by
-    // the caller), after reserve_for_insert().  O(log n).
+    // Inserts [lo, hi], which the caller checked is free, after
+    // reserve_for_insert().  O(log n).
     void insert(std::uint64_t lo, std::uint64_t hi, bool reserved);
 
     // The range holding pfn, if any (never the anchor).  O(log n).
@@ -99,40 +100,22 @@ public:
 
 private:
     struct Traits {
-        // One cache line per node: a 56-byte node would straddle two lines
-        // half the time, and big trees are bound by cache misses (callgrind:
-        // 144 instead of 199 L1 misses per free+alloc at 300k ranges).
-        struct alignas(64) Node {
+        using Summary = std::uint64_t; // max_gap of the subtree
+        // One cache line per node: big trees are bound by cache misses, and
+        // a node straddling two lines would cost two.
+        struct alignas(64) Node : AvlLinks<Summary> {
             std::uint64_t lo, hi;
-            std::uint64_t min_lo, max_hi, max_gap;
-            std::uint32_t left, right;
-            std::int8_t height;
+            std::uint64_t gap; // length of the free gap just below lo
             bool reserved;
         };
         std::uint64_t start;
         static std::uint64_t key(const Node& n) noexcept { return n.lo; }
-        static bool same_augmentation(const Node& a, const Node& b) noexcept
-        {
-            return a.min_lo == b.min_lo && a.max_hi == b.max_hi &&
-                   a.max_gap == b.max_gap;
-        }
         // Inline: it runs once per level of every update.
-        void pull(Node& n, const Node* l, const Node* r) const noexcept
+        Summary summarize(const Node& n) const noexcept
         {
-            n.min_lo = l ? l->min_lo : n.lo;
-            n.max_hi = r ? r->max_hi : n.hi;
-            std::uint64_t g = 0;
-            if (l) {
-                g = l->max_gap;
-                const std::uint64_t lg = gap_len(l->max_hi, n.lo);
-                g = lg > g ? lg : g;
-            }
-            if (r) {
-                g = r->max_gap > g ? r->max_gap : g;
-                const std::uint64_t rg = gap_len(n.hi, r->min_lo);
-                g = rg > g ? rg : g;
-            }
-            n.max_gap = g;
+            const std::uint64_t l = n.child_sum[kLeft], r = n.child_sum[kRight];
+            const std::uint64_t m = l > r ? l : r;
+            return n.gap > m ? n.gap : m;
         }
         // Length of the free space strictly between a range ending at a_hi
         // and one starting at b_lo, clipped below at start_pfn.
@@ -141,21 +124,42 @@ private:
             const std::uint64_t lo = a_hi + 1 > start ? a_hi + 1 : start;
             return b_lo > lo ? b_lo - lo : 0;
         }
+        // Where the (maybe empty) gap below n starts: max(previous hi + 1,
+        // start_pfn).  A node below start_pfn has an empty gap, and the
+        // range before it ends below it, so its gap "starts" at start_pfn.
+        std::uint64_t gap_start(const Node& n) const noexcept
+        {
+            return n.lo >= start ? n.lo - n.gap : start;
+        }
     };
     using Node = Traits::Node;
 
-    std::optional<Gap> gap_between(std::uint64_t a_hi,
-                                   std::uint64_t b_lo) const noexcept;
-    Gap highest_gap_upto(std::uint32_t n, std::uint64_t pred_hi,
-                         std::uint64_t bound, std::uint64_t min_len) const noexcept;
-    Gap highest_gap_in(std::uint32_t n, std::uint64_t pred_hi,
-                       std::uint64_t min_len) const noexcept;
-    // The gap between a range ending at a_hi and one starting at b_lo,
-    // known to be non-empty.
-    Gap gap_at(std::uint64_t a_hi, std::uint64_t b_lo) const noexcept
+    // The gap [glo, b_lo - 1], if not empty.
+    static std::optional<Gap> gap_from(std::uint64_t glo, std::uint64_t b_lo) noexcept
     {
-        const std::uint64_t len = tree_.traits().gap_len(a_hi, b_lo);
-        return Gap{b_lo - len, b_lo - 1};
+        return b_lo > glo ? std::optional<Gap>(Gap{glo, b_lo - 1}) : std::nullopt;
+    }
+    std::uint64_t gap_start_after(std::uint64_t hi) const noexcept
+    {
+        return std::max(hi + 1, start_);
+    }
+    using Path = AvlTree<Traits>::Path;
+    std::uint32_t highest_gap_in(std::uint32_t n, std::uint64_t min_len,
+                                 Path& path) const noexcept;
+    void walk_to_gap_below(std::uint32_t x, Path& path) const noexcept;
+    // Where link() puts a new node: where a walk from the root finds its
+    // place (no path), at the end of *path, or (before != kNil) in the slot
+    // of node `before` by AvlTree::insert_before(), *path leading to it.
+    struct Place {
+        Path* path = nullptr;
+        std::uint32_t before = kNil;
+    };
+    // Inserts [lo, hi] as `place` says.
+    void link(Place place, std::uint64_t lo, std::uint64_t hi, bool reserved);
+    // The gap just below node n, known to be non-empty.
+    static Gap gap_below(const Node& n) noexcept
+    {
+        return Gap{n.lo - n.gap, n.lo - 1};
     }
 
     std::uint64_t start_;

@@ -15,7 +15,7 @@
 //                     random one, allocate one granule (finds the hole),
 //                     allocate one more (fails);
 //   live_300k_48bit:  300,000 one-granule ranges below 2^48 bytes; free a
-//                     random one, allocate one granule;
+//                     random one (timed too), allocate one granule;
 //   mixed_1_64_100k_{rcache,tree}: 100,000 size-aligned ranges of 1..64
 //                     granules; replace a random one by a new random size
 //                     through the fast path or the tree only.
@@ -255,9 +255,13 @@ void BM_Live48Bit(benchmark::State& state)
     }
     std::mt19937_64 rng(7);
     Latency alloc(static_cast<std::size_t>(state.max_iterations));
+    Latency free_time(static_cast<std::size_t>(state.max_iterations));
     for (auto _ : state) {
         std::uint64_t& slot = pfns[rng() % live];
-        a.free(slot);
+        free_time.time([&] {
+            a.free(slot);
+            return 0;
+        });
         slot = alloc.time([&] { return a.alloc(1, kLimit48, false); });
         if (slot == 0) {
             state.SkipWithError("allocation failed");
@@ -266,6 +270,7 @@ void BM_Live48Bit(benchmark::State& state)
     }
     state.SetItemsProcessed(state.iterations());
     alloc.report(state, "alloc");
+    free_time.report(state, "free");
 }
 
 // range(0): 1 through the fast path (alloc_fast/free_fast on CPU 0), 0
