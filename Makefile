@@ -72,8 +72,7 @@ run-linux-iommu: qemu guest-kernel
 .PHONY: guest-kernel run-linux-iommu
 
 # The iova_magazine kmemleak report reproduced and decided: the same kernel
-# booted with the kmemleak fix off, then on with a true leak as control,
-# then with the fix and the push-side mark
+# booted with the kmemleak fix off, then on, and a true leak as control
 # (docs/devel/seed-iova-magazine.rst).  make check runs a shorter one.
 SEED_WORKLOAD := 120
 SEED_STRESS := 60
