@@ -24,14 +24,13 @@
 // counters.  scripts/bench-report.py puts the two side by side.
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "iova/domain.hpp"
 #include "linux-iova.h"
 #include "shim/kshim.h"
@@ -124,43 +123,7 @@ private:
     iova_domain* domain_;
 };
 
-// Per-call latency of one operation: mean, p99 and max (ns) as counters.
-class Latency {
-public:
-    explicit Latency(std::size_t expected) { ns_.reserve(expected); }
-
-    template <class F>
-    auto time(F&& f)
-    {
-        const auto t0 = std::chrono::steady_clock::now();
-        auto r = f();
-        const auto t1 = std::chrono::steady_clock::now();
-        ns_.push_back(static_cast<float>(
-            std::chrono::duration<double, std::nano>(t1 - t0).count()));
-        return r;
-    }
-    void report(benchmark::State& state, const std::string& prefix)
-    {
-        if (ns_.empty()) {
-            return;
-        }
-        double sum = 0;
-        for (const float v : ns_) {
-            sum += v;
-        }
-        const auto p99 = ns_.begin() + static_cast<std::ptrdiff_t>(
-                                           (ns_.size() - 1) * 99 / 100);
-        std::nth_element(ns_.begin(), p99, ns_.end());
-        state.counters[prefix + "_mean_ns"] =
-            sum / static_cast<double>(ns_.size());
-        state.counters[prefix + "_p99_ns"] = *p99;
-        state.counters[prefix + "_max_ns"] =
-            *std::max_element(ns_.begin(), ns_.end());
-    }
-
-private:
-    std::vector<float> ns_;
-};
+using iova::bench::Latency;
 
 // ---- fast pair: one domain shared by the benchmark's threads ------------
 
@@ -225,8 +188,7 @@ void BM_Full32Bit(benchmark::State& state)
         }
     }
     std::mt19937_64 rng(42);
-    const auto n = static_cast<std::size_t>(state.max_iterations);
-    Latency ok_alloc(n), failed_alloc(n);
+    Latency ok_alloc(state), failed_alloc(state);
     for (auto _ : state) {
         const std::uint64_t victim = 1 + rng() % kLimit32;
         a.free(victim);
@@ -254,8 +216,8 @@ void BM_Live48Bit(benchmark::State& state)
         p = a.alloc(1, kLimit48, false);
     }
     std::mt19937_64 rng(7);
-    Latency alloc(static_cast<std::size_t>(state.max_iterations));
-    Latency free_time(static_cast<std::size_t>(state.max_iterations));
+    Latency alloc(state);
+    Latency free_time(state);
     for (auto _ : state) {
         std::uint64_t& slot = pfns[rng() % live];
         free_time.time([&] {
@@ -302,7 +264,7 @@ void BM_Mixed(benchmark::State& state)
         h.size = 1 + rng() % 64;
         h.pfn = get(h.size);
     }
-    Latency alloc(static_cast<std::size_t>(state.max_iterations));
+    Latency alloc(state);
     for (auto _ : state) {
         Held& h = held[rng() % kLive];
         put(h);
