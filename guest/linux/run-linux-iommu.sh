@@ -205,10 +205,18 @@ marker=VIRT-IOMMU-LINUX:
 # until the timeout, every stalled CPU idle in HLT, none spinning on a lock
 # (a corrupted lock looks different).  That says nothing about the IOMMU,
 # so such a boot is tried once more, on fresh disks.
+# Earlier in the boot the same loss leaves the console silent: the kernel
+# never starts the init that prints "linux-iommu:" or "seed:" lines, and
+# no CPU takes a tick to report an RCU stall or a lockup in the whole
+# timeout (a CPU hung in a driver's probe would be reported by the others).
 lost_timer() {
-    grep -aq "timer wakeup didn't happen" "$1" &&
+    if grep -aq "timer wakeup didn't happen" "$1"; then
         grep -aq pv_native_safe_halt "$1" &&
-        ! grep -aq spin_lock_slowpath "$1"
+            ! grep -aq spin_lock_slowpath "$1"
+    else
+        ! grep -aqE '^(linux-iommu|seed): ' "$1" &&
+            ! grep -aqE 'rcu: |watchdog: |BUG|INFO: |Call Trace' "$1"
+    fi
 }
 for attempt in 1 2; do
     rm -f "$OUTDIR/inject.log" "$OUTDIR/console-lost-timer.log"
@@ -216,7 +224,7 @@ for attempt in 1 2; do
     run_until_verdict console.log "$marker"
     [ "$status" -eq 124 ] && [ $attempt = 1 ] && lost_timer "$log" || break
     cp "$log" "$OUTDIR/console-lost-timer.log"
-    say "TCG lost a vCPU's timer (RCU stall, $OUTDIR/console-lost-timer.log); booting again"
+    say "TCG lost a vCPU's timer (RCU stall, or silent before init; $OUTDIR/console-lost-timer.log); booting again"
 done
 secs=$((elapsed_ms / 1000))
 
