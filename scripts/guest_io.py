@@ -73,8 +73,9 @@ DISK_MIB = 64
 # The test kernel is built with kmemleak for the seed runs.  Left on, it
 # records a stack trace for every allocation, and under TCG that cost
 # follows how often a driver allocates rather than what its IOMMU costs:
-# it was 12% of the guest kernel's time with virt-iommu's driver (a
-# kzalloc per map) and 4% with intel-iommu's (docs/devel/performance.rst).
+# it was 16% of the guest kernel's time with virt-iommu's driver (a
+# kzalloc per map), 7.5% with intel-iommu's and 7.3% with no IOMMU
+# (docs/devel/performance.rst).
 KERNEL_ARGS = "kmemleak=off"
 
 
