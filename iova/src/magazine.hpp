@@ -7,8 +7,11 @@
 // one size class without touching the shared tree; whole magazines move
 // between CPUs through a depot.  Linux sizes a magazine at 127 pfns so that
 // with its length word it fills a 1 KiB slab object; here the capacity is a
-// runtime option (default 127, same behaviour) and the array is a separate
-// allocation, so nothing depends on that size.
+// runtime option (default 127, same behaviour).  As in Linux, the pfns sit
+// in the magazine's own allocation, on the cache lines right after its
+// header: a pop then reads the count and the top pfn with no pointer to
+// the array in between (a separate array cost 1 ns of an 11.7 ns
+// alloc_fast+free_fast pair, and 2.4 ns of 14 when sizes vary).
 //
 // Every Magazine constructed or destroyed updates a process-wide counter
 // (iova::live_magazines()) so tests can prove that none leaks.
@@ -17,6 +20,9 @@
 // that owner's lock.  Each magazine and its pfn array sit on cache lines of
 // their own: two CPUs' magazines allocated one after the other would
 // otherwise share a line, and every push or pop writes the count.
+//
+// A magazine is created only by Magazine::make() and owned through
+// MagazinePtr, whose deleter frees the header and the pfns together.
 #pragma once
 
 #include <cstddef>
@@ -25,10 +31,24 @@
 
 namespace iova::detail {
 
+class Magazine;
+
+struct MagazineDeleter {
+    void operator()(Magazine* m) const noexcept;
+};
+using MagazinePtr = std::unique_ptr<Magazine, MagazineDeleter>;
+
 class alignas(64) Magazine {
 public:
-    // Throws std::bad_alloc.
-    explicit Magazine(unsigned capacity);
+    // A new empty magazine for `capacity` pfns (>= 1).  Throws
+    // std::bad_alloc.
+    static MagazinePtr make(unsigned capacity);
+    // Only make() can name a Key: a magazine needs its pfn lines after it.
+    class Key {
+        friend class Magazine;
+        explicit Key() = default;
+    };
+    Magazine(Key, unsigned capacity) noexcept;
     ~Magazine();
     Magazine(const Magazine&) = delete;
     Magazine& operator=(const Magazine&) = delete;
@@ -62,22 +82,36 @@ public:
     void clear() noexcept { count_ = 0; }
 
     // Link to the next magazine while this one is in a depot.
-    std::unique_ptr<Magazine> next;
+    MagazinePtr next;
 
 private:
+    friend struct MagazineDeleter;
+
+    // The unit of allocation: the header takes the first line, the pfns
+    // the ones after it.
     struct alignas(64) Line {
         std::uint64_t pfn[8];
     };
-    std::uint64_t& at(unsigned i) noexcept { return lines_[i / 8].pfn[i % 8]; }
-    const std::uint64_t& at(unsigned i) const noexcept
+    static std::size_t lines_for(unsigned capacity) noexcept
     {
-        return lines_[i / 8].pfn[i % 8];
+        return 1 + (std::size_t{capacity} + 7) / 8;
     }
 
-    std::unique_ptr<Line[]> lines_;
+    std::uint64_t* pfns() noexcept
+    {
+        return reinterpret_cast<Line*>(this)[1].pfn;
+    }
+    const std::uint64_t* pfns() const noexcept
+    {
+        return reinterpret_cast<const Line*>(this)[1].pfn;
+    }
+    std::uint64_t& at(unsigned i) noexcept { return pfns()[i]; }
+    const std::uint64_t& at(unsigned i) const noexcept { return pfns()[i]; }
+
     unsigned count_ = 0;
     unsigned capacity_;
 };
+static_assert(sizeof(Magazine) == 64, "the pfns start on the second line");
 
 // A depot: an unbounded LIFO of full magazines, linked through
 // Magazine::next so that pushing never allocates (as Linux, which reuses
@@ -90,15 +124,15 @@ public:
     // Iterative, so a long depot cannot overflow the stack.
     ~MagazineStack() { clear(); }
 
-    void push(std::unique_ptr<Magazine> m) noexcept
+    void push(MagazinePtr m) noexcept
     {
         m->next = std::move(head_);
         head_ = std::move(m);
         ++size_;
     }
-    std::unique_ptr<Magazine> pop() noexcept
+    MagazinePtr pop() noexcept
     {
-        std::unique_ptr<Magazine> m = std::move(head_);
+        MagazinePtr m = std::move(head_);
         if (m) {
             head_ = std::move(m->next);
             --size_;
@@ -123,7 +157,7 @@ public:
     }
 
 private:
-    std::unique_ptr<Magazine> head_;
+    MagazinePtr head_;
     std::size_t size_ = 0;
 };
 

@@ -20,10 +20,10 @@ Rcache::Rcache(unsigned ncpus, unsigned mag_size, unsigned nclasses,
 {
 }
 
-std::unique_ptr<Magazine> Rcache::new_magazine() noexcept
+MagazinePtr Rcache::new_magazine() noexcept
 {
     try {
-        auto m = std::make_unique<Magazine>(mag_size_);
+        auto m = Magazine::make(mag_size_);
         mags_allocated_.fetch_add(1, std::memory_order_relaxed);
         return m;
     } catch (const std::bad_alloc&) {
@@ -31,7 +31,7 @@ std::unique_ptr<Magazine> Rcache::new_magazine() noexcept
     }
 }
 
-void Rcache::free_magazine(std::unique_ptr<Magazine> m) noexcept
+void Rcache::free_magazine(MagazinePtr m) noexcept
 {
     if (m) {
         mags_freed_.fetch_add(1, std::memory_order_relaxed);
@@ -62,7 +62,7 @@ bool Rcache::flush_cpu(unsigned cpu) noexcept
     std::lock_guard<CpuLock> g(c.lock);
     for (unsigned cls = 0; cls < nclasses_; ++cls) {
         Slot& s = c.slots[cls];
-        for (std::unique_ptr<Magazine>* m : {&s.loaded, &s.prev}) {
+        for (MagazinePtr* m : {&s.loaded, &s.prev}) {
             if (*m) {
                 const unsigned n = drain(**m);
                 returned += n;
@@ -79,7 +79,7 @@ void Rcache::flush_depots() noexcept
     for (unsigned cls = 0; cls < nclasses_; ++cls) {
         Depot& d = depots_[cls];
         std::lock_guard<std::mutex> g(d.lock);
-        while (std::unique_ptr<Magazine> m = d.mags.pop()) {
+        while (MagazinePtr m = d.mags.pop()) {
             d.cached -= drain(*m);
             free_magazine(std::move(m));
         }
@@ -93,7 +93,7 @@ Rcache::TrimResult Rcache::trim() noexcept
         Depot& d = depots_[cls];
         std::lock_guard<std::mutex> g(d.lock);
         if (d.mags.size() > ncpus_) {
-            std::unique_ptr<Magazine> m = d.mags.pop();
+            MagazinePtr m = d.mags.pop();
             d.cached -= drain(*m);
             free_magazine(std::move(m));
             ++r.trimmed;

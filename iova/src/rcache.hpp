@@ -134,8 +134,8 @@ public:
 private:
     // 32 bytes, aligned so that one never straddles two cache lines.
     struct alignas(32) Slot {
-        std::unique_ptr<Magazine> loaded;
-        std::unique_ptr<Magazine> prev;
+        MagazinePtr loaded;
+        MagazinePtr prev;
         std::uint64_t hits = 0;
         std::uint64_t misses = 0;
     };
@@ -153,8 +153,8 @@ private:
         std::int64_t cached = 0; // minus pfns flushed or trimmed from here
     };
 
-    std::unique_ptr<Magazine> new_magazine() noexcept;
-    void free_magazine(std::unique_ptr<Magazine> m) noexcept;
+    MagazinePtr new_magazine() noexcept;
+    void free_magazine(MagazinePtr m) noexcept;
     // Returns m's pfns to the sink and empties it; returns how many.
     unsigned drain(Magazine& m) noexcept;
 
@@ -181,7 +181,7 @@ private:
     // stats() or check between the two would otherwise see a magazine
     // that is allocated yet reachable from nowhere (the concurrency test
     // caught it: "magazine count 40 != allocated - freed 41").
-    std::unique_ptr<Magazine> spent;
+    MagazinePtr spent;
     std::uint64_t pfn = kMiss;
     {
         CpuLock::FastGuard g(c.lock);
@@ -245,7 +245,7 @@ private:
             // Both full: the loaded one goes to the depot.  If no new
             // magazine can be had, the pfn goes back to the tree instead
             // (the caller does that), as Linux does.
-            std::unique_ptr<Magazine> fresh = new_magazine();
+            MagazinePtr fresh = new_magazine();
             if (!fresh) {
                 return PutResult::no_memory;
             }
