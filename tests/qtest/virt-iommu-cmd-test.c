@@ -1259,6 +1259,14 @@ static void test_unmap_all_or_nothing(void)
     g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, 0x201000, 0x100000), ==,
                      VIRT_IOMMU_S_PARTIAL);
     g_assert_true(dma_arrives(&f, 0x200000, 0x300000, 1));
+    /* Nor one that covers a mapping and splits the next one. */
+    g_assert_cmpuint(qvirt_iommu_map_fixed(&f.iommu, dom, 0x400000, f.src,
+                                           2 * PAGE, VIRT_IOMMU_PERM_READ),
+                     ==, VIRT_IOMMU_S_OK);
+    g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, 0x300000, 0x101000), ==,
+                     VIRT_IOMMU_S_PARTIAL);
+    g_assert_true(dma_arrives(&f, 0x200000, 0x300000, 3));
+    g_assert_true(dma_arrives(&f, 0x400000, 0x300000, 4));
     /* One range covering both removes both. */
     g_assert_cmpuint(qvirt_iommu_unmap(&f.iommu, dom, 0x200000, 0x101000), ==,
                      VIRT_IOMMU_S_OK);
