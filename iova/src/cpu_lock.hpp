@@ -75,8 +75,15 @@ struct alignas(64) ThreadSlot {
     std::atomic<const CpuLock*> inside{nullptr};
 };
 
-// The calling thread's slot, once it has one (cpu_lock.cpp).
-inline constinit thread_local ThreadSlot* t_thread_slot = nullptr;
+// The calling thread's slot, once it has one (cpu_lock.cpp).  Initial-exec:
+// the library is compiled as PIC, where the default model reaches a
+// thread-local through a call to __tls_get_addr; even where the linker
+// turns that call into a plain %fs load, the compiler has already spilled
+// every live register around it, which cost the fast path a stack frame.
+// The library is linked into programs, not loaded with dlopen(), so the
+// static model is available.
+[[gnu::tls_model("initial-exec")]] inline constinit thread_local ThreadSlot*
+    t_thread_slot = nullptr;
 
 class CpuLock {
 public:
@@ -120,6 +127,27 @@ public:
     private:
         CpuLock& l_;
         const bool biased_;
+    };
+
+    // For a caller with a fallback: holds the lock only if the calling
+    // thread is its owner, with plain stores and no call; otherwise holds
+    // nothing (false), and the caller takes the lock through FastGuard,
+    // which is also how a thread becomes the owner.
+    class OwnerGuard {
+    public:
+        explicit OwnerGuard(CpuLock& l) noexcept : in_(l.enter_biased()) {}
+        ~OwnerGuard()
+        {
+            if (in_) {
+                t_thread_slot->inside.store(nullptr, std::memory_order_release);
+            }
+        }
+        OwnerGuard(const OwnerGuard&) = delete;
+        OwnerGuard& operator=(const OwnerGuard&) = delete;
+        explicit operator bool() const noexcept { return in_; }
+
+    private:
+        const bool in_;
     };
 
 private:

@@ -64,7 +64,7 @@ Status Domain::validate(std::uint64_t granule, std::uint64_t start_pfn,
 Domain::Impl::Impl(std::uint64_t granule_, std::uint64_t start_pfn_,
                    Options options)
     : granule(granule_), shift(shift_of(granule_)), start_pfn(start_pfn_),
-      max_pfn(UINT64_MAX >> shift),
+      max_pfn(UINT64_MAX >> shift), span(max_pfn - start_pfn + 1),
       dma_32bit_pfn(shift >= 32 ? (shift == 32 ? 1 : 0)
                                 : std::uint64_t{1} << (32 - shift)),
       opts(std::move(options)),
@@ -166,7 +166,7 @@ Result<std::uint64_t> Domain::alloc(std::uint64_t size, std::uint64_t limit_pfn,
                                     bool size_aligned)
 {
     Impl& d = *impl_;
-    if (size == 0 || size > d.max_pfn - d.start_pfn + 1) {
+    if (size == 0 || size > d.span) {
         return Status::invalid;
     }
     const std::uint64_t align = size_aligned ? detail::pow2_ceil(size) : 1;

@@ -28,6 +28,20 @@ struct Domain::Impl final : detail::PfnSink {
                                        std::uint64_t limit);
     // Removes the range holding pfn with the tree lock held.
     Result<Range> free_locked(std::uint64_t pfn) noexcept;
+    // alloc_fast() and free_fast() whenever their inline common case
+    // (Rcache::try_get/try_put) does not apply: the whole algorithm,
+    // argument checks included.  Out of line so that the common case stays
+    // a small leaf function.
+    [[gnu::noinline]] Result<std::uint64_t> alloc_fast_slow(std::uint64_t size,
+                                                            std::uint64_t limit_pfn,
+                                                            unsigned cpu,
+                                                            bool flush_rcache);
+    [[gnu::noinline]] Status free_fast_slow(std::uint64_t pfn, std::uint64_t size,
+                                            unsigned cpu) noexcept;
+    // Domain::free()'s status, from free_fast_slow().
+    Status free_to_tree(std::uint64_t pfn) noexcept;
+    // Returns every cached pfn to the tree (Domain::flush_rcaches()).
+    void flush_rcaches() noexcept;
     // Asks the caller for a trim run unless one is already pending.
     void request_trim() noexcept;
 
@@ -36,6 +50,7 @@ struct Domain::Impl final : detail::PfnSink {
     const unsigned shift;           // log2(granule)
     const std::uint64_t start_pfn;
     const std::uint64_t max_pfn;    // (2^64 - 1) >> shift
+    const std::uint64_t span;       // pfns in the space: max_pfn - start_pfn + 1
     const std::uint64_t dma_32bit_pfn; // 2^32 >> shift
     const Options opts;
     const unsigned nclasses;        // log2(max_cached_size) + 1

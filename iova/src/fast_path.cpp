@@ -25,39 +25,38 @@ void Domain::Impl::request_trim() noexcept
     }
 }
 
-Result<std::uint64_t> Domain::alloc_fast(std::uint64_t size,
-                                         std::uint64_t limit_pfn, unsigned cpu,
-                                         bool flush_rcache)
+Result<std::uint64_t> Domain::Impl::alloc_fast_slow(std::uint64_t size,
+                                                    std::uint64_t limit_pfn,
+                                                    unsigned cpu,
+                                                    bool flush_rcache)
 {
-    Impl& d = *impl_;
-    if (cpu >= d.opts.ncpus || size == 0 || size > d.max_pfn - d.start_pfn + 1) {
+    if (cpu >= opts.ncpus || size == 0 || size > span) {
         return Status::invalid;
     }
-    const std::uint64_t limit = std::min(limit_pfn, d.max_pfn);
+    const std::uint64_t limit = std::min(limit_pfn, max_pfn);
     // Cached sizes are rounded up to a power of two, as Linux does: a
     // cached range is reused for any request of its class, so it must be
     // as big as the largest of them, and freeing it back later finds the
     // same class from the unrounded size.
-    const bool cacheable = size <= d.opts.max_cached_size;
-    if (cacheable) {
+    if (size <= opts.max_cached_size) {
         size = detail::pow2_ceil(size);
         const unsigned cls = detail::order_ceil(size);
         // Only a cached range that ends at or below the limit will do.
         if (limit >= size - 1) {
-            const std::uint64_t pfn = d.rcache.get(cls, limit - (size - 1), cpu);
+            const std::uint64_t pfn = rcache.get(cls, limit - (size - 1), cpu);
             if (pfn != detail::Rcache::kMiss) {
                 return pfn;
             }
         } else {
-            d.rcache.note_miss(cls, cpu);
+            rcache.note_miss(cls, cpu);
         }
     }
     const std::uint64_t align = detail::pow2_ceil(size);
     for (;;) {
         Result<std::uint64_t> r = Status::no_space;
         {
-            std::lock_guard<std::mutex> g(d.tree_lock);
-            r = d.alloc_locked(size, align, limit);
+            std::lock_guard<std::mutex> g(tree_lock);
+            r = alloc_locked(size, align, limit);
         }
         if (r.ok() || !flush_rcache) {
             return r;
@@ -69,33 +68,75 @@ Result<std::uint64_t> Domain::alloc_fast(std::uint64_t size,
     }
 }
 
-Status Domain::free_fast(std::uint64_t pfn, std::uint64_t size,
-                         unsigned cpu) noexcept
+Result<std::uint64_t> Domain::alloc_fast(std::uint64_t size,
+                                         std::uint64_t limit_pfn, unsigned cpu,
+                                         bool flush_rcache)
 {
     Impl& d = *impl_;
-    if (cpu >= d.opts.ncpus || size == 0) {
+    // The common case, a hit in the loaded magazine, without a call;
+    // anything else, errors included, is decided by alloc_fast_slow().
+    // size - 1 < max_cached_size also rejects size 0.
+    if (cpu < d.opts.ncpus && size - 1 < d.opts.max_cached_size &&
+        size <= d.span) {
+        const unsigned cls = detail::order_ceil(size);
+        const std::uint64_t last = (std::uint64_t{1} << cls) - 1;
+        const std::uint64_t limit = std::min(limit_pfn, d.max_pfn);
+        std::uint64_t pfn;
+        if (limit >= last && d.rcache.try_get(cls, limit - last, cpu, pfn)) {
+            return pfn;
+        }
+    }
+    return d.alloc_fast_slow(size, limit_pfn, cpu, flush_rcache);
+}
+
+Status Domain::Impl::free_to_tree(std::uint64_t pfn) noexcept
+{
+    std::lock_guard<std::mutex> g(tree_lock);
+    return free_locked(pfn).status();
+}
+
+Status Domain::Impl::free_fast_slow(std::uint64_t pfn, std::uint64_t size,
+                                    unsigned cpu) noexcept
+{
+    if (cpu >= opts.ncpus || size == 0) {
         return Status::invalid;
     }
-    if (size > d.opts.max_cached_size) {
-        return free(pfn).status();
+    if (size > opts.max_cached_size) {
+        return free_to_tree(pfn);
     }
     const std::uint64_t csize = detail::pow2_ceil(size);
     // Cheap sanity checks (no tree lookup, the pfn is otherwise trusted):
     // alloc_fast() only returns size-aligned pfns inside the space.
-    if (pfn < d.start_pfn || pfn > d.max_pfn || (pfn & (csize - 1)) != 0) {
+    if (pfn < start_pfn || pfn > max_pfn || (pfn & (csize - 1)) != 0) {
         return Status::invalid;
     }
-    switch (d.rcache.put(detail::order_ceil(csize), pfn, cpu)) {
+    switch (rcache.put(detail::order_ceil(csize), pfn, cpu)) {
     case detail::Rcache::PutResult::cached:
         return Status::ok;
     case detail::Rcache::PutResult::depot_over:
-        d.request_trim();
+        request_trim();
         return Status::ok;
     case detail::Rcache::PutResult::no_memory:
         break;
     }
     // No magazine could be allocated: degrade as Linux, to the tree.
-    return free(pfn).status();
+    return free_to_tree(pfn);
+}
+
+Status Domain::free_fast(std::uint64_t pfn, std::uint64_t size,
+                         unsigned cpu) noexcept
+{
+    Impl& d = *impl_;
+    // As alloc_fast(): the common case here, the rest in free_fast_slow().
+    if (cpu < d.opts.ncpus && size - 1 < d.opts.max_cached_size) {
+        const unsigned cls = detail::order_ceil(size);
+        const std::uint64_t mask = (std::uint64_t{1} << cls) - 1;
+        if (pfn >= d.start_pfn && pfn <= d.max_pfn && (pfn & mask) == 0 &&
+            d.rcache.try_put(cls, pfn, cpu)) {
+            return Status::ok;
+        }
+    }
+    return d.free_fast_slow(pfn, size, cpu);
 }
 
 void Domain::cpu_dead(unsigned cpu) noexcept
@@ -109,14 +150,18 @@ void Domain::cpu_dead(unsigned cpu) noexcept
     }
 }
 
+void Domain::Impl::flush_rcaches() noexcept
+{
+    for (unsigned c = 0; c < opts.ncpus; ++c) {
+        rcache.flush_cpu(c);
+    }
+    rcache.flush_depots();
+    rcache_flushes.fetch_add(1, std::memory_order_relaxed);
+}
+
 void Domain::flush_rcaches() noexcept
 {
-    Impl& d = *impl_;
-    for (unsigned c = 0; c < d.opts.ncpus; ++c) {
-        d.rcache.flush_cpu(c);
-    }
-    d.rcache.flush_depots();
-    d.rcache_flushes.fetch_add(1, std::memory_order_relaxed);
+    impl_->flush_rcaches();
 }
 
 void Domain::trim_depot() noexcept

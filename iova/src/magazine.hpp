@@ -61,6 +61,11 @@ public:
     // Precondition: !full().
     void push(std::uint64_t pfn) noexcept { at(count_++) = pfn; }
 
+    // The most recently pushed pfn, and removing it.  Precondition:
+    // !empty().
+    std::uint64_t top() const noexcept { return at(count_ - 1); }
+    std::uint64_t pop_top() noexcept { return at(--count_); }
+
     // Removes and returns a pfn <= max_lo, trying the most recently pushed
     // first (hot in the IOTLB and likely to fit) and walking down only if
     // that one is above the caller's limit, as Linux does: falling back to

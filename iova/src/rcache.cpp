@@ -48,11 +48,98 @@ unsigned Rcache::drain(Magazine& m) noexcept
     return n;
 }
 
+std::uint64_t Rcache::get(unsigned cls, std::uint64_t max_lo, unsigned cpu) noexcept
+{
+    CpuCache& c = cpus_[cpu];
+    // Counted as freed under the lock, deleted after it is dropped: a
+    // stats() or check between the two would otherwise see a magazine
+    // that is allocated yet reachable from nowhere (the concurrency test
+    // caught it: "magazine count 40 != allocated - freed 41").
+    MagazinePtr spent;
+    std::uint64_t pfn = kMiss;
+    {
+        CpuLock::FastGuard g(c.lock);
+        Slot& s = c.slots[cls];
+        Magazine* m = nullptr;
+        if (s.loaded && !s.loaded->empty()) {
+            m = s.loaded.get();
+        } else if (s.prev && !s.prev->empty()) {
+            std::swap(s.loaded, s.prev);
+            m = s.loaded.get();
+        } else {
+            Depot& d = depots_[cls];
+            std::lock_guard<std::mutex> dg(d.lock);
+            if (!d.mags.empty()) {
+                // The empty loaded magazine is dropped: the depot one
+                // replaces it (as Linux); prev stays.
+                spent = std::move(s.loaded);
+                if (spent) {
+                    mags_freed_.fetch_add(1, std::memory_order_relaxed);
+                }
+                s.loaded = d.mags.pop();
+                m = s.loaded.get();
+            }
+        }
+        if (m) {
+            pfn = m->pop_at_most(max_lo, kMiss);
+        }
+        if (pfn != kMiss) {
+            ++s.hits;
+        } else {
+            ++c.misses[cls];
+        }
+    }
+    return pfn;
+}
+
+Rcache::PutResult Rcache::put(unsigned cls, std::uint64_t pfn, unsigned cpu) noexcept
+{
+    CpuCache& c = cpus_[cpu];
+    bool over = false;
+    CpuLock::FastGuard g(c.lock);
+    Slot& s = c.slots[cls];
+    if (!s.loaded) {
+        s.loaded = new_magazine();
+        if (!s.loaded) {
+            return PutResult::no_memory;
+        }
+    }
+    if (s.loaded->full()) {
+        if (s.prev && !s.prev->full()) {
+            std::swap(s.loaded, s.prev);
+        } else if (!s.prev) {
+            s.prev = new_magazine();
+            if (!s.prev) {
+                return PutResult::no_memory;
+            }
+            std::swap(s.loaded, s.prev);
+        } else {
+            // Both full: the loaded one goes to the depot.  If no new
+            // magazine can be had, the pfn goes back to the tree instead
+            // (the caller does that), as Linux does.
+            MagazinePtr fresh = new_magazine();
+            if (!fresh) {
+                return PutResult::no_memory;
+            }
+            Depot& d = depots_[cls];
+            {
+                std::lock_guard<std::mutex> dg(d.lock);
+                d.mags.push(std::move(s.loaded));
+                over = d.mags.size() > ncpus_;
+            }
+            s.loaded = std::move(fresh);
+        }
+    }
+    s.loaded->push(pfn);
+    ++s.pushes;
+    return over ? PutResult::depot_over : PutResult::cached;
+}
+
 void Rcache::note_miss(unsigned cls, unsigned cpu) noexcept
 {
     CpuCache& c = cpus_[cpu];
     std::lock_guard<CpuLock> g(c.lock);
-    ++c.slots[cls].misses;
+    ++c.misses[cls];
 }
 
 bool Rcache::flush_cpu(unsigned cpu) noexcept
@@ -66,7 +153,7 @@ bool Rcache::flush_cpu(unsigned cpu) noexcept
             if (*m) {
                 const unsigned n = drain(**m);
                 returned += n;
-                c.cached -= n;
+                c.flushed += n;
                 free_magazine(std::move(*m));
             }
         }
@@ -125,6 +212,17 @@ Rcache::AllLocks::~AllLocks()
     }
 }
 
+std::int64_t Rcache::cpu_cached(unsigned cpu) const noexcept
+{
+    const CpuCache& c = cpus_[cpu];
+    // Unsigned: the counters wrap alike, and the difference is exact.
+    std::uint64_t n = 0;
+    for (unsigned cls = 0; cls < nclasses_; ++cls) {
+        n += c.slots[cls].pushes - c.slots[cls].hits;
+    }
+    return static_cast<std::int64_t>(n - c.flushed);
+}
+
 void Rcache::fill(Stats& s) const
 {
     s.mags_allocated = mags_allocated();
@@ -136,11 +234,11 @@ void Rcache::fill(Stats& s) const
     std::int64_t cached = 0;
     s.mags_reachable = 0;
     for (unsigned c = 0; c < ncpus_; ++c) {
-        cached += cpus_[c].cached;
+        cached += cpu_cached(c);
         for (unsigned cls = 0; cls < nclasses_; ++cls) {
             const Slot& slot = cpus_[c].slots[cls];
             s.hits_per_class[cls] += slot.hits;
-            s.misses_per_class[cls] += slot.misses;
+            s.misses_per_class[cls] += cpus_[c].misses[cls];
             s.mags_reachable += (slot.loaded != nullptr) + (slot.prev != nullptr);
         }
     }
@@ -193,7 +291,7 @@ bool Rcache::check(const RangeTree& tree, std::string* why) const
     };
     std::int64_t counted = 0;
     for (unsigned c = 0; c < ncpus_; ++c) {
-        counted += cpus_[c].cached;
+        counted += cpu_cached(c);
         for (unsigned cls = 0; cls < nclasses_; ++cls) {
             const Slot& s = cpus_[c].slots[cls];
             if (s.loaded) {
