@@ -75,14 +75,16 @@ Result<std::uint64_t> Domain::alloc_fast(std::uint64_t size,
     Impl& d = *impl_;
     // The common case, a hit in the loaded magazine, without a call;
     // anything else, errors included, is decided by alloc_fast_slow().
-    // size - 1 < max_cached_size also rejects size 0.
-    if (cpu < d.opts.ncpus && size - 1 < d.opts.max_cached_size &&
-        size <= d.span) {
+    // size - 1 < max_cached_size also rejects size 0.  Neither the size
+    // nor the limit needs checking against the space here: every cached
+    // range of the class lies inside it, so a size above the space or a
+    // limit above max_pfn finds what the slow path's checks would let it.
+    if (cpu < d.opts.ncpus && size - 1 < d.opts.max_cached_size) {
         const unsigned cls = detail::order_ceil(size);
         const std::uint64_t last = (std::uint64_t{1} << cls) - 1;
-        const std::uint64_t limit = std::min(limit_pfn, d.max_pfn);
         std::uint64_t pfn;
-        if (limit >= last && d.rcache.try_get(cls, limit - last, cpu, pfn)) {
+        if (limit_pfn >= last &&
+            d.rcache.try_get(cls, limit_pfn - last, cpu, pfn)) {
             return pfn;
         }
     }
@@ -131,7 +133,9 @@ Status Domain::free_fast(std::uint64_t pfn, std::uint64_t size,
     if (cpu < d.opts.ncpus && size - 1 < d.opts.max_cached_size) {
         const unsigned cls = detail::order_ceil(size);
         const std::uint64_t mask = (std::uint64_t{1} << cls) - 1;
-        if (pfn >= d.start_pfn && pfn <= d.max_pfn && (pfn & mask) == 0 &&
+        // Inside the space (unsigned: a pfn below start_pfn wraps above
+        // span) and size-aligned, as free_fast_slow() checks.
+        if (pfn - d.start_pfn < d.span && (pfn & mask) == 0 &&
             d.rcache.try_put(cls, pfn, cpu)) {
             return Status::ok;
         }

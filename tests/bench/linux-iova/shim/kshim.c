@@ -14,7 +14,8 @@
 #include <linux/slab.h>
 
 unsigned int nr_cpu_ids = 1;
-_Thread_local unsigned int kshim_this_cpu;
+_Thread_local unsigned int kshim_this_cpu
+    __attribute__((tls_model("initial-exec")));
 
 void kshim_set_cpu(unsigned int cpu)
 {

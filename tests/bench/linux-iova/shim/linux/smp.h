@@ -10,7 +10,15 @@
 #define KSHIM_LINUX_SMP_H
 
 extern unsigned int nr_cpu_ids;
-extern _Thread_local unsigned int kshim_this_cpu;
+/*
+ * Initial-exec, as virt-iommu's own thread-local: this code is built as
+ * PIC, where the default model reaches a thread-local through a call to
+ * __tls_get_addr, and even where the linker turns that into one %fs load
+ * the compiler has spilled the live registers around it.  Linux reads its
+ * CPU number with one %gs-relative load.
+ */
+extern _Thread_local unsigned int kshim_this_cpu
+    __attribute__((tls_model("initial-exec")));
 
 static inline unsigned int smp_processor_id(void)
 {
