@@ -127,6 +127,12 @@ static VirtIOMMUMapping *virt_iommu_mapping_next(VirtIOMMUMapping *m,
     return n ? container_of(n, VirtIOMMUMapping, node) : NULL;
 }
 
+/* Bytes covered by @m (its interval is inclusive) */
+static uint64_t virt_iommu_mapping_size(const VirtIOMMUMapping *m)
+{
+    return m->node.last - m->node.start + 1;
+}
+
 #define VIRT_IOMMU_FOREACH_MAPPING(m, d) \
     for (VirtIOMMUMapping *m = virt_iommu_mapping_first(d, 0, UINT64_MAX); \
          m; m = virt_iommu_mapping_next(m, 0, UINT64_MAX))
@@ -216,7 +222,7 @@ static VirtIOMMUIovaRange virt_iommu_mapping_iova(VirtIOMMUDomain *d,
 
     return (VirtIOMMUIovaRange) {
         .pfn = m->node.start >> shift,
-        .pages = (m->node.last - m->node.start + 1) >> shift,
+        .pages = virt_iommu_mapping_size(m) >> shift,
         .fixed = m->fixed,
     };
 }
@@ -262,7 +268,7 @@ static void virt_iommu_mapping_remove(VirtIOMMUDomain *d, VirtIOMMUMapping *m)
 {
     VirtIOMMUDomains *ds = d->ds;
     VirtIOMMUIovaRange r = virt_iommu_mapping_iova(d, m);
-    uint64_t size = m->node.last - m->node.start + 1;
+    uint64_t size = virt_iommu_mapping_size(m);
 
     trace_virt_iommu_unmap(d->id, m->node.start, size);
     d->unmapped[d->unmapped_next++ % VIRT_IOMMU_UNMAPPED_HISTORY] =
@@ -765,7 +771,7 @@ static uint64_t virt_iommu_mapped_bytes(VirtIOMMUDomain *d)
     uint64_t bytes = 0;
 
     VIRT_IOMMU_FOREACH_MAPPING(m, d) {
-        bytes += m->node.last - m->node.start + 1;
+        bytes += virt_iommu_mapping_size(m);
     }
     return bytes;
 }
