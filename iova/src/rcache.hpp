@@ -162,6 +162,11 @@ private:
         std::int64_t cached = 0; // minus pfns flushed or trimmed from here
     };
 
+    // Runs f(slot, loaded magazine) for class cls of CPU cpu if the
+    // calling thread enters that CPU's lock as its owner and the slot has a
+    // loaded magazine; f's result, else false.
+    template <class F>
+    bool as_owner(unsigned cls, unsigned cpu, F&& f) noexcept;
     // The pfns in CPU cpu's magazines by its counters (AllLocks held).
     std::int64_t cpu_cached(unsigned cpu) const noexcept;
     MagazinePtr new_magazine() noexcept;
@@ -186,9 +191,9 @@ private:
 // and free_fast saved and restored six registers and spilled around the
 // lock on every call, a quarter of a size-1 pair.
 
-[[gnu::always_inline]] inline bool Rcache::try_get(unsigned cls, std::uint64_t max_lo,
-                                                   unsigned cpu,
-                                                   std::uint64_t& pfn) noexcept
+template <class F>
+[[gnu::always_inline]] inline bool Rcache::as_owner(unsigned cls, unsigned cpu,
+                                                    F&& f) noexcept
 {
     CpuCache& c = cpus_[cpu];
     CpuLock::OwnerGuard g(c.lock);
@@ -197,30 +202,34 @@ private:
     }
     Slot& s = c.slots[cls];
     Magazine* const m = s.loaded.get();
-    if (m == nullptr || m->empty() || m->top() > max_lo) {
-        return false;
-    }
-    ++s.hits;
-    pfn = m->pop_top();
-    return true;
+    return m != nullptr && f(s, *m);
+}
+
+[[gnu::always_inline]] inline bool Rcache::try_get(unsigned cls, std::uint64_t max_lo,
+                                                   unsigned cpu,
+                                                   std::uint64_t& pfn) noexcept
+{
+    return as_owner(cls, cpu, [&](Slot& s, Magazine& m) {
+        if (m.empty() || m.top() > max_lo) {
+            return false;
+        }
+        ++s.hits;
+        pfn = m.pop_top();
+        return true;
+    });
 }
 
 [[gnu::always_inline]] inline bool Rcache::try_put(unsigned cls, std::uint64_t pfn,
                                                    unsigned cpu) noexcept
 {
-    CpuCache& c = cpus_[cpu];
-    CpuLock::OwnerGuard g(c.lock);
-    if (!g) {
-        return false;
-    }
-    Slot& s = c.slots[cls];
-    Magazine* const m = s.loaded.get();
-    if (m == nullptr || m->full()) {
-        return false;
-    }
-    m->push(pfn);
-    ++s.pushes;
-    return true;
+    return as_owner(cls, cpu, [&](Slot& s, Magazine& m) {
+        if (m.full()) {
+            return false;
+        }
+        m.push(pfn);
+        ++s.pushes;
+        return true;
+    });
 }
 
 } // namespace iova::detail
