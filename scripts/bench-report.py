@@ -3,7 +3,7 @@
 
 usage: scripts/bench-report.py --qemu QEMU --bench VIRT_IOMMU_BENCH
            [--iova-bench IOVA_BENCH] [--iova-vs-tree IOVA_VS_TREE]
-           [--iova-vs-linux IOVA_VS_LINUX]
+           [--iova-vs-linux IOVA_VS_LINUX] [--fast-path-rounds N]
            [--guest-dir build/guest] [--out build/bench]
            [--runs N] [--scale F] [--boot-runs N] [--skip PART,...]
            [--kernel VMLINUX] [--io-runs N] [--io-seconds S]
@@ -51,6 +51,7 @@ import sys
 import time
 
 import benchstats
+import fast_path
 import guest_io
 
 
@@ -520,6 +521,9 @@ def main():
     ap.add_argument("--iova-bench")
     ap.add_argument("--iova-vs-tree")
     ap.add_argument("--iova-vs-linux")
+    ap.add_argument("--fast-path-rounds", type=int, default=9,
+                    help="rounds of iova-vs-linux's fast pairs that decide "
+                    "the fast-path targets (0: none)")
     ap.add_argument("--guest-dir", default="build/guest")
     ap.add_argument("--out", default="build/bench")
     ap.add_argument("--runs", type=int, default=11)
@@ -592,6 +596,7 @@ def main():
         gio = (gargs,) + guest_io.run(gargs, raw)
     iova = []
     vs_linux = []
+    vs_linux_rounds = []
     if "iova" not in skip:
         if args.iova_bench:
             iova += run_gbench(args.iova_bench, raw, "iova-bench",
@@ -603,6 +608,11 @@ def main():
             # fixed iterations per workload, set in the program
             vs_linux = run_gbench(args.iova_vs_linux, raw, "iova-vs-linux",
                                   [])
+            # the fast pairs again, a round per process (scripts/fast_path.py)
+            for i in range(args.fast_path_rounds):
+                vs_linux_rounds.append(run_gbench(
+                    args.iova_vs_linux, raw, f"iova-vs-linux-fast-{i + 1}",
+                    fast_path.ROUND_ARGS))
 
     md = []
     w = md.append
@@ -800,6 +810,15 @@ def main():
         for row in vs_linux_rows(vs_linux):
             w("| " + " | ".join(row) + " |")
         w("")
+        if vs_linux_rounds:
+            w(f"The fast-path targets (Targets below) are decided over "
+              f"{len(vs_linux_rounds)} more rounds of the fast pairs, each "
+              "a process of its own with ours and Linux's back to back: the "
+              "median of the per-round ratios, with its interval (raw/"
+              "iova-vs-linux-fast-*.json).\n")
+        for name, m, lo, hi, goal, higher in fast_path.targets(
+                vs_linux_rounds):
+            targets.append(target(name, m, lo, hi, goal, higher))
 
     if gio:
         gargs, results, loads = gio
