@@ -19,8 +19,10 @@
 // path, it becomes the lock's *owner* and from then on enters with plain
 // stores and loads:
 //
-//   owner:   my.inside = this; compiler barrier; if owner_ is still me, go
-//            in; ...; my.inside = nullptr (release).
+//   owner:   my.inside = this; compiler barrier; if owner_ is me, go in;
+//            ...; my.inside = nullptr (release).  (Any thread marks
+//            itself so before it reads owner_, and clears the mark if it
+//            is not the owner: a revoker only reads the owner's mark.)
 //   anybody else (lock()): take the spin lock; if owner_ names another
 //            thread, *revoke*: owner_ = nullptr; heavy_fence(); wait until
 //            that thread's inside != this (acquire).
@@ -158,9 +160,12 @@ private:
     bool enter_biased() noexcept
     {
         ThreadSlot* const me = t_thread_slot;
-        if (me == nullptr || owner_.load(std::memory_order_relaxed) != me) {
+        if (me == nullptr) {
             return false;
         }
+        // Marked before owner_ is read at all: one load of it, not two.  A
+        // thread that is not the owner only marks its own slot, which no
+        // revoker of this lock reads (a revoker reads the owner's slot).
         me->inside.store(this, std::memory_order_relaxed);
         // Only the compiler must keep the store before the load: the
         // revoker's heavy_fence() is the processor's barrier.
