@@ -58,9 +58,9 @@
 //
 // Thread-safety: every member may be called from any thread; unlock() only
 // by the thread that holds the lock through lock().  Not recursive, and a
-// thread holds at most one CpuLock through FastGuard at a time.  Meets
-// BasicLockable, so std::lock_guard works for the maintenance paths; the
-// fast path uses FastGuard.
+// thread holds at most one CpuLock through OwnerGuard or FastGuard at a
+// time.  Meets BasicLockable, so std::lock_guard works for the maintenance
+// paths; the fast path tries OwnerGuard and falls back to FastGuard.
 #pragma once
 
 #include <atomic>
@@ -104,33 +104,6 @@ public:
     void lock() noexcept;
     void unlock() noexcept { word_.store(0, std::memory_order_release); }
 
-    // The fast path's critical section: the owner enters with plain
-    // stores, any other thread through lock() (and counts towards
-    // becoming the owner).
-    class FastGuard {
-    public:
-        explicit FastGuard(CpuLock& l) noexcept : l_(l), biased_(l.enter_biased())
-        {
-            if (!biased_) {
-                l_.lock_and_count();
-            }
-        }
-        ~FastGuard()
-        {
-            if (biased_) {
-                t_thread_slot->inside.store(nullptr, std::memory_order_release);
-            } else {
-                l_.unlock();
-            }
-        }
-        FastGuard(const FastGuard&) = delete;
-        FastGuard& operator=(const FastGuard&) = delete;
-
-    private:
-        CpuLock& l_;
-        const bool biased_;
-    };
-
     // For a caller with a fallback: holds the lock only if the calling
     // thread is its owner, with plain stores and no call; otherwise holds
     // nothing (false), and the caller takes the lock through FastGuard,
@@ -150,6 +123,31 @@ public:
 
     private:
         const bool in_;
+    };
+
+    // The fast path's critical section: the owner enters as OwnerGuard
+    // does, any other thread through lock() (and counts towards becoming
+    // the owner).
+    class FastGuard {
+    public:
+        explicit FastGuard(CpuLock& l) noexcept : l_(l), biased_(l)
+        {
+            if (!biased_) {
+                l_.lock_and_count();
+            }
+        }
+        ~FastGuard()
+        {
+            if (!biased_) {
+                l_.unlock();
+            }
+        }
+        FastGuard(const FastGuard&) = delete;
+        FastGuard& operator=(const FastGuard&) = delete;
+
+    private:
+        CpuLock& l_;
+        const OwnerGuard biased_; // holds the lock if this thread owns it
     };
 
 private:

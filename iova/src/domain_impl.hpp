@@ -42,6 +42,12 @@ struct Domain::Impl final : detail::PfnSink {
     Status free_to_tree(std::uint64_t pfn) noexcept;
     // Returns every cached pfn to the tree (Domain::flush_rcaches()).
     void flush_rcaches() noexcept;
+    // start_pfn <= pfn <= max_pfn, in one compare (a pfn below start_pfn
+    // wraps above span).
+    bool in_space(std::uint64_t pfn) const noexcept
+    {
+        return pfn - start_pfn < span;
+    }
     // Asks the caller for a trim run unless one is already pending.
     void request_trim() noexcept;
 

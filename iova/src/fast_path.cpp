@@ -109,7 +109,7 @@ Status Domain::Impl::free_fast_slow(std::uint64_t pfn, std::uint64_t size,
     const std::uint64_t csize = detail::pow2_ceil(size);
     // Cheap sanity checks (no tree lookup, the pfn is otherwise trusted):
     // alloc_fast() only returns size-aligned pfns inside the space.
-    if (pfn < start_pfn || pfn > max_pfn || (pfn & (csize - 1)) != 0) {
+    if (!in_space(pfn) || (pfn & (csize - 1)) != 0) {
         return Status::invalid;
     }
     switch (rcache.put(detail::order_ceil(csize), pfn, cpu)) {
@@ -133,9 +133,8 @@ Status Domain::free_fast(std::uint64_t pfn, std::uint64_t size,
     if (cpu < d.opts.ncpus && size - 1 < d.opts.max_cached_size) {
         const unsigned cls = detail::order_ceil(size);
         const std::uint64_t mask = (std::uint64_t{1} << cls) - 1;
-        // Inside the space (unsigned: a pfn below start_pfn wraps above
-        // span) and size-aligned, as free_fast_slow() checks.
-        if (pfn - d.start_pfn < d.span && (pfn & mask) == 0 &&
+        // Inside the space and size-aligned, as free_fast_slow() checks.
+        if (d.in_space(pfn) && (pfn & mask) == 0 &&
             d.rcache.try_put(cls, pfn, cpu)) {
             return Status::ok;
         }
