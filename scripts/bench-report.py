@@ -397,13 +397,7 @@ def vs_linux_rows(benchmarks):
     """(workload label, measure, ours, linux, ratio, faster) rows.
 
     Names are WORKLOAD/ALLOCATOR[/arg]/...[/threads:N]."""
-    by = {}
-    for b in benchmarks:
-        if b.get("run_type") == "aggregate" or b.get("error_occurred"):
-            continue
-        parts = b["name"].split("/")
-        threads = int(b.get("threads", 1))
-        by[(parts[0], parts[1], threads)] = b
+    by = fast_path.index(benchmarks)
     rows = []
     for w, label in VS_LINUX_WORKLOADS:
         for threads in (1, 2):

@@ -31,8 +31,9 @@ TARGETS = [
 
 
 def index(benchmarks):
-    """{(workload, allocator, threads): benchmark} of one round's JSON
-    benchmarks; names are WORKLOAD/ALLOCATOR/arg/.../threads:N."""
+    """{(workload, allocator, threads): benchmark} of an iova-vs-linux
+    run's JSON benchmarks, without aggregates and failed runs (also
+    bench-report.py's table); names are WORKLOAD/ALLOCATOR/arg/.../threads:N."""
     by = {}
     for b in benchmarks:
         if b.get("run_type") == "aggregate" or b.get("error_occurred"):
