@@ -91,7 +91,7 @@ reported() {
     f=$(field "$1" freed)
     echo $((${r:-0} + ${f:-0}))
 }
-if [ "$EXPECT" = 1 ] && [ "$(reported fix-off)" = 0 ]; then
+if [ "$EXPECT" = 1 ] && [ "$(field fix-off reports)" = 0 ]; then
     fail+=("with the fix off kmemleak reported no magazine in $(field fix-off scans) scans")
 fi
 
