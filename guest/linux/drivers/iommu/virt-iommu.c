@@ -6,11 +6,13 @@
  * The device keeps the translation state itself: the driver allocates
  * domains of the device's four types, attaches requester IDs to them and
  * sends each map_pages()/unmap_pages() as one MAP_FIXED/UNMAP command for
- * the IOVA that dma-iommu chose.  Commands run synchronously when the tail
- * doorbell is written, so the driver waits for HEAD to catch up instead of
- * sleeping, which keeps map/unmap usable in atomic context.  The device's
- * own ring accesses are not translated by itself, so the rings are coherent
- * memory of the IOMMU's own PCI function.
+ * the IOVA that dma-iommu chose: the MAP_FIXEDs of one iommu_map() or
+ * iommu_map_sg() together from iotlb_sync_map(), each UNMAP posted to run
+ * with the next batch (see viommu_post()).  Commands run synchronously when
+ * the tail doorbell is written, so the driver waits for HEAD to catch up
+ * instead of sleeping, which keeps map/unmap usable in atomic context.  The
+ * device's own ring accesses are not translated by itself, so the rings are
+ * coherent memory of the IOMMU's own PCI function.
  *
  * The driver keeps a shadow of each paging domain's mappings for
  * iova_to_phys() and for an exact account (debugfs "stats") that a test can
@@ -47,8 +49,11 @@ static_assert(sizeof(struct viommu_stats) == 256);
  * many minutes under TCG with interrupts off.
  */
 #define VIOMMU_CMD_TIMEOUT_NS	NSEC_PER_SEC
-/* The longest batch: INVALIDATE + SYNC */
-#define VIOMMU_MAX_BATCH	2
+/*
+ * The longest batch: the MAP_FIXEDs that iotlb_sync_map() sends per
+ * doorbell, 64 bytes each on the stack.
+ */
+#define VIOMMU_MAX_BATCH	8
 /*
  * UNMAPs queued without a doorbell (see viommu_post()) before one is
  * rung for them; far below the ring's 255 usable slots.
@@ -98,6 +103,8 @@ struct viommu_dev {
 	atomic64_t		mapped_bytes;
 	atomic64_t		commands;
 	atomic64_t		posted;		/* of them, without a doorbell */
+	atomic64_t		doorbells;	/* TAIL writes */
+	atomic64_t		maps_batched;	/* MAP_FIXEDs with a shared doorbell */
 	atomic64_t		cmd_errors;
 	atomic64_t		invalidations;
 	atomic64_t		type_changes;
@@ -130,9 +137,22 @@ struct viommu_domain {
 	struct list_head	list;		/* viommu_dev.domain_list */
 };
 
+/*
+ * A shadow mapping's life: map_pages() adds it PENDING, iotlb_sync_map()
+ * sends its MAP_FIXED and it becomes LIVE, or FAILED if the device refused
+ * it (the core then unmaps the range), and unmap_pages() removes it.
+ */
+enum viommu_map_state {
+	VIOMMU_MAP_PENDING,
+	VIOMMU_MAP_LIVE,
+	VIOMMU_MAP_FAILED,
+};
+
 struct viommu_mapping {
 	struct interval_tree_node	node;	/* IOVA range, inclusive */
 	phys_addr_t			paddr;
+	u32				perms;	/* VIOMMU_PERM_* */
+	enum viommu_map_state		state;	/* under map_lock */
 };
 
 /* Per endpoint (PCI function) state, dev_iommu_priv */
@@ -372,6 +392,7 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 	spin_unlock_irqrestore(&v->cmd_lock, flags);
 
 	atomic64_add(n, &v->commands);
+	atomic64_inc(&v->doorbells);
 	if (nr_posted_failed) {
 		viommu_cmd_failed(v, &posted_failed);
 		atomic64_add(nr_posted_failed - 1, &v->cmd_errors);
@@ -667,6 +688,10 @@ static void viommu_detach_endpoint(struct viommu_endpoint *ep)
 	ep->domain = NULL;
 }
 
+/*
+ * Only adds the mapping to the shadow, PENDING: iotlb_sync_map(), which the
+ * core calls after every iommu_map() and iommu_map_sg(), sends it.
+ */
 static int viommu_map_pages(struct iommu_domain *domain, unsigned long iova,
 			    phys_addr_t paddr, size_t pgsize, size_t pgcount,
 			    int prot, gfp_t gfp, size_t *mapped)
@@ -674,10 +699,8 @@ static int viommu_map_pages(struct iommu_domain *domain, unsigned long iova,
 	struct viommu_domain *vdom = to_viommu_domain(domain);
 	size_t size = pgsize * pgcount;
 	struct viommu_mapping *m;
-	struct viommu_cmd cmd = {};
 	unsigned long flags;
 	u32 perms = 0;
-	int ret;
 
 	if (prot & IOMMU_READ)
 		perms |= VIOMMU_PERM_READ;
@@ -692,21 +715,19 @@ static int viommu_map_pages(struct iommu_domain *domain, unsigned long iova,
 	m->node.start = iova;
 	m->node.last = iova + size - 1;
 	m->paddr = paddr;
-
-	viommu_sync_type(vdom);
-	cmd.opcode = VIOMMU_CMD_MAP_FIXED;
-	cmd.domain = cpu_to_le32(vdom->id);
-	cmd.iova = cpu_to_le64(iova);
-	cmd.addr = cpu_to_le64(paddr);
-	cmd.size = cpu_to_le64(size);
-	cmd.arg = cpu_to_le32(perms);
-	ret = viommu_run1(vdom->viommu, &cmd);
-	if (ret) {
-		kfree(m);
-		return ret;
-	}
+	m->perms = perms;
 
 	spin_lock_irqsave(&vdom->map_lock, flags);
+	/*
+	 * The device would refuse an overlap (EXISTS) only in iotlb_sync_map(),
+	 * and the core's undo, an unmap of the whole range, would then remove
+	 * the mapping it overlaps: refuse it here, where nothing is undone.
+	 */
+	if (interval_tree_iter_first(&vdom->mappings, iova, m->node.last)) {
+		spin_unlock_irqrestore(&vdom->map_lock, flags);
+		kfree(m);
+		return -EEXIST;
+	}
 	interval_tree_insert(&m->node, &vdom->mappings);
 	vdom->nr_mappings++;
 	vdom->mapped_bytes += size;
@@ -714,6 +735,76 @@ static int viommu_map_pages(struct iommu_domain *domain, unsigned long iova,
 	atomic64_inc(&vdom->viommu->mappings);
 	atomic64_add(size, &vdom->viommu->mapped_bytes);
 	*mapped = size;
+	return 0;
+}
+
+static void viommu_map_cmd(struct viommu_domain *vdom,
+			   const struct viommu_mapping *m,
+			   struct viommu_cmd *cmd)
+{
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->opcode = VIOMMU_CMD_MAP_FIXED;
+	cmd->domain = cpu_to_le32(vdom->id);
+	cmd->iova = cpu_to_le64(m->node.start);
+	cmd->addr = cpu_to_le64(m->paddr);
+	cmd->size = cpu_to_le64(m->node.last - m->node.start + 1);
+	cmd->arg = cpu_to_le32(m->perms);
+}
+
+/*
+ * Send the MAP_FIXEDs that map_pages() left PENDING in [iova, iova + size),
+ * VIOMMU_MAX_BATCH per doorbell: a 128 KiB request of 32 scattered pages
+ * rings 4 times instead of 32.  The range is the caller's until this
+ * returns, so no other CPU adds or removes mappings in it.  At the first
+ * refusal it returns that error: the core then unmaps the whole range, and
+ * unmap_pages() drops what was never sent or was refused without an UNMAP.
+ * Callable in atomic context.
+ */
+static int viommu_iotlb_sync_map(struct iommu_domain *domain,
+				 unsigned long iova, size_t size)
+{
+	struct viommu_domain *vdom = to_viommu_domain(domain);
+	struct viommu_mapping *maps[VIOMMU_MAX_BATCH];
+	struct viommu_cmd cmds[VIOMMU_MAX_BATCH];
+	unsigned long last = iova + size - 1, flags;
+	struct interval_tree_node *node;
+	int i, n, ret;
+
+	if (!size)
+		return 0;
+	viommu_sync_type(vdom);
+	do {
+		n = 0;
+		spin_lock_irqsave(&vdom->map_lock, flags);
+		for (node = interval_tree_iter_first(&vdom->mappings, iova, last);
+		     node && n < VIOMMU_MAX_BATCH;
+		     node = interval_tree_iter_next(node, iova, last)) {
+			struct viommu_mapping *m =
+				container_of(node, struct viommu_mapping, node);
+
+			if (m->state != VIOMMU_MAP_PENDING)
+				continue;
+			m->state = VIOMMU_MAP_LIVE;
+			viommu_map_cmd(vdom, m, &cmds[n]);
+			maps[n++] = m;
+		}
+		spin_unlock_irqrestore(&vdom->map_lock, flags);
+		if (!n)
+			return 0;
+		ret = viommu_run(vdom->viommu, cmds, n);
+		atomic64_add(n - 1, &vdom->viommu->maps_batched);
+		if (ret) {
+			/* A command that was not run left the status PENDING */
+			spin_lock_irqsave(&vdom->map_lock, flags);
+			for (i = 0; i < n; i++)
+				if (le16_to_cpu(cmds[i].status) != VIOMMU_S_OK)
+					maps[i]->state = VIOMMU_MAP_FAILED;
+			spin_unlock_irqrestore(&vdom->map_lock, flags);
+			return ret;
+		}
+		/* The iteration is in IOVA order and mappings do not overlap */
+		iova = maps[n - 1]->node.last + 1;
+	} while (n == VIOMMU_MAX_BATCH && iova && iova <= last);
 	return 0;
 }
 
@@ -727,29 +818,30 @@ static size_t viommu_unmap_pages(struct iommu_domain *domain,
 	size_t size = pgsize * pgcount;
 	unsigned long last = iova + size - 1, flags;
 	struct interval_tree_node *node, *next;
+	unsigned int found = 0, held = 0;
 	struct viommu_cmd cmd = {};
-	LIST_HEAD(dead);
 	size_t unmapped = 0;
 
 	viommu_sync_type(vdom);
-	cmd.opcode = VIOMMU_CMD_UNMAP;
-	cmd.domain = cpu_to_le32(vdom->id);
-	cmd.iova = cpu_to_le64(iova);
-	cmd.size = cpu_to_le64(size);
-	viommu_post(v, &cmd);
 
 	/* The device removes every mapping inside the range: so do we */
 	spin_lock_irqsave(&vdom->map_lock, flags);
 	node = interval_tree_iter_first(&vdom->mappings, iova, last);
 	while (node) {
+		struct viommu_mapping *m =
+			container_of(node, struct viommu_mapping, node);
+
 		next = interval_tree_iter_next(node, iova, last);
+		found++;
 		if (node->start >= iova && node->last <= last) {
+			held += m->state == VIOMMU_MAP_LIVE;
 			interval_tree_remove(node, &vdom->mappings);
 			unmapped += node->last - node->start + 1;
 			vdom->nr_mappings--;
 			atomic64_dec(&v->mappings);
-			kfree(container_of(node, struct viommu_mapping, node));
+			kfree(m);
 		} else {
+			held++;	/* the device refuses it too: PARTIAL */
 			dev_err_ratelimited(&v->pdev->dev,
 					    "domain %u: unmap of [%#lx, %#lx] split a mapping the device kept\n",
 					    vdom->id, iova, last);
@@ -759,6 +851,18 @@ static size_t viommu_unmap_pages(struct iommu_domain *domain,
 	vdom->mapped_bytes -= unmapped;
 	spin_unlock_irqrestore(&vdom->map_lock, flags);
 	atomic64_sub(unmapped, &v->mapped_bytes);
+
+	/*
+	 * What was never sent, or was refused, the device does not hold; an
+	 * empty shadow still asks the device, which then says NOT_MAPPED.
+	 */
+	if (held || !found) {
+		cmd.opcode = VIOMMU_CMD_UNMAP;
+		cmd.domain = cpu_to_le32(vdom->id);
+		cmd.iova = cpu_to_le64(iova);
+		cmd.size = cpu_to_le64(size);
+		viommu_post(v, &cmd);
+	}
 
 	iommu_iotlb_gather_add_range(gather, iova, size);
 	return size;
@@ -900,6 +1004,7 @@ static struct iommu_ops viommu_ops = {
 		.attach_dev		= viommu_attach_dev,
 		.map_pages		= viommu_map_pages,
 		.unmap_pages		= viommu_unmap_pages,
+		.iotlb_sync_map		= viommu_iotlb_sync_map,
 		.flush_iotlb_all	= viommu_flush_iotlb_all,
 		.iotlb_sync		= viommu_iotlb_sync,
 		.iova_to_phys		= viommu_iova_to_phys,
@@ -1011,6 +1116,8 @@ static int viommu_stats_show(struct seq_file *s, void *unused)
 	seq_printf(s, "mapped_bytes %lld\n", atomic64_read(&v->mapped_bytes));
 	seq_printf(s, "commands %lld\n", atomic64_read(&v->commands));
 	seq_printf(s, "commands_posted %lld\n", atomic64_read(&v->posted));
+	seq_printf(s, "doorbells %lld\n", atomic64_read(&v->doorbells));
+	seq_printf(s, "maps_batched %lld\n", atomic64_read(&v->maps_batched));
 	seq_printf(s, "command_errors %lld\n", atomic64_read(&v->cmd_errors));
 	seq_printf(s, "invalidations %lld\n", atomic64_read(&v->invalidations));
 	seq_printf(s, "type_changes %lld\n", atomic64_read(&v->type_changes));
