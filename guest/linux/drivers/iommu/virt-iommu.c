@@ -25,10 +25,10 @@
 #include <linux/delay.h>
 #include <linux/dma-map-ops.h>
 #include <linux/interrupt.h>
-#include <linux/interval_tree.h>
 #include <linux/iommu.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
 #include <linux/pci.h>
+#include <linux/rbtree.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -129,11 +129,18 @@ struct viommu_domain {
 	spinlock_t		type_lock;	/* serialises type changes */
 	u32			dev_type;	/* type the device has now */
 	atomic_t		endpoints;
-	/* Shadow of the device's mappings: iova_to_phys() and accounting */
+	/*
+	 * Shadow of the device's mappings, for iova_to_phys(), for
+	 * iotlb_sync_map() and for accounting: disjoint IOVA ranges (see
+	 * viommu_shadow_insert()) in an rbtree, and up to VIOMMU_SPARE_NODES
+	 * nodes freed by unmaps, kept for the next maps.  All under map_lock.
+	 */
 	spinlock_t		map_lock;
-	struct rb_root_cached	mappings;
-	u64			nr_mappings;	/* under map_lock */
-	u64			mapped_bytes;	/* under map_lock */
+	struct rb_root		mappings;
+	u64			nr_mappings;
+	u64			mapped_bytes;
+	struct viommu_mapping	*spare;
+	unsigned int		nr_spare;
 	struct list_head	list;		/* viommu_dev.domain_list */
 };
 
@@ -149,11 +156,23 @@ enum viommu_map_state {
 };
 
 struct viommu_mapping {
-	struct interval_tree_node	node;	/* IOVA range, inclusive */
+	union {
+		struct rb_node		rb;	/* in viommu_domain.mappings */
+		struct viommu_mapping	*next_spare;
+	};
+	unsigned long			start;	/* IOVA range, inclusive */
+	unsigned long			last;
 	phys_addr_t			paddr;
 	u32				perms;	/* VIOMMU_PERM_* */
 	enum viommu_map_state		state;	/* under map_lock */
 };
+
+/*
+ * A domain keeps this many freed shadow nodes for its next maps: a request
+ * then costs no slab call (a remote free and the slab's slow path when the
+ * completion runs on another CPU), and at most 8 KiB stay allocated.
+ */
+#define VIOMMU_SPARE_NODES	128
 
 /* Per endpoint (PCI function) state, dev_iommu_priv */
 struct viommu_endpoint {
@@ -221,6 +240,46 @@ static u32 viommu_type_of(unsigned int iommu_type)
 		/* DMA and UNMANAGED are both paging domains, strict */
 		return VIOMMU_DOMAIN_DMA;
 	}
+}
+
+/*
+ * The kernel is built for size (tinyconfig), where a 64-byte struct copy or
+ * zeroing, or a loop of 8-byte moves, becomes rep movs/stos, and TCG runs
+ * those one element at a time: on the map and unmap path, commands are
+ * copied and filled by eight 8-byte moves instead.
+ */
+static void viommu_cmd_copy(struct viommu_cmd *dst,
+			    const struct viommu_cmd *src)
+{
+	const u64 *s = (const u64 *)src;
+	u64 *d = (u64 *)dst;
+
+	BUILD_BUG_ON(sizeof(*dst) != 8 * sizeof(u64));
+	d[0] = s[0];
+	d[1] = s[1];
+	d[2] = s[2];
+	d[3] = s[3];
+	d[4] = s[4];
+	d[5] = s[5];
+	d[6] = s[6];
+	d[7] = s[7];
+}
+
+/* A command of @opcode on @domain, every other field 0 */
+static void viommu_cmd_init(struct viommu_cmd *cmd, u8 opcode, u32 domain)
+{
+	u64 *d = (u64 *)cmd;
+
+	d[0] = 0;
+	d[1] = 0;
+	d[2] = 0;
+	d[3] = 0;
+	d[4] = 0;
+	d[5] = 0;
+	d[6] = 0;
+	d[7] = 0;
+	cmd->opcode = opcode;
+	cmd->domain = cpu_to_le32(domain);
 }
 
 /*
@@ -296,7 +355,7 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 	u32 mask = (1U << VIOMMU_CMDQ_LOG2) - 1;
 	u32 head, posted, first, tail, seq = 0, late = 0, err_bits = 0;
 	bool sync_lost = false, late_lost = false, held = false;
-	struct viommu_cmd posted_failed;
+	struct viommu_cmd posted_failed __uninitialized;
 	unsigned int nr_posted_failed = 0;
 	unsigned long flags;
 	int i, ret = 0, err;
@@ -338,7 +397,7 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 			seq = ++v->sync_seq;
 			cmds[i].limit = cpu_to_le64(seq);
 		}
-		v->cmdq[tail] = cmds[i];
+		viommu_cmd_copy(&v->cmdq[tail], &cmds[i]);
 		tail = (tail + 1) & mask;
 	}
 	/* The slots must be visible before the doorbell */
@@ -361,7 +420,7 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 	/* Status and result were written before HEAD moved */
 	dma_rmb();
 	for (i = 0; i < n; i++)
-		cmds[i] = v->cmdq[(first + i) & mask];
+		viommu_cmd_copy(&cmds[i], &v->cmdq[(first + i) & mask]);
 	/* The posted commands the device ran: the slots are reused after */
 	for (; posted != first && posted != head;
 	     posted = (posted + 1) & mask) {
@@ -474,7 +533,7 @@ static void viommu_post(struct viommu_dev *v, struct viommu_cmd *cmd)
 	      ((v->cmdq_tail - v->cmdq_rung) & mask) >= VIOMMU_MAX_POSTED;
 	if (!now) {
 		cmd->status = cpu_to_le16(VIOMMU_S_PENDING);
-		v->cmdq[v->cmdq_tail] = *cmd;
+		viommu_cmd_copy(&v->cmdq[v->cmdq_tail], cmd);
 		v->cmdq_tail = (v->cmdq_tail + 1) & mask;
 	}
 	spin_unlock_irqrestore(&v->cmd_lock, flags);
@@ -493,8 +552,7 @@ static void viommu_post(struct viommu_dev *v, struct viommu_cmd *cmd)
  */
 static void viommu_sync_prep(struct viommu_dev *v, struct viommu_cmd *cmd)
 {
-	memset(cmd, 0, sizeof(*cmd));
-	cmd->opcode = VIOMMU_CMD_SYNC;
+	viommu_cmd_init(cmd, VIOMMU_CMD_SYNC, 0);
 	cmd->addr = cpu_to_le64(v->sync_dma);
 }
 
@@ -506,10 +564,9 @@ static void viommu_sync_prep(struct viommu_dev *v, struct viommu_cmd *cmd)
 static void viommu_invalidate(struct viommu_domain *vdom, u64 iova, u64 size)
 {
 	struct viommu_dev *v = vdom->viommu;
-	struct viommu_cmd cmds[2] = {};
+	struct viommu_cmd cmds[2] __uninitialized;
 
-	cmds[0].opcode = VIOMMU_CMD_INVALIDATE;
-	cmds[0].domain = cpu_to_le32(vdom->id);
+	viommu_cmd_init(&cmds[0], VIOMMU_CMD_INVALIDATE, vdom->id);
 	if (size) {
 		cmds[0].arg = cpu_to_le32(VIOMMU_INV_RANGE);
 		cmds[0].iova = cpu_to_le64(iova);
@@ -529,14 +586,11 @@ static void viommu_invalidate(struct viommu_domain *vdom, u64 iova, u64 size)
  * operation on the domain, mirror the core's type on the device so that
  * both keep the same semantics and both views agree.
  */
-static void viommu_sync_type(struct viommu_domain *vdom)
+static noinline void viommu_set_type(struct viommu_domain *vdom, u32 want)
 {
-	u32 want = viommu_type_of(READ_ONCE(vdom->domain.type));
 	struct viommu_cmd cmd = {};
 	unsigned long flags;
 
-	if (likely(READ_ONCE(vdom->dev_type) == want))
-		return;
 	spin_lock_irqsave(&vdom->type_lock, flags);
 	if (vdom->dev_type == want)
 		goto out;
@@ -551,6 +605,14 @@ static void viommu_sync_type(struct viommu_domain *vdom)
 	}
 out:
 	spin_unlock_irqrestore(&vdom->type_lock, flags);
+}
+
+static void viommu_sync_type(struct viommu_domain *vdom)
+{
+	u32 want = viommu_type_of(READ_ONCE(vdom->domain.type));
+
+	if (unlikely(READ_ONCE(vdom->dev_type) != want))
+		viommu_set_type(vdom, want);
 }
 
 /* --- domains ----------------------------------------------------------- */
@@ -584,7 +646,7 @@ static struct iommu_domain *viommu_domain_alloc(unsigned int type)
 	vdom->viommu = v;
 	spin_lock_init(&vdom->map_lock);
 	spin_lock_init(&vdom->type_lock);
-	vdom->mappings = RB_ROOT_CACHED;
+	vdom->mappings = RB_ROOT;
 	atomic_set(&vdom->endpoints, 0);
 
 	cmd.opcode = VIOMMU_CMD_DOMAIN_ALLOC;
@@ -612,7 +674,7 @@ static void viommu_domain_free(struct iommu_domain *domain)
 {
 	struct viommu_domain *vdom = to_viommu_domain(domain);
 	struct viommu_dev *v = vdom->viommu;
-	struct interval_tree_node *node, *next;
+	struct viommu_mapping *m, *next;
 	struct viommu_cmd cmd = {};
 
 	if (atomic_read(&vdom->endpoints))
@@ -628,17 +690,14 @@ static void viommu_domain_free(struct iommu_domain *domain)
 	list_del(&vdom->list);
 	spin_unlock(&v->list_lock);
 
-	node = interval_tree_iter_first(&vdom->mappings, 0, ULONG_MAX);
-	while (node) {
-		struct viommu_mapping *m =
-			container_of(node, struct viommu_mapping, node);
-
-		next = interval_tree_iter_next(node, 0, ULONG_MAX);
-		interval_tree_remove(node, &vdom->mappings);
+	rbtree_postorder_for_each_entry_safe(m, next, &vdom->mappings, rb) {
 		atomic64_dec(&v->mappings);
-		atomic64_sub(node->last - node->start + 1, &v->mapped_bytes);
+		atomic64_sub(m->last - m->start + 1, &v->mapped_bytes);
 		kfree(m);
-		node = next;
+	}
+	while ((m = vdom->spare)) {
+		vdom->spare = m->next_spare;
+		kfree(m);
 	}
 	kfree(vdom);
 }
@@ -688,6 +747,95 @@ static void viommu_detach_endpoint(struct viommu_endpoint *ep)
 	ep->domain = NULL;
 }
 
+/* --- the shadow of a domain's mappings, all under map_lock ------------- */
+
+/* The first mapping in [iova, last], in IOVA order, or NULL */
+static struct viommu_mapping *viommu_shadow_first(struct viommu_domain *vdom,
+						  unsigned long iova,
+						  unsigned long last)
+{
+	struct rb_node *node = vdom->mappings.rb_node;
+	struct viommu_mapping *found = NULL;
+
+	/* Disjoint ranges ordered by start are ordered by end too */
+	while (node) {
+		struct viommu_mapping *m = rb_entry(node, struct viommu_mapping,
+						    rb);
+
+		if (m->last < iova) {
+			node = node->rb_right;
+		} else {
+			found = m;
+			node = node->rb_left;
+		}
+	}
+	return found && found->start <= last ? found : NULL;
+}
+
+/* The mapping after @m if it starts at or before @last, or NULL */
+static struct viommu_mapping *viommu_shadow_next(struct viommu_mapping *m,
+						 unsigned long last)
+{
+	struct rb_node *node = rb_next(&m->rb);
+
+	if (!node)
+		return NULL;
+	m = rb_entry(node, struct viommu_mapping, rb);
+	return m->start <= last ? m : NULL;
+}
+
+/*
+ * Insert @m unless it overlaps a mapping: the descent passes both of its
+ * neighbours in IOVA order, and in a set of disjoint ranges only they can
+ * overlap it.
+ */
+static bool viommu_shadow_insert(struct viommu_domain *vdom,
+				 struct viommu_mapping *m)
+{
+	struct rb_node **link = &vdom->mappings.rb_node, *parent = NULL;
+
+	while (*link) {
+		struct viommu_mapping *p = rb_entry(*link, struct viommu_mapping,
+						    rb);
+
+		parent = *link;
+		if (m->last < p->start)
+			link = &parent->rb_left;
+		else if (m->start > p->last)
+			link = &parent->rb_right;
+		else
+			return false;
+	}
+	rb_link_node(&m->rb, parent, link);
+	rb_insert_color(&m->rb, &vdom->mappings);
+	return true;
+}
+
+static struct viommu_mapping *viommu_spare_get(struct viommu_domain *vdom)
+{
+	struct viommu_mapping *m = vdom->spare;
+
+	if (m) {
+		vdom->spare = m->next_spare;
+		vdom->nr_spare--;
+	}
+	return m;
+}
+
+static void viommu_spare_put(struct viommu_domain *vdom,
+			     struct viommu_mapping *m)
+{
+	if (vdom->nr_spare >= VIOMMU_SPARE_NODES) {
+		kfree(m);
+		return;
+	}
+	m->next_spare = vdom->spare;
+	vdom->spare = m;
+	vdom->nr_spare++;
+}
+
+/* --- map and unmap ----------------------------------------------------- */
+
 /*
  * Only adds the mapping to the shadow, PENDING: iotlb_sync_map(), which the
  * core calls after every iommu_map() and iommu_map_sg(), sends it.
@@ -709,26 +857,30 @@ static int viommu_map_pages(struct iommu_domain *domain, unsigned long iova,
 	if (!perms)
 		return -EINVAL;
 
-	m = kzalloc(sizeof(*m), gfp);
-	if (!m)
-		return -ENOMEM;
-	m->node.start = iova;
-	m->node.last = iova + size - 1;
+	spin_lock_irqsave(&vdom->map_lock, flags);
+	m = viommu_spare_get(vdom);
+	if (unlikely(!m)) {
+		spin_unlock_irqrestore(&vdom->map_lock, flags);
+		m = kmalloc(sizeof(*m), gfp);
+		if (!m)
+			return -ENOMEM;
+		spin_lock_irqsave(&vdom->map_lock, flags);
+	}
+	m->start = iova;
+	m->last = iova + size - 1;
 	m->paddr = paddr;
 	m->perms = perms;
-
-	spin_lock_irqsave(&vdom->map_lock, flags);
+	m->state = VIOMMU_MAP_PENDING;
 	/*
 	 * The device would refuse an overlap (EXISTS) only in iotlb_sync_map(),
 	 * and the core's undo, an unmap of the whole range, would then remove
 	 * the mapping it overlaps: refuse it here, where nothing is undone.
 	 */
-	if (interval_tree_iter_first(&vdom->mappings, iova, m->node.last)) {
+	if (!viommu_shadow_insert(vdom, m)) {
+		viommu_spare_put(vdom, m);
 		spin_unlock_irqrestore(&vdom->map_lock, flags);
-		kfree(m);
 		return -EEXIST;
 	}
-	interval_tree_insert(&m->node, &vdom->mappings);
 	vdom->nr_mappings++;
 	vdom->mapped_bytes += size;
 	spin_unlock_irqrestore(&vdom->map_lock, flags);
@@ -742,12 +894,10 @@ static void viommu_map_cmd(struct viommu_domain *vdom,
 			   const struct viommu_mapping *m,
 			   struct viommu_cmd *cmd)
 {
-	memset(cmd, 0, sizeof(*cmd));
-	cmd->opcode = VIOMMU_CMD_MAP_FIXED;
-	cmd->domain = cpu_to_le32(vdom->id);
-	cmd->iova = cpu_to_le64(m->node.start);
+	viommu_cmd_init(cmd, VIOMMU_CMD_MAP_FIXED, vdom->id);
+	cmd->iova = cpu_to_le64(m->start);
 	cmd->addr = cpu_to_le64(m->paddr);
-	cmd->size = cpu_to_le64(m->node.last - m->node.start + 1);
+	cmd->size = cpu_to_le64(m->last - m->start + 1);
 	cmd->arg = cpu_to_le32(m->perms);
 }
 
@@ -764,10 +914,10 @@ static int viommu_iotlb_sync_map(struct iommu_domain *domain,
 				 unsigned long iova, size_t size)
 {
 	struct viommu_domain *vdom = to_viommu_domain(domain);
-	struct viommu_mapping *maps[VIOMMU_MAX_BATCH];
-	struct viommu_cmd cmds[VIOMMU_MAX_BATCH];
+	struct viommu_mapping *maps[VIOMMU_MAX_BATCH] __uninitialized;
+	struct viommu_cmd cmds[VIOMMU_MAX_BATCH] __uninitialized;
 	unsigned long last = iova + size - 1, flags;
-	struct interval_tree_node *node;
+	struct viommu_mapping *m;
 	int i, n, ret;
 
 	if (!size)
@@ -776,12 +926,8 @@ static int viommu_iotlb_sync_map(struct iommu_domain *domain,
 	do {
 		n = 0;
 		spin_lock_irqsave(&vdom->map_lock, flags);
-		for (node = interval_tree_iter_first(&vdom->mappings, iova, last);
-		     node && n < VIOMMU_MAX_BATCH;
-		     node = interval_tree_iter_next(node, iova, last)) {
-			struct viommu_mapping *m =
-				container_of(node, struct viommu_mapping, node);
-
+		for (m = viommu_shadow_first(vdom, iova, last);
+		     m && n < VIOMMU_MAX_BATCH; m = viommu_shadow_next(m, last)) {
 			if (m->state != VIOMMU_MAP_PENDING)
 				continue;
 			m->state = VIOMMU_MAP_LIVE;
@@ -803,7 +949,7 @@ static int viommu_iotlb_sync_map(struct iommu_domain *domain,
 			return ret;
 		}
 		/* The iteration is in IOVA order and mappings do not overlap */
-		iova = maps[n - 1]->node.last + 1;
+		iova = maps[n - 1]->last + 1;
 	} while (n == VIOMMU_MAX_BATCH && iova && iova <= last);
 	return 0;
 }
@@ -817,36 +963,31 @@ static size_t viommu_unmap_pages(struct iommu_domain *domain,
 	struct viommu_dev *v = vdom->viommu;
 	size_t size = pgsize * pgcount;
 	unsigned long last = iova + size - 1, flags;
-	struct interval_tree_node *node, *next;
+	struct viommu_mapping *m, *next;
 	unsigned int found = 0, held = 0;
-	struct viommu_cmd cmd = {};
+	struct viommu_cmd cmd __uninitialized;
 	size_t unmapped = 0;
 
 	viommu_sync_type(vdom);
 
 	/* The device removes every mapping inside the range: so do we */
 	spin_lock_irqsave(&vdom->map_lock, flags);
-	node = interval_tree_iter_first(&vdom->mappings, iova, last);
-	while (node) {
-		struct viommu_mapping *m =
-			container_of(node, struct viommu_mapping, node);
-
-		next = interval_tree_iter_next(node, iova, last);
+	for (m = viommu_shadow_first(vdom, iova, last); m; m = next) {
+		next = viommu_shadow_next(m, last);
 		found++;
-		if (node->start >= iova && node->last <= last) {
+		if (m->start >= iova && m->last <= last) {
 			held += m->state == VIOMMU_MAP_LIVE;
-			interval_tree_remove(node, &vdom->mappings);
-			unmapped += node->last - node->start + 1;
+			rb_erase(&m->rb, &vdom->mappings);
+			unmapped += m->last - m->start + 1;
 			vdom->nr_mappings--;
 			atomic64_dec(&v->mappings);
-			kfree(m);
+			viommu_spare_put(vdom, m);
 		} else {
 			held++;	/* the device refuses it too: PARTIAL */
 			dev_err_ratelimited(&v->pdev->dev,
 					    "domain %u: unmap of [%#lx, %#lx] split a mapping the device kept\n",
 					    vdom->id, iova, last);
 		}
-		node = next;
 	}
 	vdom->mapped_bytes -= unmapped;
 	spin_unlock_irqrestore(&vdom->map_lock, flags);
@@ -857,8 +998,7 @@ static size_t viommu_unmap_pages(struct iommu_domain *domain,
 	 * empty shadow still asks the device, which then says NOT_MAPPED.
 	 */
 	if (held || !found) {
-		cmd.opcode = VIOMMU_CMD_UNMAP;
-		cmd.domain = cpu_to_le32(vdom->id);
+		viommu_cmd_init(&cmd, VIOMMU_CMD_UNMAP, vdom->id);
 		cmd.iova = cpu_to_le64(iova);
 		cmd.size = cpu_to_le64(size);
 		viommu_post(v, &cmd);
@@ -891,15 +1031,14 @@ static phys_addr_t viommu_iova_to_phys(struct iommu_domain *domain,
 				       dma_addr_t iova)
 {
 	struct viommu_domain *vdom = to_viommu_domain(domain);
-	struct interval_tree_node *node;
+	struct viommu_mapping *m;
 	phys_addr_t paddr = 0;
 	unsigned long flags;
 
 	spin_lock_irqsave(&vdom->map_lock, flags);
-	node = interval_tree_iter_first(&vdom->mappings, iova, iova);
-	if (node)
-		paddr = container_of(node, struct viommu_mapping, node)->paddr +
-			(iova - node->start);
+	m = viommu_shadow_first(vdom, iova, iova);
+	if (m)
+		paddr = m->paddr + (iova - m->start);
 	spin_unlock_irqrestore(&vdom->map_lock, flags);
 	return paddr;
 }
