@@ -56,8 +56,9 @@ static const uint8_t cmd_fields[] = {
 typedef struct VirtIOMMUBatch {
     VirtIOMMUState *s;
     AddressSpace *dma_as;       /* the device's own DMA (rings, SYNC) */
+    VirtIOMMURingMap ring;      /* the command ring, for this batch */
     bool views_changed;         /* attachments or domain types changed */
-    GArray *gone;               /* VirtIOMMUGone, while sweeping */
+    GArray *gone;               /* VirtIOMMUGone, while sweeping; NULL: none */
 } VirtIOMMUBatch;
 
 uint64_t virt_iommu_supported_commands(void)
@@ -184,6 +185,9 @@ static void virt_iommu_collect_gone(uint16_t rid, uint32_t domain,
     VirtIOMMUGone g = { rid, domain };
 
     if (!virt_iommu_find_endpoint(b->s, rid)) {
+        if (!b->gone) {
+            b->gone = g_array_new(false, false, sizeof(VirtIOMMUGone));
+        }
         g_array_append_val(b->gone, g);
     }
 }
@@ -194,14 +198,13 @@ static void virt_iommu_collect_gone(uint16_t rid, uint32_t domain,
  */
 static void virt_iommu_sweep(VirtIOMMUBatch *b)
 {
-    g_autoptr(GArray) gone = g_array_new(false, false, sizeof(VirtIOMMUGone));
+    g_autoptr(GArray) gone = NULL;
 
     /* Collected first: detaching changes the table being walked. */
-    b->gone = gone;
     virt_iommu_domains_foreach_attached(&b->s->domains,
                                         virt_iommu_collect_gone, b);
-    b->gone = NULL;
-    for (guint i = 0; i < gone->len; i++) {
+    gone = g_steal_pointer(&b->gone);
+    for (guint i = 0; gone && i < gone->len; i++) {
         VirtIOMMUGone *g = &g_array_index(gone, VirtIOMMUGone, i);
 
         virt_iommu_event_endpoint_gone(&b->s->events, g->rid, g->domain);
@@ -405,14 +408,18 @@ static void virt_iommu_cmd_from_le(VirtIOMMUCmd *cmd)
     le64_to_cpus(&cmd->reserved);
 }
 
-/* Writes @cmd's completion into its slot; false on a DMA error. */
-static bool virt_iommu_cmd_complete(VirtIOMMUState *s, AddressSpace *dma_as,
+/*
+ * Writes @cmd's completion into its slot, the result before the status
+ * that tells it is there; false on a DMA error.
+ */
+static bool virt_iommu_cmd_complete(VirtIOMMUState *s, VirtIOMMURingMap *ring,
                                     uint64_t slot, const VirtIOMMUCmd *cmd,
                                     uint16_t status, uint64_t result,
                                     bool injected)
 {
     uint16_t le_status = cpu_to_le16(status);
     uint64_t le_result = cpu_to_le64(result);
+    bool ok;
     VirtIOMMURecord rec = {
         .kind = VIRT_IOMMU_REC_CMD,
         .type = cmd->opcode,
@@ -430,10 +437,16 @@ static bool virt_iommu_cmd_complete(VirtIOMMUState *s, AddressSpace *dma_as,
     trace_virt_iommu_cmd(s->cmdq.head, cmd->opcode, cmd->domain,
                          cmd->endpoint, cmd->iova, cmd->size, status, result);
     virt_iommu_record(&s->recorder, &rec);
-    if (virt_iommu_ram_write(dma_as, slot + offsetof(VirtIOMMUCmd, status),
-                             &le_status, sizeof(le_status)) != MEMTX_OK ||
-        virt_iommu_ram_write(dma_as, slot + offsetof(VirtIOMMUCmd, result),
-                             &le_result, sizeof(le_result)) != MEMTX_OK) {
+    ok = virt_iommu_ring_write(ring, slot + offsetof(VirtIOMMUCmd, result),
+                               &le_result, sizeof(le_result)) == MEMTX_OK;
+    if (ok) {
+        /* A driver that sees the status may read the result at once */
+        smp_wmb();
+        ok = virt_iommu_ring_write(ring,
+                                   slot + offsetof(VirtIOMMUCmd, status),
+                                   &le_status, sizeof(le_status)) == MEMTX_OK;
+    }
+    if (!ok) {
         s->error |= VIRT_IOMMU_ERR_CMDQ_FETCH;
         trace_virt_iommu_cmdq_error(s->cmdq.head, s->error);
         return false;
@@ -478,7 +491,7 @@ static void virt_iommu_cmdq_drain(VirtIOMMUBatch *b)
         uint16_t status;
         bool injected;
 
-        if (virt_iommu_ram_read(b->dma_as, slot, &cmd, CMD_SIZE) !=
+        if (virt_iommu_ring_read(&b->ring, slot, &cmd, CMD_SIZE) !=
             MEMTX_OK) {
             s->error |= VIRT_IOMMU_ERR_CMDQ_FETCH;
             trace_virt_iommu_cmdq_error(q->head, s->error);
@@ -492,7 +505,7 @@ static void virt_iommu_cmdq_drain(VirtIOMMUBatch *b)
         if (!injected) {
             status = virt_iommu_cmd_run(b, &cmd, &result);
         }
-        if (!virt_iommu_cmd_complete(s, b->dma_as, slot, &cmd, status, result,
+        if (!virt_iommu_cmd_complete(s, &b->ring, slot, &cmd, status, result,
                                      injected)) {
             return;
         }
@@ -508,14 +521,18 @@ void virt_iommu_sync_fire(void *opaque)
     };
     uint64_t slot = s->cmdq.base + (uint64_t)s->cmdq.head * CMD_SIZE;
     uint16_t status;
+    bool done;
 
     if (!s->sync.pending) {
         return;
     }
     s->sync.pending = false;
     status = virt_iommu_cmd_sync(&b, &s->sync.cmd);
-    if (virt_iommu_cmd_complete(s, b.dma_as, slot, &s->sync.cmd, status, 0,
-                                true)) {
+    virt_iommu_ring_map(&b.ring, b.dma_as, &s->cmdq, CMD_SIZE);
+    done = virt_iommu_cmd_complete(s, &b.ring, slot, &s->sync.cmd, status, 0,
+                                   true);
+    virt_iommu_ring_unmap(&b.ring);
+    if (done) {
         virt_iommu_cmdq_run(s);
     }
 }
@@ -534,7 +551,9 @@ void virt_iommu_cmdq_run(VirtIOMMUState *s)
     }
     /* Commands must not see endpoints that vanished since the last batch */
     virt_iommu_sweep(&b);
+    virt_iommu_ring_map(&b.ring, b.dma_as, &s->cmdq, CMD_SIZE);
     virt_iommu_cmdq_drain(&b);
+    virt_iommu_ring_unmap(&b.ring);
     if (b.views_changed) {
         virt_iommu_as_update(&s->eps, s->control);
     }

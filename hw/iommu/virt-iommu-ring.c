@@ -59,3 +59,59 @@ MemTxResult virt_iommu_ram_write(AddressSpace *as, uint64_t addr,
     }
     return dma_memory_write(as, addr, buf, len, MEMTXATTRS_UNSPECIFIED);
 }
+
+void virt_iommu_ring_map(VirtIOMMURingMap *m, AddressSpace *as,
+                         const VirtIOMMUQueue *q, size_t entry)
+{
+    hwaddr bytes = (hwaddr)entry << q->log2size;
+
+    *m = (VirtIOMMURingMap) { .as = as, .base = q->base };
+    if (!virt_iommu_is_ram(as, q->base, bytes, true)) {
+        return;
+    }
+    m->len = bytes;
+    m->host = address_space_map(as, q->base, &m->len, true,
+                                MEMTXATTRS_UNSPECIFIED);
+    if (m->host && m->len < bytes) {
+        /* RAM, but not one block of host memory */
+        address_space_unmap(as, m->host, m->len, true, 0);
+        m->host = NULL;
+    }
+}
+
+void virt_iommu_ring_unmap(VirtIOMMURingMap *m)
+{
+    if (m->host) {
+        address_space_unmap(m->as, m->host, m->len, true,
+                            m->written ? m->len : 0);
+        m->host = NULL;
+    }
+}
+
+static bool virt_iommu_ring_holds(const VirtIOMMURingMap *m, uint64_t addr,
+                                  uint64_t len)
+{
+    return m->host && addr >= m->base && len <= m->len &&
+           addr - m->base <= m->len - len;
+}
+
+MemTxResult virt_iommu_ring_read(const VirtIOMMURingMap *m, uint64_t addr,
+                                 void *buf, uint64_t len)
+{
+    if (!virt_iommu_ring_holds(m, addr, len)) {
+        return virt_iommu_ram_read(m->as, addr, buf, len);
+    }
+    memcpy(buf, m->host + (addr - m->base), len);
+    return MEMTX_OK;
+}
+
+MemTxResult virt_iommu_ring_write(VirtIOMMURingMap *m, uint64_t addr,
+                                  const void *buf, uint64_t len)
+{
+    if (!virt_iommu_ring_holds(m, addr, len)) {
+        return virt_iommu_ram_write(m->as, addr, buf, len);
+    }
+    memcpy(m->host + (addr - m->base), buf, len);
+    m->written = true;
+    return MEMTX_OK;
+}

@@ -46,4 +46,36 @@ MemTxResult virt_iommu_ram_read(AddressSpace *as, uint64_t addr, void *buf,
 MemTxResult virt_iommu_ram_write(AddressSpace *as, uint64_t addr,
                                  const void *buf, uint64_t len);
 
+/*
+ * A ring held mapped for the length of one batch of the device's accesses
+ * to it (a doorbell's commands): when the whole ring is RAM in one block
+ * of host memory, an entry is read and written through @host, without
+ * the two address space lookups that each virt_iommu_ram_read() or
+ * virt_iommu_ram_write() makes; else @host is NULL and every access takes
+ * those checked paths.  Map and unmap within one BQL section: nothing
+ * changes the memory map in between.
+ */
+typedef struct VirtIOMMURingMap {
+    AddressSpace *as;
+    uint64_t base;              /* guest-physical, bytes */
+    uint8_t *host;              /* the ring, or NULL */
+    hwaddr len;                 /* bytes mapped */
+    bool written;
+} VirtIOMMURingMap;
+
+/* Maps @q, of entries of @entry bytes, through @as (see above). */
+void virt_iommu_ring_map(VirtIOMMURingMap *m, AddressSpace *as,
+                         const VirtIOMMUQueue *q, size_t entry);
+/* Ends the mapping; what was written is marked dirty (migration, TCG). */
+void virt_iommu_ring_unmap(VirtIOMMURingMap *m);
+
+/*
+ * As virt_iommu_ram_read() and virt_iommu_ram_write(), for @len bytes at
+ * guest-physical @addr inside the ring @m maps (or anywhere, unmapped).
+ */
+MemTxResult virt_iommu_ring_read(const VirtIOMMURingMap *m, uint64_t addr,
+                                 void *buf, uint64_t len);
+MemTxResult virt_iommu_ring_write(VirtIOMMURingMap *m, uint64_t addr,
+                                  const void *buf, uint64_t len);
+
 #endif /* HW_IOMMU_VIRT_IOMMU_RING_H */
