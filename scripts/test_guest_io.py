@@ -16,11 +16,11 @@ RESULTS = {phase: (1000 + i, 4096 * (1000 + i), 3_000_000_000 + i)
            for i, phase in enumerate(guest_io.PHASES)}
 
 
-def console(domain="DMA-FQ", exit_status=0, drop=None):
+def console(domain="DMA-FQ", exit_status=0, drop=None, only=None):
     lines = ["[    1.234] nvme nvme0: 2/0/0 default/read/poll queues",
              f"io-bench: domain {domain}"]
     for phase, (ops, nbytes, ns) in RESULTS.items():
-        if phase != drop:
+        if phase != drop and (only is None or phase in only):
             lines.append(f"io-bench: result {phase} {ops} {nbytes} {ns}")
     lines += ["io-bench: verified 67108864 of 67108864",
               f"io-bench: exit {exit_status}",
@@ -50,6 +50,18 @@ class ParseLog(unittest.TestCase):
         with self.assertRaisesRegex(RuntimeError, "io-bench failed"):
             guest_io.parse_log(console("DMA", drop="rand-read-4k-qd32"),
                                "virt-dma", "x")
+
+    def test_chosen_phases_are_read(self):
+        qd32 = ["rand-read-4k-qd32", "rand-write-4k-qd32"]
+        self.assertEqual(guest_io.parse_log(console("DMA", only=qd32), "virt-dma",
+                                            "x", qd32),
+                         {p: RESULTS[p] for p in qd32})
+
+    def test_phases_not_chosen_fail(self):
+        # io_bench_phases= not honoured: the boot ran every phase
+        with self.assertRaisesRegex(RuntimeError, "io-bench failed"):
+            guest_io.parse_log(console(), "virt-dma", "x",
+                               ["rand-read-4k-qd32"])
 
     def test_killed_boot_fails(self):
         log = console().split("io-bench: result")[0]

@@ -68,5 +68,16 @@ class Attribute(unittest.TestCase):
         self.assertIn("| schedule | 700.00 |", text)
 
 
+class PhaseList(unittest.TestCase):
+    def test_known_phases_pass(self):
+        self.assertEqual(
+            guest_profile.phase_list("rand-read-4k-qd32,rand-write-4k-qd32"),
+            ["rand-read-4k-qd32", "rand-write-4k-qd32"])
+
+    def test_unknown_phase_is_refused(self):
+        with self.assertRaisesRegex(Exception, "not a phase: qd32"):
+            guest_profile.phase_list("rand-read-4k-qd32,qd32")
+
+
 if __name__ == "__main__":
     unittest.main()
