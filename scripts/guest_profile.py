@@ -16,8 +16,9 @@ top functions, so two IOMMUs' guest paths can be compared where a host
 profile only shows TCG.  --phases runs only the io-bench phases named
 (guest_io.PHASES), e.g. the queue depth 32 ones; the untimed first pass of
 128 KiB writes that gives the disk its data then still runs, and its 512
-requests are in the samples but not in the count.  TCG only: under KVM the guest does not run in
-QEMU's translated code.  Needs perf with cpu-clock events.
+requests are in the samples but not in the count.  TCG only: under KVM
+the guest does not run in QEMU's translated code.  Needs perf with
+cpu-clock events.
 
 SPDX-License-Identifier: GPL-2.0-or-later
 """

@@ -53,8 +53,8 @@ class ParseLog(unittest.TestCase):
 
     def test_chosen_phases_are_read(self):
         qd32 = ["rand-read-4k-qd32", "rand-write-4k-qd32"]
-        self.assertEqual(guest_io.parse_log(console("DMA", only=qd32), "virt-dma",
-                                            "x", qd32),
+        self.assertEqual(guest_io.parse_log(console("DMA", only=qd32),
+                                            "virt-dma", "x", qd32),
                          {p: RESULTS[p] for p in qd32})
 
     def test_phases_not_chosen_fail(self):

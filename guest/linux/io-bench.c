@@ -249,43 +249,35 @@ static uint64_t verify_all(struct worker *w)
 	return w->bytes;
 }
 
-/* True if @name is an entry of the comma-separated @list */
-static int listed(const char *list, const char *name)
+#define NPHASES (sizeof(phases) / sizeof(phases[0]))
+
+/*
+ * Sets want[i] for every phase the comma-separated @list names; -1 if an
+ * entry (an empty one too) names no phase.
+ */
+static int parse_phases(const char *list, int *want)
 {
-	size_t n = strlen(name);
+	for (const char *p = list;; p++) {
+		size_t i, len = strcspn(p, ",");
 
-	for (const char *p = list; p; p = strchr(p, ',')) {
-		p += *p == ',';
-		if (!strncmp(p, name, n) && (p[n] == ',' || !p[n]))
-			return 1;
-	}
-	return 0;
-}
-
-/* 0 if every entry of @list names a phase */
-static int phases_known(const char *list)
-{
-	size_t nphases = sizeof(phases) / sizeof(phases[0]);
-
-	for (const char *p = list; p; p = strchr(p, ',')) {
-		size_t i, len;
-
-		p += *p == ',';
-		len = strcspn(p, ",");
-		for (i = 0; i < nphases; i++)
+		for (i = 0; i < NPHASES; i++)
 			if (strlen(phases[i].name) == len &&
 			    !strncmp(p, phases[i].name, len))
 				break;
-		if (i == nphases)
+		if (i == NPHASES)
 			return -1;
+		want[i] = 1;
+		p += len;
+		if (!*p)
+			return 0;
 	}
-	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	const char *only = getenv("IO_BENCH_PHASES");
 	static struct worker workers[MAX_DEPTH];
+	int want[NPHASES];
 	unsigned seconds, mib = 64;
 	uint64_t size, region, verified;
 	unsigned before;
@@ -295,7 +287,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: io-bench DEVICE SECONDS [MIB]\n");
 		return 2;
 	}
-	if (only && (!*only || phases_known(only))) {
+	for (size_t i = 0; i < NPHASES; i++)
+		want[i] = !only;
+	if (only && parse_phases(only, want)) {
 		fprintf(stderr, "io-bench: IO_BENCH_PHASES=%s: not a list of phases\n",
 			only);
 		return 2;
@@ -327,13 +321,12 @@ int main(int argc, char **argv)
 		}
 	}
 
-	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
-		int want = !only || listed(only, phases[i].name);
-
+	for (size_t i = 0; i < NPHASES; i++) {
 		/* Unnamed, the first phase still fills the region once */
-		if (!want && i)
+		if (!want[i] && i)
 			continue;
-		if (run_phase(&phases[i], want ? seconds : 0, workers, want))
+		if (run_phase(&phases[i], want[i] ? seconds : 0, workers,
+			      want[i]))
 			return 1;
 	}
 	before = atomic_load(&mismatches);
