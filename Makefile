@@ -104,13 +104,18 @@ check-iova-tsan: $(IOVA_TSAN)/build.ninja
 	$(NINJA) -C $(IOVA_TSAN)
 	meson test -C $(IOVA_TSAN) --print-errorlogs --suite concurrency
 
+# The test-only QEMU builds (qemu-asan, qemu-fuzz) compile only the devices
+# their tests create: configs/devices/x86_64-softmmu/virt-iommu-tests.mak.
+TEST_DEVICES := --without-default-devices --with-devices-x86_64=virt-iommu-tests
+
 # Every qtest against an ASan+UBSan build of qemu-system-x86_64 (the
 # device models are guest-facing attack surface); any report fails it.
 # Under ASan a QEMU start takes about 0.9 s, so virt-iommu-cmd-test's 70
 # starts and the migration test's 256 MiB stream each take about 60 s,
 # QEMU's default qtest timeout: give this lane three times as long.
 check-qtest-asan: deps
-	./configure --objdir=qemu-asan -- --enable-asan --enable-ubsan
+	./configure --objdir=qemu-asan -- --enable-asan --enable-ubsan \
+	    $(TEST_DEVICES)
 	$(NINJA) -C $(QEMU_ASAN) qemu-system-x86_64 \
 	    $(addprefix tests/qtest/,$(QTESTS))
 	cd $(QEMU_ASAN) && QTEST_SANITIZED=1 meson test --no-rebuild \
@@ -149,7 +154,7 @@ check-fuzz: fuzz-qemu fuzz-iova
 
 fuzz-qemu: deps
 	./configure --objdir=$(notdir $(QEMU_FUZZ)) -- --cc=clang --cxx=clang++ \
-	    --enable-fuzzing --enable-asan --enable-ubsan
+	    --enable-fuzzing --enable-asan --enable-ubsan $(TEST_DEVICES)
 	$(NINJA) -C $(QEMU_FUZZ) qemu-fuzz-x86_64
 	QEMU_FUZZ_BUILD=$(QEMU_FUZZ) scripts/fuzz-qemu.sh $(FUZZ_SECONDS)
 
