@@ -81,6 +81,19 @@ static bool virt_iommu_event_push(VirtIOMMUEvents *ev, VirtIOMMUEvent *evt)
     return written;
 }
 
+/*
+ * Field by field: the key's padding bytes hold whatever the stack did
+ * (clang does not zero them for a designated initializer), so memcmp()
+ * would see one refused transaction as many.
+ */
+static bool fault_key_equal(const VirtIOMMUFaultKey *a,
+                            const VirtIOMMUFaultKey *b)
+{
+    return a->valid == b->valid && a->page == b->page &&
+           a->domain == b->domain && a->access == b->access &&
+           a->rid == b->rid && a->reason == b->reason;
+}
+
 void virt_iommu_event_fault(VirtIOMMUEvents *ev, uint16_t rid,
                             uint32_t domain, uint64_t iova, uint32_t access,
                             uint8_t reason)
@@ -107,7 +120,7 @@ void virt_iommu_event_fault(VirtIOMMUEvents *ev, uint16_t rid,
      * The memory core retries a refused DMA in small pieces; one refused
      * transaction is one record.
      */
-    if (!memcmp(&key, &ev->last_fault, sizeof(key))) {
+    if (fault_key_equal(&key, &ev->last_fault)) {
         return;
     }
     trace_virt_iommu_fault(rid, domain, iova, access, reason);
