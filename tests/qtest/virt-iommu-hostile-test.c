@@ -139,6 +139,8 @@ static void assert_canary(Fixture *f)
 
 static void fixture_start(Fixture *f, const char *more)
 {
+    /* The counters (dropped) start at zero; callers declare f uninitialised */
+    memset(f, 0, sizeof(*f));
     f->qts = qtest_initf("-M q35 -m 256M -smp 2 -nodefaults "
                          "-device virt-iommu,addr=04.0,id=viommu%s "
                          "-device dma-testdev,addr=06.0", more);
