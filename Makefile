@@ -8,7 +8,6 @@ SHELL := /bin/bash
 BUILD := build
 QEMU_BUILD := $(BUILD)/qemu
 IOVA_BUILD := $(BUILD)/iova
-QEMU_ASAN := $(BUILD)/qemu-asan
 IOVA_ASAN := $(BUILD)/iova-asan
 IOVA_TSAN := $(BUILD)/iova-tsan
 GUEST_BUILD := $(BUILD)/guest
@@ -27,6 +26,7 @@ NINJA := ninja -j$(shell nproc)
 
 .PHONY: all deps configure qemu iova guest run check check-iova check-qtest check-scripts \
         check-sanitizers check-iova-asan check-iova-tsan check-qtest-asan \
+        configure-qemu-fuzz \
         bench fuzz fuzz-qemu fuzz-iova check-fuzz soak soak-iova soak-qtest \
         clean distclean
 
@@ -104,21 +104,26 @@ check-iova-tsan: $(IOVA_TSAN)/build.ninja
 	$(NINJA) -C $(IOVA_TSAN)
 	meson test -C $(IOVA_TSAN) --print-errorlogs --suite concurrency
 
-# The test-only QEMU builds (qemu-asan, qemu-fuzz) compile only the devices
-# their tests create: configs/devices/x86_64-softmmu/virt-iommu-tests.mak.
+# One test-only QEMU build serves the sanitized qtests and the fuzzer: clang
+# with ASan+UBSan and libFuzzer's instrumentation (QEMU links its other
+# binaries with -fsanitize=fuzzer-no-link), compiling only the devices the
+# tests create (configs/devices/x86_64-softmmu/virt-iommu-tests.mak).  Two
+# builds cost a fresh machine about 10 more minutes (docs/devel/build.rst).
+QEMU_FUZZ := $(BUILD)/qemu-fuzz
 TEST_DEVICES := --without-default-devices --with-devices-x86_64=virt-iommu-tests
+configure-qemu-fuzz: deps
+	./configure --objdir=$(notdir $(QEMU_FUZZ)) -- --cc=clang --cxx=clang++ \
+	    --enable-fuzzing --enable-asan --enable-ubsan $(TEST_DEVICES)
 
-# Every qtest against an ASan+UBSan build of qemu-system-x86_64 (the
-# device models are guest-facing attack surface); any report fails it.
-# Under ASan a QEMU start takes about 0.9 s, so virt-iommu-cmd-test's 70
-# starts and the migration test's 256 MiB stream each take about 60 s,
-# QEMU's default qtest timeout: give this lane three times as long.
-check-qtest-asan: deps
-	./configure --objdir=qemu-asan -- --enable-asan --enable-ubsan \
-	    $(TEST_DEVICES)
-	$(NINJA) -C $(QEMU_ASAN) qemu-system-x86_64 \
+# Every qtest against that build's qemu-system-x86_64 (the device models
+# are guest-facing attack surface); any report fails it.  Under ASan a
+# QEMU start takes about 0.9 s, so virt-iommu-cmd-test's 70 starts and the
+# migration test's 256 MiB stream each take about 60 s, QEMU's default
+# qtest timeout: give this lane three times as long.
+check-qtest-asan: configure-qemu-fuzz
+	$(NINJA) -C $(QEMU_FUZZ) qemu-system-x86_64 \
 	    $(addprefix tests/qtest/,$(QTESTS))
-	cd $(QEMU_ASAN) && QTEST_SANITIZED=1 meson test --no-rebuild \
+	cd $(QEMU_FUZZ) && QTEST_SANITIZED=1 meson test --no-rebuild \
 	    --timeout-multiplier 3 --print-errorlogs $(addprefix qtest-x86_64/,$(QTESTS))
 
 check-sanitizers: check-iova-asan check-iova-tsan check-qtest-asan
@@ -140,7 +145,6 @@ check:
 # dma-testdev (scripts/fuzz-qemu.sh), and the allocator against its
 # reference model.  Each prints executions, exec/s and cov/ft; a crash,
 # leak or sanitizer report fails it.  See docs/devel/testing.rst.
-QEMU_FUZZ := $(BUILD)/qemu-fuzz
 IOVA_FUZZ := $(BUILD)/iova-fuzz
 FUZZ_SECONDS := 180
 FUZZ_IOVA_SECONDS := $(FUZZ_SECONDS)
@@ -152,9 +156,7 @@ check-fuzz: FUZZ_SECONDS := 120
 check-fuzz: FUZZ_IOVA_SECONDS := 30
 check-fuzz: fuzz-qemu fuzz-iova
 
-fuzz-qemu: deps
-	./configure --objdir=$(notdir $(QEMU_FUZZ)) -- --cc=clang --cxx=clang++ \
-	    --enable-fuzzing --enable-asan --enable-ubsan $(TEST_DEVICES)
+fuzz-qemu: configure-qemu-fuzz
 	$(NINJA) -C $(QEMU_FUZZ) qemu-fuzz-x86_64
 	QEMU_FUZZ_BUILD=$(QEMU_FUZZ) scripts/fuzz-qemu.sh $(FUZZ_SECONDS)
 
@@ -220,7 +222,7 @@ bench: deps guest-kernel
 
 clean:
 	-$(NINJA) -C $(QEMU_BUILD) clean
-	-$(NINJA) -C $(QEMU_ASAN) clean
+	-$(NINJA) -C $(QEMU_FUZZ) clean
 	-$(NINJA) -C $(IOVA_BUILD) clean
 
 distclean:

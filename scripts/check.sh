@@ -60,7 +60,7 @@ suite iova build/iova check-iova
 suite iova-asan build/iova-asan check-iova-asan
 suite iova-tsan build/iova-tsan check-iova-tsan
 suite qtest build/qemu check-qtest
-suite qtest-asan build/qemu-asan check-qtest-asan
+suite qtest-asan build/qemu-fuzz check-qtest-asan
 suite fuzz - check-fuzz
 suite demo - run
 suite linux-iommu - run-linux-iommu

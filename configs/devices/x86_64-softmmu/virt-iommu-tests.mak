@@ -1,8 +1,8 @@
-# The devices of the test-only QEMU builds (build/qemu-asan for the
-# qtests, build/qemu-fuzz for generic-fuzz): the q35 machine and what the
+# The devices of the test-only QEMU build (build/qemu-fuzz, for the
+# sanitized qtests and generic-fuzz): the q35 machine and what the
 # qtests and fuzz targets create, nothing else.  Configured with
 # --without-default-devices --with-devices-x86_64=virt-iommu-tests, so
-# that a fresh machine runs about 260 fewer build steps for each of them;
+# that a fresh machine runs about 260 fewer build steps;
 # build/qemu, the one users boot, keeps QEMU's default devices.  A device
 # missing here fails its test with "'NAME' is not a valid device model
 # name" (docs/devel/build.rst).
