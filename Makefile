@@ -58,6 +58,12 @@ guest: deps
 run: qemu guest
 	guest/run-demo.sh
 
+# MMIO reads stay routed while another device's BAR moves (QEMU's TCG,
+# patches/0008): the demo's kernel on 2 vCPUs, guest/run-mmio-race.sh.
+check-mmio-race: qemu guest
+	QEMU=$(QEMU) KERNEL=$(GUEST_BUILD)/vmlinuz OUTDIR=$(BUILD)/mmio-race \
+	    guest/run-mmio-race.sh
+
 # The Linux guest with the virt-iommu IOMMU driver (guest/linux/): Debian's
 # 6.12 kernel source with the driver, cached so that a re-run takes seconds.
 LINUX_BUILD := $(BUILD)/linux
@@ -69,7 +75,7 @@ run-linux-iommu: qemu guest-kernel
 	QEMU=$(QEMU) KERNEL=$(LINUX_BUILD)/vmlinux OUTDIR=$(GUEST_LINUX_BUILD) \
 	    guest/linux/run-linux-iommu.sh
 
-.PHONY: guest-kernel run-linux-iommu
+.PHONY: guest-kernel run-linux-iommu check-mmio-race
 
 # The iova_magazine kmemleak report reproduced and decided: the same kernel
 # booted with the kmemleak fix off, then on, and a true leak as control

@@ -63,6 +63,7 @@ suite qtest build/qemu check-qtest
 suite qtest-asan build/qemu-fuzz check-qtest-asan
 suite fuzz - check-fuzz
 suite demo - run
+suite mmio-race - check-mmio-race
 suite linux-iommu - run-linux-iommu
 suite seed-iova-magazine - check-seed
 
