@@ -10,8 +10,9 @@
 # vCPU reads an edu's constant ID register while the other moves the other
 # edu's BAR0 back and forth.  Without patches/0008 a read now and then
 # reaches another region, or QEMU aborts in iotlb_to_section()
-# (docs/devel/linux-driver.rst, "Limits").  Passes when no read went
-# astray, QEMU exited cleanly and the BAR moved at least MIN_MOVES times.
+# (docs/devel/linux-driver.rst, "A second worked case").  Passes when no
+# read went astray, QEMU exited cleanly and the BAR moved at least
+# MIN_MOVES times.
 #
 # Environment:
 #   QEMU       qemu-system-x86_64 (default <repo>/build/qemu/qemu-system-x86_64)
