@@ -205,7 +205,7 @@ soak-qtest: deps
 # $(BENCH_OUT)/report.md with PNG plots; see docs/devel/performance.rst.
 # QEMU_BUILD=build/NAME measures another objdir (configured like build/qemu);
 # BENCH_ARGS passes e.g. '--runs 9 --scale 2 --boot-runs 7 --skip boot' or
-# '--io-runs 7 --io-seconds 5 --io-accel tcg'.
+# '--io-runs 7 --io-rounds 5 --io-seconds 2 --io-accel tcg'.
 BENCH_OUT := $(BUILD)/bench
 BENCH_ARGS :=
 bench: deps guest-kernel

@@ -6,8 +6,8 @@ usage: scripts/bench-report.py --qemu QEMU --bench VIRT_IOMMU_BENCH
            [--iova-vs-linux IOVA_VS_LINUX] [--fast-path-rounds N]
            [--guest-dir build/guest] [--out build/bench]
            [--runs N] [--scale F] [--boot-runs N] [--skip PART,...]
-           [--kernel VMLINUX] [--io-runs N] [--io-seconds S]
-           [--io-accel kvm|tcg]
+           [--kernel VMLINUX] [--io-runs N] [--io-rounds N]
+           [--io-seconds S] [--io-accel kvm|tcg]
        scripts/bench-report.py --ab --qemu QEMU_A [--qemu-b QEMU_B]
            [--qemu-args-a ARGS] [--qemu-args-b ARGS] [--label-a NAME]
            [--label-b NAME] [--ab-target RATIO] --bench VIRT_IOMMU_BENCH
@@ -526,7 +526,8 @@ def main():
     ap.add_argument("--skip", default="")
     ap.add_argument("--kernel", help="the Linux test kernel (guest-io)")
     ap.add_argument("--io-runs", type=int, default=5)
-    ap.add_argument("--io-seconds", type=int, default=3)
+    ap.add_argument("--io-rounds", type=int, default=3)
+    ap.add_argument("--io-seconds", type=int, default=1)
     ap.add_argument("--io-accel", choices=("kvm", "tcg"),
                     help="default: kvm if a probe boot works, else tcg")
     ap.add_argument("--ab", action="store_true",
@@ -584,7 +585,8 @@ def main():
         gargs = argparse.Namespace(
             qemu=args.qemu, kernel=os.path.abspath(args.kernel),
             out=os.path.abspath(os.path.join(args.out, "guest-io")),
-            runs=args.io_runs, seconds=args.io_seconds,
+            runs=args.io_runs, rounds=args.io_rounds,
+            seconds=args.io_seconds,
             configs=list(guest_io.CONFIGS),
             accel=args.io_accel)
         gio = (gargs,) + guest_io.run(gargs, raw)
@@ -815,32 +817,40 @@ def main():
             targets.append(target(name, m, lo, hi, goal, higher))
 
     if gio:
-        gargs, results, loads = gio
+        gargs, results, refs, loads = gio
         w("## 6. Guest I/O through each IOMMU\n")
         w(f"The Linux test kernel (Debian 6.12 with our driver) under "
           f"{gargs.accel.upper()}, 2 vCPUs, an NVMe controller on a "
           f"{guest_io.DISK_MIB} MiB raw image (host page cache), "
-          "guest/linux/io-bench.c on the namespace with O_DIRECT, each "
-          f"phase {gargs.seconds} s of guest time, every byte read "
-          "compared with what was written.  Queue depth 32 is 32 threads "
-          "with one request each.  One boot per configuration per run, "
-          f"the order rotating; {gargs.runs} runs, load average "
+          "guest/linux/io-bench.c on the namespace with O_DIRECT, every "
+          "byte read compared with what was written.  Queue depth 32 is "
+          "32 threads with one request each.  Every boot also has a "
+          "reference controller on a PCIe expander bridge that bypasses "
+          "the IOMMU, and runs each phase for "
+          f"{gargs.seconds} s of guest time on both, back to back, "
+          f"{gargs.rounds} times.  One boot per configuration per run, the "
+          f"order rotating; {gargs.runs} runs, load average "
           f"{loads[0]:.1f} before and {loads[1]:.1f} after.  The "
-          "percentage is the median over runs of each run's ratio to "
-          "no IOMMU, with its bootstrap interval.\n")
-        md.extend(guest_io.table(results))
+          "percentage is the median over samples (one round of one boot) "
+          "of the ratio to the same round's reference, with its bootstrap "
+          "interval; a boot keeps the speed it started with, and that "
+          "ratio cancels it.  The no IOMMU row compares two controllers "
+          "that are both outside any IOMMU: what the two placements "
+          "differ by.  Against another IOMMU a target compares the two "
+          "ratios to their references (scripts/guest_io.py).\n")
+        md.extend(guest_io.table(results, refs))
         w("")
-        for name, m, lo, hi, goal in guest_io.targets(results):
+        for name, m, lo, hi, goal in guest_io.targets(results, refs):
             targets.append(target(name, m, lo, hi, goal))
         phases = list(guest_io.PHASES)
-        cfgs = [c for c in results if c != "none"]
+        cfgs = list(results)
         ratio = {(r["phase"], r["config"]): r["ratio"]
-                 for r in guest_io.rows(results)}
+                 for r in guest_io.rows(results, refs)}
         vals = [[ratio[ph, c][0] * 100 for c in cfgs] for ph in phases]
         errs = [[(ratio[ph, c][1] * 100, ratio[ph, c][2] * 100)
                  for c in cfgs] for ph in phases]
-        if bar_plot(args.out, "guest-io", "Guest NVMe I/O, % of no IOMMU "
-                    "(median of per-run ratios, 95% interval)",
+        if bar_plot(args.out, "guest-io", "Guest NVMe I/O, % of the same "
+                    "boot's reference controller (median, 95% interval)",
                     "% of no IOMMU", [guest_io.PHASES[p][0] for p in phases],
                     [guest_io.CONFIGS[c][0] for c in cfgs], vals, errs):
             plots.append(("guest-io.png", "Guest NVMe I/O, % of no IOMMU"))

@@ -2,7 +2,8 @@
 """Guest I/O through each IOMMU: make bench's end-to-end comparison.
 
 usage: scripts/guest_io.py --qemu QEMU --kernel VMLINUX [--out DIR]
-           [--runs N] [--seconds S] [--configs NAME,...] [--accel kvm|tcg]
+           [--runs N] [--rounds N] [--seconds S] [--configs NAME,...]
+           [--accel kvm|tcg]
 
 Boots the Linux test kernel (guest/linux/build-kernel.sh: Debian's 6.12
 with our virt-iommu driver, intel-iommu and virtio-iommu built in) with an
@@ -10,13 +11,25 @@ initramfs of busybox, guest/linux/io-bench-init and guest/linux/io-bench,
 once per configuration and run, and has it run the same NVMe workload
 (io-bench.c: 128 KiB sequential, 4 KiB random at queue depth 1 and 32,
 every byte checked) through no IOMMU, virt-iommu with DMA and DMA-FQ
-domains, intel-iommu strict and lazy, and virtio-iommu.  The
-configurations of a run follow each other, their order rotating from run
-to run, so that a change of the machine's speed hits them all alike;
-ratios are the median over runs of each run's ratio, with a bootstrap
-interval (scripts/benchstats.py).  A boot whose data did not check, or
-whose NVMe function got another domain type than the configuration asks
-for, fails the whole measurement.
+domains, intel-iommu strict and lazy, and virtio-iommu.
+
+Every boot has a second NVMe controller, the reference, on a PCIe expander
+bridge that bypasses the IOMMU (pxb-pcie bypass_iommu=on), and runs each
+phase ROUNDS times on both controllers, back to back.  A QEMU process
+keeps the speed it started with (on the shared machines of this project
+one boot ran 1.2-1.5x faster than the next; two boots at the same time
+differed as much, so it is not the machine's load), and a ratio taken
+inside one boot cancels it: each sample is one round's ratio of the
+controller under test to the reference, and a configuration's figure
+against another is the median of those ratios (scripts/benchstats.py
+gives the bootstrap interval).  Against no IOMMU that is the reference
+itself; against another IOMMU, each side's ratio to its own reference.
+The "none" configuration, both controllers outside any IOMMU, shows what
+the two placements differ by.  The configurations of a run follow each
+other, their order rotating from run to run.  A boot whose data did not
+check, or whose NVMe function got another domain type than the
+configuration asks for, or whose reference got any, fails the whole
+measurement.
 
 bench-report.py calls run() and section(); run on its own, this prints
 the per-run figures and the table.
@@ -124,29 +137,36 @@ def kvm_boots(args, initramfs):
     return True
 
 
-def boot_once(args, initramfs, config, timeout=None, wrap=(), qemu_args=(),
-              phases=None):
-    """One boot of CONFIG: {phase: (ops, bytes, ns)}; raises on failure,
-    and after TIMEOUT seconds (default: ample for args.seconds).  WRAP
-    runs QEMU (e.g. under perf), with QEMU_ARGS added.  PHASES, a list of
-    names of PHASES, runs only those (io-bench's IO_BENCH_PHASES)."""
-    _, extra, append, _ = CONFIGS[config]
-    if phases:
-        append += f" io_bench_phases={','.join(phases)}"
-    disk = os.path.join(args.out, "io-bench-nvme.img")
+# The reference controller: a root port on a PCIe expander bridge that
+# every IOMMU of CONFIGS leaves untranslated (QEMU's bypass_iommu, which
+# virt-iommu honours as intel-iommu and virtio-iommu do).
+REFERENCE_ARGS = ["-device", "pxb-pcie,id=io-bench-pxb,bus_nr=128,"
+                  "bypass_iommu=on,bus=pcie.0",
+                  "-device", "pcie-root-port,id=io-bench-rp,"
+                  "bus=io-bench-pxb,chassis=1"]
+
+
+def nvme_args(args, name, serial, bus):
+    """A fresh DISK_MIB MiB image OUT/NAME.img and its NVMe controller."""
+    disk = os.path.join(args.out, f"{name}.img")
     with open(disk, "wb") as f:
         f.truncate(DISK_MIB << 20)
+    return ["-drive", f"file={disk},if=none,id={name},format=raw",
+            "-device", f"nvme,serial={serial},drive={name},bus={bus}"]
+
+
+def boot(args, initramfs, config, timeout, wrap, qemu_args, append,
+         devices):
+    """One boot of CONFIG with DEVICES and APPEND on the kernel command
+    line: its console log, also written to OUT/console-CONFIG.log."""
+    _, extra, config_append, _ = CONFIGS[config]
     cmd = [*wrap, args.qemu, *qemu_args, "-machine", "q35",
            "-accel", args.accel, "-smp", "2", "-m", "512M", "-nodefaults",
            "-display", "none", "-no-reboot", "-serial", "stdio",
            "-kernel", args.kernel, "-initrd", initramfs,
            "-append", f"console=ttyS0 panic=-1 loglevel=4 {KERNEL_ARGS} "
-           f"io_bench_seconds={args.seconds} {append}",
-           *extra,
-           "-drive", f"file={disk},if=none,id=nvm,format=raw",
-           "-device", "nvme,serial=io-bench,drive=nvm"]
-    cmd += firmware_args()
-    timeout = timeout or 6 * args.seconds + 180
+           f"io_bench_seconds={args.seconds} {config_append}{append}",
+           *extra, *devices, *firmware_args()]
     with subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, errors="replace") as p:
@@ -159,8 +179,71 @@ def boot_once(args, initramfs, config, timeout=None, wrap=(), qemu_args=(),
     log = log.replace("\r", "")
     with open(os.path.join(args.out, f"console-{config}.log"), "w") as f:
         f.write(log)
+    return log
+
+
+def boot_once(args, initramfs, config, timeout=None, wrap=(), qemu_args=(),
+              phases=None):
+    """One boot of CONFIG, one controller: {phase: (ops, bytes, ns)};
+    raises on failure, and after TIMEOUT seconds (default: ample for
+    args.seconds).  WRAP runs QEMU (e.g. under perf), with QEMU_ARGS
+    added.  PHASES, a list of names of PHASES, runs only those (io-bench's
+    IO_BENCH_PHASES)."""
+    append = f" io_bench_phases={','.join(phases)}" if phases else ""
+    log = boot(args, initramfs, config, timeout or 6 * args.seconds + 180,
+               wrap, qemu_args, append,
+               nvme_args(args, "io-bench-nvme", "io-bench", "pcie.0"))
     return parse_log(log, config, f"see {args.out}/console-{config}.log",
                      phases or PHASES)
+
+
+def boot_paired(args, initramfs, config):
+    """One boot of CONFIG with the reference controller, args.rounds
+    rounds: ([{phase: (ops, bytes, ns)}] of the controller under test,
+    the same of the reference), one dict per round; raises on failure."""
+    append = (f" io_bench_rounds={args.rounds}"
+              f" io_bench_phases={','.join(PHASES)}")
+    devices = (nvme_args(args, "io-bench-nvme", "io-bench", "pcie.0") +
+               REFERENCE_ARGS +
+               nvme_args(args, "io-bench-ref", "io-bench-ref",
+                         "io-bench-rp"))
+    timeout = 2 * len(PHASES) * args.rounds * (args.seconds + 2) + 180
+    log = boot(args, initramfs, config, timeout, (), (), append, devices)
+    return parse_paired_log(log, config,
+                            f"see {args.out}/console-{config}.log",
+                            args.rounds)
+
+
+def scan_log(log):
+    """The io-bench lines of a console LOG: ({label: [(phase, sample)]},
+    {"domain": type, "reference": type}, exit status, last check line)."""
+    res, dtypes, status, verified = {}, {}, None, None
+    for line in log.splitlines():
+        f = line.split()
+        if len(f) < 3 or f[0] != "io-bench:":
+            continue
+        if f[1] in ("result", "reference") and len(f) == 6:
+            res.setdefault(f[1], []).append(
+                (f[2], tuple(int(x) for x in f[3:6])))
+        elif f[1] == "domain":
+            dtypes["domain"] = f[2]
+        elif f[1:3] == ["reference", "domain"] and len(f) == 4:
+            dtypes["reference"] = f[3]
+        elif f[1] == "exit":
+            status = int(f[2])
+        elif f[1] == "verified":
+            verified = line
+    return res, dtypes, status, verified
+
+
+def check_domain(config, dtypes, where):
+    """Raises unless the NVMe function got the domain type CONFIG asks
+    for."""
+    want_type = CONFIGS[config][3]
+    if dtypes.get("domain") != want_type:
+        raise RuntimeError(f"{config}: the NVMe function got domain type "
+                           f"{dtypes.get('domain')}, not {want_type}; "
+                           f"{where}")
 
 
 def parse_log(log, config, where, phases=PHASES):
@@ -168,53 +251,78 @@ def parse_log(log, config, where, phases=PHASES):
     raises RuntimeError (naming WHERE) unless io-bench exited 0 with
     exactly the PHASES run and the NVMe function got the domain type
     CONFIG asks for."""
-    res, dtype, status, verified = {}, None, None, None
-    for line in log.splitlines():
-        f = line.split()
-        if len(f) < 3 or f[0] != "io-bench:":
-            continue
-        if f[1] == "result" and len(f) == 6:
-            res[f[2]] = tuple(int(x) for x in f[3:6])
-        elif f[1] == "domain":
-            dtype = f[2]
-        elif f[1] == "exit":
-            status = int(f[2])
-        elif f[1] == "verified":
-            verified = line
-    if status != 0 or set(res) != set(phases):
+    res, dtypes, status, verified = scan_log(log)
+    got = dict(res.get("result", []))
+    if status != 0 or set(got) != set(phases):
         raise RuntimeError(f"{config}: io-bench failed "
                            f"({verified or 'no check'}, exit {status}); "
                            f"{where}")
-    want_type = CONFIGS[config][3]
-    if dtype != want_type:
-        raise RuntimeError(f"{config}: the NVMe function got domain type "
-                           f"{dtype}, not {want_type}; {where}")
-    return res
+    check_domain(config, dtypes, where)
+    return got
+
+
+def parse_paired_log(log, config, where, rounds):
+    """(test, reference) from the console LOG of a paired boot of CONFIG:
+    each a list of ROUNDS dicts {phase: (ops, bytes, ns)}.  Raises
+    RuntimeError (naming WHERE) unless io-bench exited 0 with every phase
+    run ROUNDS times on each controller, the NVMe function got the domain
+    type CONFIG asks for and the reference none."""
+    res, dtypes, status, verified = scan_log(log)
+    out = []
+    for label in ("result", "reference"):
+        per_round = [{} for _ in range(rounds)]
+        for phase, sample in res.get(label, []):
+            slot = next((r for r in per_round if phase not in r), None)
+            if slot is None:
+                status = status or -1
+                break
+            slot[phase] = sample
+        if any(set(r) != set(PHASES) for r in per_round):
+            status = status or -1
+        out.append(per_round)
+    if status != 0:
+        raise RuntimeError(f"{config}: io-bench failed "
+                           f"({verified or 'no check'}, exit {status}); "
+                           f"{where}")
+    check_domain(config, dtypes, where)
+    if dtypes.get("reference") != "none":
+        raise RuntimeError(f"{config}: the reference NVMe function got "
+                           f"domain type {dtypes.get('reference')}, not "
+                           f"none; {where}")
+    return tuple(out)
 
 
 def run(args, raw):
-    """All boots, interleaved: {config: [per-run {phase: (ops, bytes, ns)}]},
-    and the load averages before and after."""
+    """All boots, interleaved: ({config: [per-sample {phase: (ops, bytes,
+    ns)}]} of the controller under test, the same of each sample's
+    reference, the load averages before and after).  A sample is one
+    round of one boot, runs times rounds of them per configuration."""
     os.makedirs(args.out, exist_ok=True)
     initramfs = build_initramfs(args.out)
     if not args.accel:
         args.accel = "kvm" if kvm_boots(args, initramfs) else "tcg"
     configs = list(args.configs)
     load0 = os.getloadavg()[0]
-    say(f"{args.runs} runs of {len(configs)} configurations, {args.seconds} s "
-        f"per phase, accel {args.accel} (about "
-        f"{args.runs * len(configs) * (6 * args.seconds + 8) // 60 + 1} min)")
+    per_boot = 2 * len(PHASES) * args.rounds * (args.seconds + 0.2) + 8
+    say(f"{args.runs} runs of {len(configs)} configurations, "
+        f"{args.rounds} rounds of {args.seconds} s per phase and "
+        f"controller, accel {args.accel} (about "
+        f"{int(args.runs * len(configs) * per_boot) // 60 + 1} min)")
     results = {c: [] for c in configs}
+    refs = {c: [] for c in configs}
     for r in range(args.runs):
         order = configs[r % len(configs):] + configs[:r % len(configs)]
         for c in order:
-            results[c].append(boot_once(args, initramfs, c))
+            test, ref = boot_paired(args, initramfs, c)
+            results[c] += test
+            refs[c] += ref
         say(f"run {r + 1}/{args.runs} done")
     loads = (load0, os.getloadavg()[0])
     with open(os.path.join(raw, "guest-io.json"), "w") as f:
         json.dump({"accel": args.accel, "seconds": args.seconds,
-                   "loads": loads, "results": results}, f, indent=1)
-    return results, loads
+                   "rounds": args.rounds, "loads": loads,
+                   "results": results, "references": refs}, f, indent=1)
+    return results, refs, loads
 
 
 def figure(phase, sample):
@@ -227,37 +335,40 @@ def series(results, config, phase):
     return [figure(phase, run[phase]) for run in results[config]]
 
 
-def rows(results):
+def relative(results, refs, config, phase):
+    """Each sample's figure over its reference's, same boot and round."""
+    return [t / r for t, r in zip(series(results, config, phase),
+                                  series(refs, config, phase))]
+
+
+def rows(results, refs):
     """Per phase and configuration: median, min, max and the median of the
-    per-run ratios to no IOMMU with its interval."""
+    per-sample ratios to the reference (no IOMMU) with its interval."""
     out = []
     for phase in PHASES:
-        base = series(results, "none", phase) if "none" in results else None
         for c in results:
             v = series(results, c, phase)
-            ratio = benchstats.paired_ratio_ci(v, base) if base else None
+            ratio = benchstats.paired_ratio_ci(v, series(refs, c, phase))
             out.append({"phase": phase, "config": c, "runs": len(v),
                         "min": min(v), "med": statistics.median(v),
                         "max": max(v), "ratio": ratio})
     return out
 
 
-def targets(results):
+def targets(results, refs):
     """(name, value, lo, hi, goal) per target of issue 18 item 4."""
     out = []
     if "virt-dma-fq" not in results:
         return out
     for phase, (label, _) in PHASES.items():
-        fq = series(results, "virt-dma-fq", phase)
-        if "none" in results:
-            m, lo, hi = benchstats.paired_ratio_ci(
-                fq, series(results, "none", phase))
-            out.append((f"{label}: virt-iommu DMA-FQ >= 90% of no IOMMU",
-                        m, lo, hi, 0.90))
+        fq = relative(results, refs, "virt-dma-fq", phase)
+        m, lo, hi = benchstats.paired_ratio_ci(fq, [1.0] * len(fq))
+        out.append((f"{label}: virt-iommu DMA-FQ >= 90% of no IOMMU",
+                    m, lo, hi, 0.90))
         for other in ("intel-strict", "intel-lazy", "virtio"):
             if other in results:
                 m, lo, hi = benchstats.paired_ratio_ci(
-                    fq, series(results, other, phase))
+                    fq, relative(results, refs, other, phase))
                 out.append((f"{label}: virt-iommu DMA-FQ ahead of "
                             f"{CONFIGS[other][0]} (ratio > 1)",
                             m, lo, hi, 1.0))
@@ -268,11 +379,11 @@ def fmt(v, unit):
     return f"{v:,.0f}" if unit == "IOPS" else f"{v:,.1f}"
 
 
-def table(results):
-    md = ["| workload | configuration | runs | min | median | max | "
+def table(results, refs):
+    md = ["| workload | configuration | samples | min | median | max | "
           "% of no IOMMU [95% interval] |",
           "|---|---|---:|---:|---:|---:|---:|"]
-    for r in rows(results):
+    for r in rows(results, refs):
         label, unit = PHASES[r["phase"]]
         pct = "" if r["ratio"] is None else \
             "{:.1f}% [{:.1f}, {:.1f}]".format(*(x * 100 for x in r["ratio"]))
@@ -288,7 +399,8 @@ def main():
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--out", default="build/bench/guest-io")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--seconds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=1)
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--accel", choices=("kvm", "tcg"))
     args = ap.parse_args()
@@ -299,9 +411,9 @@ def main():
     args.out = os.path.abspath(args.out)
     os.makedirs(args.out, exist_ok=True)
     t0 = time.monotonic()
-    results, loads = run(args, args.out)
-    print("\n".join(table(results)))
-    for name, m, lo, hi, goal in targets(results):
+    results, refs, loads = run(args, args.out)
+    print("\n".join(table(results, refs)))
+    for name, m, lo, hi, goal in targets(results, refs):
         print(f"{name}: {m:.3f} [{lo:.3f}, {hi:.3f}] "
               f"{benchstats.decide(lo, hi, goal)}")
     print(f"load average {loads[0]:.1f} before, {loads[1]:.1f} after; "
