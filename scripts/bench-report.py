@@ -820,9 +820,9 @@ def main():
         gargs, results, refs, loads = gio
         w("## 6. Guest I/O through each IOMMU\n")
         w(f"The Linux test kernel (Debian 6.12 with our driver) under "
-          f"{gargs.accel.upper()}, 2 vCPUs, an NVMe controller on a "
+          f"{gargs.accel.upper()}, 2 vCPUs, NVMe controllers each on a "
           f"{guest_io.DISK_MIB} MiB raw image (host page cache), "
-          "guest/linux/io-bench.c on the namespace with O_DIRECT, every "
+          "guest/linux/io-bench.c on a namespace with O_DIRECT, every "
           "byte read compared with what was written.  Queue depth 32 is "
           "32 threads with one request each.  Every boot also has a "
           "reference controller on a PCIe expander bridge that bypasses "
