@@ -268,21 +268,21 @@ def parse_paired_log(log, config, where, rounds):
     run ROUNDS times on each controller, the NVMe function got the domain
     type CONFIG asks for and the reference none."""
     res, dtypes, status, verified = scan_log(log)
-    out = []
+    out, complete = [], True
     for label in ("result", "reference"):
         per_round = [{} for _ in range(rounds)]
         for phase, sample in res.get(label, []):
             slot = next((r for r in per_round if phase not in r), None)
             if slot is None:
-                status = status or -1
+                complete = False
                 break
             slot[phase] = sample
-        if any(set(r) != set(PHASES) for r in per_round):
-            status = status or -1
+        complete &= all(set(r) == set(PHASES) for r in per_round)
         out.append(per_round)
-    if status != 0:
+    if status != 0 or not complete:
         raise RuntimeError(f"{config}: io-bench failed "
-                           f"({verified or 'no check'}, exit {status}); "
+                           f"({verified or 'no check'}, exit {status}, "
+                           f"{'all' if complete else 'not all'} rounds); "
                            f"{where}")
     check_domain(config, dtypes, where)
     if dtypes.get("reference") != "none":
