@@ -812,6 +812,13 @@ def main():
               "a process of its own with ours and Linux's back to back: the "
               "median of the per-round ratios, with its interval (raw/"
               "iova-vs-linux-fast-*.json).\n")
+            host = fast_path.scaling(vs_linux_rounds)
+            if host:
+                w("Two threads can only scale as far as the host lets "
+                  "them; in the same rounds:\n")
+                for label, m, lo, hi in host:
+                    w(f"- {label}: {m:.3f} [{lo:.3f}, {hi:.3f}]")
+                w("")
         for name, m, lo, hi, goal, higher in fast_path.targets(
                 vs_linux_rounds):
             targets.append(target(name, m, lo, hi, goal, higher))

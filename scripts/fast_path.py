@@ -43,6 +43,30 @@ def index(benchmarks):
     return by
 
 
+def scaling(rounds):
+    """How fast_pair_1's two threads scale against the host's own scaling
+    (iova-vs-linux's fast_pair_1/host, a loop with nothing in memory, in
+    the same rounds): [(label, median, lo, hi)] of the host's
+    iterations/s on 2 threads over 1, and of ours' 2-over-1 ratio over the
+    host's, round by round; empty unless every round has both."""
+    rounds = [index(r) for r in rounds]
+    keys = [("fast_pair_1", who, n) for who in ("ours", "host")
+            for n in (1, 2)]
+    if not rounds or any(k not in r for r in rounds for k in keys):
+        return []
+
+    def two_over_one(r, who):
+        return (r[("fast_pair_1", who, 2)]["items_per_second"] /
+                r[("fast_pair_1", who, 1)]["items_per_second"])
+    host = [two_over_one(r, "host") for r in rounds]
+    ours = [two_over_one(r, "ours") for r in rounds]
+    return [("the host's own: a loop with nothing in memory, "
+             "2 threads / 1 thread", *benchstats.paired_ratio_ci(
+                 host, [1.0] * len(host))),
+            ("fast pair, size 1: ours' 2 threads / 1 thread, over the "
+             "host's", *benchstats.paired_ratio_ci(ours, host))]
+
+
 def targets(rounds):
     """(name, median, lo, hi, goal, higher_is_better) for each target that
     every round measured; rounds: a list of each round's benchmarks."""

@@ -29,9 +29,33 @@ def round_(ours1, linux1, ours32, linux32, ips1, ips2):
             bench("fast_pair_1_32", "linux", 1, linux32, 1e8)]
 
 
+def with_host(rnd, ips1, ips2):
+    """ROUND with the host's loop at IPS1 and IPS2 iterations/s."""
+    return rnd + [bench("fast_pair_1", "host", 1, 1.0, ips1),
+                  bench("fast_pair_1", "host", 2, 1.0, ips2)]
+
+
 def verdicts(rounds):
     return {name: benchstats.decide(lo, hi, goal, higher)
             for name, _, lo, hi, goal, higher in fast_path.targets(rounds)}
+
+
+class Scaling(unittest.TestCase):
+    def test_ours_is_read_against_the_hosts_own(self):
+        # the host gave 1.8x and 2.0x; ours scaled 1.8x and 1.9x
+        rounds = [with_host(round_(6.0, 10.0, 7.0, 10.0, 1e8, 1.8e8),
+                            1e9, 1.8e9),
+                  with_host(round_(6.0, 10.0, 7.0, 10.0, 1e8, 1.9e8),
+                            1e9, 2.0e9)] * 2
+        (_, host, *_), (_, ours, lo, hi) = fast_path.scaling(rounds)
+        self.assertAlmostEqual(host, 1.9)
+        self.assertAlmostEqual(ours, 0.975)
+        self.assertAlmostEqual(lo, 0.95)
+        self.assertAlmostEqual(hi, 1.0)
+
+    def test_rounds_without_the_host_loop_give_nothing(self):
+        self.assertEqual(fast_path.scaling(
+            [round_(6.0, 10.0, 7.0, 10.0, 1e8, 2e8)] * 3), [])
 
 
 class Targets(unittest.TestCase):

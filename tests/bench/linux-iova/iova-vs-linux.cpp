@@ -11,6 +11,8 @@
 //   fast_pair_1:      alloc_fast + free_fast of 1 granule (rcache hits),
 //                     on 1 and 2 threads;
 //   fast_pair_1_32:   the same, sizes cycling through 1..32;
+//   fast_pair_1/host: no allocator: the host's own scaling from 1 to 2
+//                     threads, against which fast_pair_1's is read;
 //   full_32bit:       every pfn of the 32-bit window allocated; free a
 //                     random one, allocate one granule (finds the hole),
 //                     allocate one more (fails);
@@ -279,6 +281,25 @@ void BM_Mixed(benchmark::State& state)
     alloc.report(state, "alloc");
 }
 
+// The host's scaling: 16 dependent additions and exclusive-ors in
+// registers per iteration, nothing in memory and nothing shared, so two
+// threads do twice the iterations of one exactly when the host runs the
+// process on two whole CPUs.  On these machines it does not always
+// (docs/devel/performance.rst, "The fast path as a leaf function"), and
+// fast_pair_1's two threads cannot scale better than this.
+void BM_HostScaling(benchmark::State& state)
+{
+    std::uint64_t x = std::uint64_t(state.thread_index()) + 1, y = 2;
+    for (auto _ : state) {
+        for (std::uint64_t i = 0; i < 16; i++) {
+            x += y ^ i;
+            y ^= x + 3;
+        }
+        benchmark::DoNotOptimize(x);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
 // Iteration counts: fixed, so that each set-up (up to a million ranges)
 // runs once; Linux's full 32-bit space walks the whole tree on every
 // failed allocation, hence far fewer iterations there.
@@ -313,7 +334,8 @@ void register_for(const std::string& w, const Counts& n)
 }
 
 // Runs before main(): the shim's CPUs and worker, then the benchmarks,
-// each workload for ours and then for Linux.
+// each workload for ours and then for Linux, fast_pair_1's followed by
+// the host's scaling.
 const bool registered = [] {
     kshim_init(kCpus);
     const Counts ours{200'000, 200'000, 200'000};
@@ -323,6 +345,10 @@ const bool registered = [] {
           "mixed_1_64_100k_rcache", "mixed_1_64_100k_tree"}) {
         register_for<Ours>(w, ours);
         register_for<Linux>(w, linux);
+        if (std::string(w) == "fast_pair_1") {
+            benchmark::RegisterBenchmark("fast_pair_1/host", BM_HostScaling)
+                ->Threads(1)->Threads(2)->UseRealTime();
+        }
     }
     return true;
 }();
