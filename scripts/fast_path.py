@@ -55,16 +55,18 @@ def scaling(rounds):
     if not rounds or any(k not in r for r in rounds for k in keys):
         return []
 
-    def two_over_one(r, who):
-        return (r[("fast_pair_1", who, 2)]["items_per_second"] /
-                r[("fast_pair_1", who, 1)]["items_per_second"])
-    host = [two_over_one(r, "host") for r in rounds]
-    ours = [two_over_one(r, "ours") for r in rounds]
+    def per_s(who, threads):
+        return [r[("fast_pair_1", who, threads)]["items_per_second"]
+                for r in rounds]
+
+    def two_over_one(who):
+        return [two / one for two, one in zip(per_s(who, 2), per_s(who, 1))]
     return [("the host's own: a loop with nothing in memory, "
-             "2 threads / 1 thread", *benchstats.paired_ratio_ci(
-                 host, [1.0] * len(host))),
+             "2 threads / 1 thread",
+             *benchstats.paired_ratio_ci(per_s("host", 2), per_s("host", 1))),
             ("fast pair, size 1: ours' 2 threads / 1 thread, over the "
-             "host's", *benchstats.paired_ratio_ci(ours, host))]
+             "host's", *benchstats.paired_ratio_ci(two_over_one("ours"),
+                                                   two_over_one("host")))]
 
 
 def targets(rounds):

@@ -349,7 +349,7 @@ def rows(results, refs):
         for c in results:
             v = series(results, c, phase)
             ratio = benchstats.paired_ratio_ci(v, series(refs, c, phase))
-            out.append({"phase": phase, "config": c, "runs": len(v),
+            out.append({"phase": phase, "config": c, "samples": len(v),
                         "min": min(v), "med": statistics.median(v),
                         "max": max(v), "ratio": ratio})
     return out
@@ -361,10 +361,12 @@ def targets(results, refs):
     if "virt-dma-fq" not in results:
         return out
     for phase, (label, _) in PHASES.items():
-        fq = relative(results, refs, "virt-dma-fq", phase)
-        m, lo, hi = benchstats.paired_ratio_ci(fq, [1.0] * len(fq))
+        m, lo, hi = benchstats.paired_ratio_ci(
+            series(results, "virt-dma-fq", phase),
+            series(refs, "virt-dma-fq", phase))
         out.append((f"{label}: virt-iommu DMA-FQ >= 90% of no IOMMU",
                     m, lo, hi, 0.90))
+        fq = relative(results, refs, "virt-dma-fq", phase)
         for other in ("intel-strict", "intel-lazy", "virtio"):
             if other in results:
                 m, lo, hi = benchstats.paired_ratio_ci(
@@ -385,10 +387,10 @@ def table(results, refs):
           "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows(results, refs):
         label, unit = PHASES[r["phase"]]
-        pct = "" if r["ratio"] is None else \
-            "{:.1f}% [{:.1f}, {:.1f}]".format(*(x * 100 for x in r["ratio"]))
+        pct = "{:.1f}% [{:.1f}, {:.1f}]".format(
+            *(x * 100 for x in r["ratio"]))
         md.append(f"| {label} ({unit}) | {CONFIGS[r['config']][0]} | "
-                  f"{r['runs']} | {fmt(r['min'], unit)} | "
+                  f"{r['samples']} | {fmt(r['min'], unit)} | "
                   f"{fmt(r['med'], unit)} | {fmt(r['max'], unit)} | {pct} |")
     return md
 
