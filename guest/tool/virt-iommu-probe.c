@@ -126,9 +126,10 @@ static bool check_identification(void)
                        version >> 16, version & 0xffff,
                        VIRT_IOMMU_VERSION_MAJOR, VIRT_IOMMU_VERSION_MINOR);
     }
-    /* Command and event queues, four domain types. */
+    /* Command and event queues, lazy commands, four domain types. */
     check_eq("cap", rd64(VIRT_IOMMU_REG_CAP),
-             VIRT_IOMMU_CAP_CMDQ | VIRT_IOMMU_CAP_EVTQ | VIRT_IOMMU_CAP_MSIX, 1);
+             VIRT_IOMMU_CAP_CMDQ | VIRT_IOMMU_CAP_EVTQ | VIRT_IOMMU_CAP_MSIX |
+             VIRT_IOMMU_CAP_CMDQ_LAZY, 1);
     check_eq("domain types", rd32(VIRT_IOMMU_REG_DOMAIN_TYPES),
              1u << VIRT_IOMMU_DOMAIN_BLOCKED | 1u << VIRT_IOMMU_DOMAIN_IDENTITY |
              1u << VIRT_IOMMU_DOMAIN_DMA | 1u << VIRT_IOMMU_DOMAIN_DMA_FQ, 1);

@@ -190,6 +190,8 @@ static int virt_iommu_notify_flag_changed(IOMMUMemoryRegion *iommu_mr,
     VirtIOMMUEndpoint *ep = container_of(iommu_mr, VirtIOMMUEndpoint,
                                          iommu_mr);
     bool notified = new_flags != IOMMU_NOTIFIER_NONE;
+    bool copying = new_flags & IOMMU_NOTIFIER_MAP;
+    VirtIOMMUEndpoints *eps = ep->eps;
 
     if (new_flags & IOMMU_NOTIFIER_DEVIOTLB_UNMAP) {
         error_setg(errp, "virt-iommu does not support device-IOTLB "
@@ -200,9 +202,17 @@ static int virt_iommu_notify_flag_changed(IOMMUMemoryRegion *iommu_mr,
     if (notified != ep->notified) {
         ep->notified = notified;
         if (notified) {
-            ep->eps->notified_eps++;
+            eps->notified_eps++;
         } else {
-            ep->eps->notified_eps--;
+            eps->notified_eps--;
+        }
+    }
+    if (copying != ep->copying) {
+        ep->copying = copying;
+        eps->copying_eps += copying ? 1 : -1;
+        /* From none to one, or from one to none */
+        if (eps->copying_eps == (copying ? 1 : 0) && eps->copies_changed) {
+            eps->copies_changed(eps->cmdq_opaque);
         }
     }
     return 0;
@@ -313,6 +323,16 @@ static IOMMUTLBEntry virt_iommu_translate(IOMMUMemoryRegion *iommu_mr,
     fault = d ? virt_iommu_domain_translate(eps->domains, d, addr, access,
                                             &gpa, &perms, &stale_age_ns)
               : VIRT_IOMMU_FAULT_BLOCKED;
+    /*
+     * The guest may have queued the mapping without a doorbell: run what
+     * it queued, then look once more.  The commands a miss runs leave
+     * the endpoint's domain in place.
+     */
+    if (fault && fault != VIRT_IOMMU_FAULT_BLOCKED && access && eps->miss &&
+        eps->miss(eps->cmdq_opaque)) {
+        fault = virt_iommu_domain_translate(eps->domains, d, addr, access,
+                                            &gpa, &perms, &stale_age_ns);
+    }
     if (fault) {
         /* A lookup without an access (IOMMU_NONE) is no fault. */
         if (access) {

@@ -36,6 +36,7 @@ typedef struct VirtIOMMUEndpoint {
     MemoryRegion bypass_mr;     /* alias of system memory, when bypass */
     MemoryRegion msi_mr;        /* MSI window, never translated; !bypass */
     bool notified;              /* IOMMU notifiers are registered on it */
+    bool copying;               /* ... and one of them takes MAPs */
     bool rid_fixed;             /* on a root bus: @rid never changes */
     uint16_t rid;               /* requester ID, if @rid_fixed */
     /*
@@ -52,12 +53,26 @@ struct VirtIOMMUEndpoints {
     VirtIOMMUEvents *events;
     uint64_t page_size;         /* bytes */
     uint32_t control;           /* CONTROL as of the last update */
+    /*
+     * The command queue above (ABI 0.4): @miss is called once when a
+     * translated access would fault, true if commands ran that may have
+     * mapped it; @copies_changed when @copying_eps goes from 0 to 1 or
+     * back.  Both get @cmdq_opaque.
+     */
+    bool (*miss)(void *opaque);
+    void (*copies_changed)(void *opaque);
+    void *cmdq_opaque;
     GHashTable *buses;          /* PCIBus * -> VirtIOMMUEndpoint *[256] */
     uint32_t notified_eps;      /* endpoints with IOMMU notifiers */
+    /*
+     * Endpoints with MAP notifiers: they keep their own copy of the
+     * translations (VFIO), so their DMA never misses here.
+     */
+    uint32_t copying_eps;
 };
 
 /*
- * Makes @eps (its first five members set) the IOMMU of @bus; fails if
+ * Makes @eps (its members up to @cmdq_opaque set) the IOMMU of @bus; fails if
  * that bus already has one, with nothing allocated.
  */
 bool virt_iommu_as_setup(VirtIOMMUEndpoints *eps, PCIBus *bus, Error **errp);

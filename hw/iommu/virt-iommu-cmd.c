@@ -18,6 +18,7 @@
 #include "hw/pci/pci.h"
 #include "iova/iova.h"
 #include "qemu/bswap.h"
+#include "qemu/main-loop.h"
 #include "qemu/timer.h"
 #include "trace.h"
 #include "virt-iommu-internal.h"
@@ -58,6 +59,7 @@ typedef struct VirtIOMMUBatch {
     AddressSpace *dma_as;       /* the device's own DMA (rings, SYNC) */
     VirtIOMMURingMap ring;      /* the command ring, for this batch */
     bool views_changed;         /* attachments or domain types changed */
+    bool on_miss;               /* run by a miss: mapping commands only */
     GArray *gone;               /* VirtIOMMUGone, while sweeping; NULL: none */
 } VirtIOMMUBatch;
 
@@ -477,7 +479,23 @@ static bool virt_iommu_sync_delayed(VirtIOMMUState *s, const VirtIOMMUCmd *cmd)
     return true;
 }
 
-/* Runs the commands between HEAD and TAIL, or up to a ring error. */
+/*
+ * The commands a translation miss may run: they change only one domain's
+ * mappings and the IOTLB, never an endpoint's view or the set of domains
+ * that the access being translated is using.
+ */
+static bool virt_iommu_cmd_runs_on_miss(uint8_t opcode)
+{
+    return opcode == VIRT_IOMMU_CMD_MAP || opcode == VIRT_IOMMU_CMD_MAP_FIXED ||
+           opcode == VIRT_IOMMU_CMD_UNMAP ||
+           opcode == VIRT_IOMMU_CMD_INVALIDATE;
+}
+
+/*
+ * Runs the commands between HEAD and TAIL, or up to a ring error (or, on
+ * a miss, up to the first command that only a doorbell runs, or that is
+ * not PENDING: one that ran a lap ago, under a stale shadow).
+ */
 static void virt_iommu_cmdq_drain(VirtIOMMUBatch *b)
 {
     VirtIOMMUState *s = b->s;
@@ -498,6 +516,10 @@ static void virt_iommu_cmdq_drain(VirtIOMMUBatch *b)
             return;
         }
         virt_iommu_cmd_from_le(&cmd);
+        if (b->on_miss && (cmd.status != VIRT_IOMMU_S_PENDING ||
+                           !virt_iommu_cmd_runs_on_miss(cmd.opcode))) {
+            return;
+        }
         if (virt_iommu_sync_delayed(s, &cmd)) {
             return;
         }
@@ -528,10 +550,12 @@ void virt_iommu_sync_fire(void *opaque)
     }
     s->sync.pending = false;
     status = virt_iommu_cmd_sync(&b, &s->sync.cmd);
+    s->cmdq_running = true;
     virt_iommu_ring_map(&b.ring, b.dma_as, &s->cmdq, CMD_SIZE);
     done = virt_iommu_cmd_complete(s, &b.ring, slot, &s->sync.cmd, status, 0,
                                    true);
     virt_iommu_ring_unmap(&b.ring);
+    s->cmdq_running = false;
     if (done) {
         virt_iommu_cmdq_run(s);
     }
@@ -549,6 +573,7 @@ void virt_iommu_cmdq_run(VirtIOMMUState *s)
         s->sync.pending) {
         return;
     }
+    s->cmdq_running = true;
     /* Commands must not see endpoints that vanished since the last batch */
     virt_iommu_sweep(&b);
     virt_iommu_ring_map(&b.ring, b.dma_as, &s->cmdq, CMD_SIZE);
@@ -557,4 +582,79 @@ void virt_iommu_cmdq_run(VirtIOMMUState *s)
     if (b.views_changed) {
         virt_iommu_as_update(&s->eps, s->control);
     }
+    s->cmdq_running = false;
+}
+
+void virt_iommu_cmdq_write_copying(void *opaque)
+{
+    VirtIOMMUState *s = opaque;
+    uint32_t copying = cpu_to_le32(s->eps.copying_eps != 0);
+
+    if (!s->cmdq_tail_addr || !(s->control & VIRT_IOMMU_CTRL_CMDQ_EN)) {
+        return;
+    }
+    if (virt_iommu_ram_write(pci_get_address_space(PCI_DEVICE(s)),
+                             s->cmdq_tail_addr + sizeof(uint32_t), &copying,
+                             sizeof(copying)) != MEMTX_OK) {
+        s->error |= VIRT_IOMMU_ERR_CMDQ_FETCH;
+        trace_virt_iommu_cmdq_error(s->cmdq.head, s->error);
+    }
+}
+
+bool virt_iommu_cmdq_run_on_miss(void *opaque)
+{
+    VirtIOMMUState *s = opaque;
+    VirtIOMMUBatch b = {
+        .s = s,
+        .dma_as = pci_get_address_space(PCI_DEVICE(s)),
+        .on_miss = true,
+    };
+    uint32_t mask = virt_iommu_queue_mask(&s->cmdq);
+    uint32_t old_head = s->cmdq.head;
+    uint32_t shadow, ahead, room;
+    uint16_t first_status;
+
+    if (!s->cmdq_tail_addr || s->cmdq_running || !bql_locked() ||
+        !(s->control & VIRT_IOMMU_CTRL_CMDQ_EN) ||
+        (s->error & (VIRT_IOMMU_ERR_CMDQ_TAIL | VIRT_IOMMU_ERR_CMDQ_FETCH)) ||
+        s->sync.pending) {
+        return false;
+    }
+    if (virt_iommu_ram_read(b.dma_as, s->cmdq_tail_addr, &shadow,
+                            sizeof(shadow)) != MEMTX_OK) {
+        s->error |= VIRT_IOMMU_ERR_CMDQ_FETCH;
+        trace_virt_iommu_cmdq_error(s->cmdq.head, s->error);
+        return false;
+    }
+    shadow = le32_to_cpu(shadow);
+    if (shadow & ~mask) {
+        s->error |= VIRT_IOMMU_ERR_CMDQ_TAIL;
+        trace_virt_iommu_cmdq_error(s->cmdq.head, s->error);
+        return false;
+    }
+    /*
+     * Only forward, and not past HEAD.  With HEAD == TAIL an index cannot
+     * tell a shadow left behind from a full lap ahead, but the slot at
+     * HEAD can: a command the guest queued is PENDING, one that ran is
+     * not.  A stale shadow must not send the ring round again.
+     */
+    ahead = (shadow - s->cmdq.tail) & mask;
+    room = ((s->cmdq.head - s->cmdq.tail - 1) & mask) + 1;
+    if (!ahead || ahead >= room ||
+        virt_iommu_ram_read(b.dma_as, s->cmdq.base +
+                            (uint64_t)s->cmdq.head * CMD_SIZE +
+                            offsetof(VirtIOMMUCmd, status), &first_status,
+                            sizeof(first_status)) != MEMTX_OK ||
+        le16_to_cpu(first_status) != VIRT_IOMMU_S_PENDING) {
+        return false;
+    }
+    s->cmdq.tail = shadow;
+    s->cmdq_running = true;
+    virt_iommu_ring_map(&b.ring, b.dma_as, &s->cmdq, CMD_SIZE);
+    virt_iommu_cmdq_drain(&b);
+    virt_iommu_ring_unmap(&b.ring);
+    s->cmdq_running = false;
+    s->cmdq_miss_commands += (s->cmdq.head - old_head) & mask;
+    trace_virt_iommu_cmdq_miss(old_head, s->cmdq.head, shadow);
+    return s->cmdq.head != old_head;
 }

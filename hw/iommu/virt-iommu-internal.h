@@ -57,6 +57,9 @@ struct VirtIOMMUState {
     uint32_t control;           /* VIRT_IOMMU_REG_CONTROL */
     uint32_t error;             /* VIRT_IOMMU_REG_ERROR */
     VirtIOMMUQueue cmdq;
+    uint64_t cmdq_tail_addr;    /* VIRT_IOMMU_REG_CMDQ_TAIL_ADDR */
+    bool cmdq_running;          /* a batch runs: a miss must not start one */
+    uint64_t cmdq_miss_commands; /* run on a translation miss, since reset */
     VirtIOMMUEvents events;     /* the event queue and its writer */
     VirtIOMMUIOTLB iotlb;
     VirtIOMMUDomains domains;
@@ -100,6 +103,23 @@ uint64_t virt_iommu_supported_commands(void);
  * endpoints' views once if an attachment or a domain type changed.
  */
 void virt_iommu_cmdq_run(VirtIOMMUState *s);
+
+/*
+ * An endpoint's access missed (ABI 0.4, "Commands without a doorbell"):
+ * if the guest's TAIL shadow is ahead of CMDQ_TAIL, runs the mapping
+ * commands (MAP, MAP_FIXED, UNMAP, INVALIDATE) from HEAD up to it,
+ * stopping before any other.  True if a command ran, so that the access
+ * is worth looking up again.  Not while a batch runs (a miss inside one),
+ * nor outside the BQL (an endpoint in an iothread).
+ */
+bool virt_iommu_cmdq_run_on_miss(void *opaque);
+
+/*
+ * Writes COPYING, the word after the TAIL shadow: 1 while an endpoint
+ * keeps its own copy of translations (a MAP notifier), else 0.  Nothing
+ * without a TAIL shadow or with the queue off.
+ */
+void virt_iommu_cmdq_write_copying(void *opaque);
 
 /*
  * QUERY_STATS: fills @st (host byte order) for domain @id, or for the

@@ -60,7 +60,8 @@ static int virt_iommu_post_load(void *opaque, int version_id)
         s->events.q.log2size > VIRT_IOMMU_QUEUE_MAX_LOG2 ||
         s->cmdq.head >> s->cmdq.log2size || s->cmdq.tail >> s->cmdq.log2size ||
         s->events.q.head >> s->events.q.log2size ||
-        s->events.q.tail >> s->events.q.log2size) {
+        s->events.q.tail >> s->events.q.log2size ||
+        (s->cmdq_tail_addr & (VIRT_IOMMU_TAIL_ADDR_ALIGN - 1))) {
         ret = -EINVAL;
     } else {
         ret = virt_iommu_domains_load(&s->domains, s->mig_domains,
@@ -70,6 +71,10 @@ static int virt_iommu_post_load(void *opaque, int version_id)
     }
     virt_iommu_mig_free(s);
     virt_iommu_as_update(&s->eps, s->control);
+    if (!ret) {
+        /* The destination's endpoints are the ones that may keep copies */
+        virt_iommu_cmdq_write_copying(s);
+    }
     return ret;
 }
 
@@ -136,6 +141,25 @@ static bool virt_iommu_mig_counts_ok(void *opaque, int version_id)
            s->mig_nmappings <= VIRT_IOMMU_MAX_MIG_MAPPINGS;
 }
 
+static bool virt_iommu_tail_addr_needed(void *opaque)
+{
+    VirtIOMMUState *s = opaque;
+
+    return s->cmdq_tail_addr != 0;
+}
+
+/* ABI 0.4's TAIL shadow; a stream without it had none. */
+static const VMStateDescription vmstate_virt_iommu_tail_addr = {
+    .name = TYPE_VIRT_IOMMU "/cmdq-tail-addr",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = virt_iommu_tail_addr_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(cmdq_tail_addr, VirtIOMMUState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 const VMStateDescription vmstate_virt_iommu = {
     .name = TYPE_VIRT_IOMMU,
     .version_id = 1,
@@ -169,5 +193,9 @@ const VMStateDescription vmstate_virt_iommu = {
                                     vmstate_virt_iommu_mig_attach,
                                     VirtIOMMUMigAttach),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_virt_iommu_tail_addr,
+        NULL
     },
 };

@@ -184,6 +184,12 @@ static VirtIommuInfo *query_device(VirtIOMMUState *s, uint64_t max_mappings,
     info->page_size = s->page_size;
     info->iova_bits = s->iova_bits;
     info->cmdq = query_queue(&s->cmdq);
+    if (s->cmdq_tail_addr) {
+        info->cmdq->has_tail_addr = true;
+        info->cmdq->tail_addr = s->cmdq_tail_addr;
+        info->cmdq->has_miss_commands = true;
+        info->cmdq->miss_commands = s->cmdq_miss_commands;
+    }
     info->evtq = query_queue(&s->events.q);
 
     virt_iommu_stats(s, 0, &st);
@@ -337,6 +343,7 @@ static void hmp_domain(Monitor *mon, const VirtIommuDomainInfo *d)
 static void hmp_device(Monitor *mon, const VirtIommuInfo *info)
 {
     unsigned domains = 0, endpoints = 0;
+    g_autofree char *tail_shadow = NULL;
 
     for (VirtIommuDomainInfoList *d = info->domains; d; d = d->next) {
         domains++;
@@ -344,10 +351,16 @@ static void hmp_device(Monitor *mon, const VirtIommuInfo *info)
             endpoints++;
         }
     }
+    if (info->cmdq->has_tail_addr) {
+        tail_shadow = g_strdup_printf("; tail shadow at 0x%" PRIx64 ", %"
+                                      PRIu64 " commands run on a miss",
+                                      info->cmdq->tail_addr,
+                                      info->cmdq->miss_commands);
+    }
     monitor_printf(mon,
         "virt-iommu %02x:%02x.%x: ABI %u.%u, control 0x%x, error 0x%x, "
         "page size 0x%" PRIx64 ", %u-bit IOVAs\n"
-        "  cmdq: base 0x%" PRIx64 ", %u entries, head %u, tail %u\n"
+        "  cmdq: base 0x%" PRIx64 ", %u entries, head %u, tail %u%s\n"
         "  evtq: base 0x%" PRIx64 ", %u entries, head %u, tail %u; %" PRIu64
         " records, %" PRIu64 " dropped\n"
         "  iotlb: %u entries, %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64
@@ -357,7 +370,7 @@ static void hmp_device(Monitor *mon, const VirtIommuInfo *info)
         info->abi_minor, info->control, info->error, info->page_size,
         info->iova_bits,
         info->cmdq->base, info->cmdq->entries, info->cmdq->head,
-        info->cmdq->tail,
+        info->cmdq->tail, tail_shadow ?: "",
         info->evtq->base, info->evtq->entries, info->evtq->head,
         info->evtq->tail, info->events, info->events_dropped,
         info->iotlb->entries, info->iotlb->hits, info->iotlb->misses,

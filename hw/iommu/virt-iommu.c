@@ -66,7 +66,7 @@ static uint64_t virt_iommu_reg_slot(VirtIOMMUState *s, hwaddr addr)
     case VIRT_IOMMU_REG_MAGIC:
         return VIRT_IOMMU_MAGIC | (uint64_t)VIRT_IOMMU_VERSION << 32;
     case VIRT_IOMMU_REG_CAP:
-        return VIRT_IOMMU_CAP_CMDQ | VIRT_IOMMU_CAP_EVTQ | VIRT_IOMMU_CAP_MSIX;
+        return VIRT_IOMMU_CAPS;
     case VIRT_IOMMU_REG_PGSIZE_MASK:
         return s->page_size;
     case VIRT_IOMMU_REG_IOVA_BITS:
@@ -85,6 +85,8 @@ static uint64_t virt_iommu_reg_slot(VirtIOMMUState *s, hwaddr addr)
         return s->cmdq.log2size;
     case VIRT_IOMMU_REG_CMDQ_HEAD:
         return s->cmdq.head | (uint64_t)s->cmdq.tail << 32;
+    case VIRT_IOMMU_REG_CMDQ_TAIL_ADDR:
+        return s->cmdq_tail_addr;
     case VIRT_IOMMU_REG_EVTQ_BASE:
         return s->events.q.base;
     case VIRT_IOMMU_REG_EVTQ_SIZE:
@@ -124,11 +126,13 @@ static void virt_iommu_queues_control(VirtIOMMUState *s, uint32_t old_control)
         s->sync.pending = false;
     }
     if (on & VIRT_IOMMU_CTRL_CMDQ_EN) {
-        if (!virt_iommu_queue_config_ok(&s->cmdq, sizeof(VirtIOMMUCmd))) {
+        if (!virt_iommu_queue_config_ok(&s->cmdq, sizeof(VirtIOMMUCmd)) ||
+            (s->cmdq_tail_addr & (VIRT_IOMMU_TAIL_ADDR_ALIGN - 1))) {
             s->error |= VIRT_IOMMU_ERR_CMDQ_CONFIG;
             s->control &= ~VIRT_IOMMU_CTRL_CMDQ_EN;
         }
         s->cmdq.head = s->cmdq.tail = 0;
+        virt_iommu_cmdq_write_copying(s);
     }
     if (on & VIRT_IOMMU_CTRL_EVTQ_EN) {
         if (!virt_iommu_queue_config_ok(&s->events.q,
@@ -186,6 +190,15 @@ static void virt_iommu_reg_write(void *opaque, hwaddr addr, uint64_t val,
     case VIRT_IOMMU_REG_CMDQ_SIZE:
         virt_iommu_write_queue(s, &s->cmdq, VIRT_IOMMU_CTRL_CMDQ_EN,
                                VIRT_IOMMU_REG_CMDQ_BASE, addr, val);
+        break;
+    case VIRT_IOMMU_REG_CMDQ_TAIL_ADDR:
+    case VIRT_IOMMU_REG_CMDQ_TAIL_ADDR + 4:
+        if (s->control & VIRT_IOMMU_CTRL_CMDQ_EN) {
+            qemu_log_mask(LOG_GUEST_ERROR, "virt-iommu: CMDQ_TAIL_ADDR "
+                          "written while the queue is enabled\n");
+            break;
+        }
+        virt_iommu_set_half(&s->cmdq_tail_addr, addr, val);
         break;
     case VIRT_IOMMU_REG_EVTQ_BASE:
     case VIRT_IOMMU_REG_EVTQ_BASE + 4:
@@ -285,6 +298,8 @@ static void virt_iommu_reset_state(VirtIOMMUState *s)
     s->control = VIRT_IOMMU_CTRL_DEFAULT_BYPASS;
     s->error = 0;
     memset(&s->cmdq, 0, sizeof(s->cmdq));
+    s->cmdq_tail_addr = 0;
+    s->cmdq_miss_commands = 0;
     virt_iommu_events_reset(&s->events);
     virt_iommu_iotlb_reset(&s->iotlb);
     virt_iommu_inject_reset(s);
@@ -399,6 +414,9 @@ static void virt_iommu_realize(PCIDevice *dev, Error **errp)
         .events = &s->events,
         .page_size = s->page_size,
         .control = VIRT_IOMMU_CTRL_DEFAULT_BYPASS,
+        .miss = virt_iommu_cmdq_run_on_miss,
+        .copies_changed = virt_iommu_cmdq_write_copying,
+        .cmdq_opaque = s,
     };
     if (!virt_iommu_as_setup(&s->eps, pci_device_root_bus(dev), errp)) {
         return;

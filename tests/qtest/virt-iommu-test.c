@@ -79,7 +79,7 @@ static void test_reset_values(void)
                     VIRT_IOMMU_VERSION);
     g_assert_cmphex(qvirt_iommu_readq(v, VIRT_IOMMU_REG_CAP), ==,
                     VIRT_IOMMU_CAP_CMDQ | VIRT_IOMMU_CAP_EVTQ |
-                    VIRT_IOMMU_CAP_MSIX);
+                    VIRT_IOMMU_CAP_MSIX | VIRT_IOMMU_CAP_CMDQ_LAZY);
     g_assert_cmphex(qvirt_iommu_readq(v, VIRT_IOMMU_REG_PGSIZE_MASK), ==,
                     4096);
     g_assert_cmpuint(qvirt_iommu_readl(v, VIRT_IOMMU_REG_IOVA_BITS), ==, 48);

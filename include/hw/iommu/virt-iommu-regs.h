@@ -61,6 +61,16 @@
 #define VIRT_IOMMU_REG_CMDQ_SIZE    0x088   /* 32: RW, log2 of entries */
 #define VIRT_IOMMU_REG_CMDQ_HEAD    0x090   /* 32: RO, next command to run */
 #define VIRT_IOMMU_REG_CMDQ_TAIL    0x094   /* 32: RW, doorbell */
+/*
+ * 64: RW, guest-physical address of two 32-bit words in RAM
+ * (VIRT_IOMMU_CAP_CMDQ_LAZY): the TAIL shadow, which the guest writes and
+ * the device reads on a translation miss, then COPYING, which the device
+ * writes (1: an endpoint keeps its own copy of translations, so commands
+ * must be rung).  0: none.  8-byte aligned; may change only while the
+ * queue is disabled.
+ */
+#define VIRT_IOMMU_REG_CMDQ_TAIL_ADDR 0x098
+#define VIRT_IOMMU_TAIL_ADDR_ALIGN  8
 #define VIRT_IOMMU_REG_EVTQ_BASE    0x0a0   /* 64: RW */
 #define VIRT_IOMMU_REG_EVTQ_SIZE    0x0a8   /* 32: RW, log2 of entries */
 #define VIRT_IOMMU_REG_EVTQ_HEAD    0x0b0   /* 32: RW, next record to read */
@@ -69,7 +79,7 @@
 
 #define VIRT_IOMMU_MAGIC            0x4d4f4956u /* "VIOM" in memory order */
 #define VIRT_IOMMU_VERSION_MAJOR    0
-#define VIRT_IOMMU_VERSION_MINOR    3
+#define VIRT_IOMMU_VERSION_MINOR    4
 #define VIRT_IOMMU_VERSION \
     ((VIRT_IOMMU_VERSION_MAJOR << 16) | VIRT_IOMMU_VERSION_MINOR)
 
@@ -77,6 +87,11 @@
 #define VIRT_IOMMU_CAP_CMDQ         (1ull << 0)
 #define VIRT_IOMMU_CAP_EVTQ         (1ull << 1)
 #define VIRT_IOMMU_CAP_MSIX         (1ull << 2)
+/* ABI 0.4: a miss runs the mapping commands up to the TAIL shadow */
+#define VIRT_IOMMU_CAP_CMDQ_LAZY    (1ull << 3)
+#define VIRT_IOMMU_CAPS \
+    (VIRT_IOMMU_CAP_CMDQ | VIRT_IOMMU_CAP_EVTQ | VIRT_IOMMU_CAP_MSIX | \
+     VIRT_IOMMU_CAP_CMDQ_LAZY)
 
 /* Domain types, numbered as the DOMAIN_TYPES bitmap's bit positions */
 #define VIRT_IOMMU_DOMAIN_BLOCKED   0
@@ -102,7 +117,7 @@
 /* ERROR bits: sticky until written back as 1 */
 #define VIRT_IOMMU_ERR_CMDQ_CONFIG      (1u << 0)  /* bad CMDQ BASE/SIZE */
 #define VIRT_IOMMU_ERR_CMDQ_TAIL        (1u << 1)  /* TAIL beyond the ring */
-#define VIRT_IOMMU_ERR_CMDQ_FETCH       (1u << 2)  /* ring not readable */
+#define VIRT_IOMMU_ERR_CMDQ_FETCH       (1u << 2)  /* ring/TAIL_ADDR not RAM */
 #define VIRT_IOMMU_ERR_EVTQ_CONFIG      (1u << 3)  /* bad EVTQ BASE/SIZE */
 #define VIRT_IOMMU_ERR_EVTQ_HEAD        (1u << 4)  /* HEAD beyond the ring */
 #define VIRT_IOMMU_ERR_EVTQ_OVERFLOW    (1u << 5)  /* records were dropped */

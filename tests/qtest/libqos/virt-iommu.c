@@ -87,22 +87,64 @@ void qvirt_iommu_cmd_to_le(VirtIOMMUCmd *le, const VirtIOMMUCmd *cmd)
     };
 }
 
-uint16_t qvirt_iommu_submit(QVirtIOMMU *v, const VirtIOMMUCmd *cmd,
-                            uint64_t *result)
+/* Guest-physical address of ring slot @index */
+static uint64_t qvirt_iommu_slot(QVirtIOMMU *v, uint32_t index)
+{
+    uint32_t mask = (1u << v->cmdq_log2) - 1;
+
+    return v->cmdq + (index & mask) * sizeof(VirtIOMMUCmd);
+}
+
+/* The ring index after the last command written: where the next one goes */
+static uint32_t qvirt_iommu_next_index(QVirtIOMMU *v)
+{
+    if (v->tail_shadow) {
+        return qtest_readl(v->dev->bus->qts, v->tail_shadow);
+    }
+    return qvirt_iommu_readl(v, VIRT_IOMMU_REG_CMDQ_TAIL);
+}
+
+/*
+ * Writes @n commands at ring index @index on (wrapping), then the index
+ * after them into the TAIL shadow if there is one; returns that index.
+ */
+static uint32_t qvirt_iommu_write_cmds(QVirtIOMMU *v, uint32_t index,
+                                       const VirtIOMMUCmd *cmds, uint32_t n)
 {
     QTestState *qts = v->dev->bus->qts;
     uint32_t mask = (1u << v->cmdq_log2) - 1;
-    uint32_t tail = qvirt_iommu_readl(v, VIRT_IOMMU_REG_CMDQ_TAIL);
-    uint64_t slot = v->cmdq + tail * sizeof(VirtIOMMUCmd);
     VirtIOMMUCmd le;
 
-    qvirt_iommu_cmd_to_le(&le, cmd);
-    qtest_memwrite(qts, slot, &le, sizeof(le));
-    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_TAIL, (tail + 1) & mask);
+    g_assert_cmpuint(n, <=, mask);
+    for (uint32_t i = 0; i < n; i++) {
+        qvirt_iommu_cmd_to_le(&le, &cmds[i]);
+        qtest_memwrite(qts, qvirt_iommu_slot(v, index + i), &le, sizeof(le));
+    }
+    index = (index + n) & mask;
+    if (v->tail_shadow) {
+        qtest_writel(qts, v->tail_shadow, index);
+    }
+    return index;
+}
+
+static void qvirt_iommu_read_slot(QVirtIOMMU *v, uint32_t index,
+                                  VirtIOMMUCmd *le)
+{
+    qtest_memread(v->dev->bus->qts, qvirt_iommu_slot(v, index), le,
+                  sizeof(*le));
+}
+
+uint16_t qvirt_iommu_submit(QVirtIOMMU *v, const VirtIOMMUCmd *cmd,
+                            uint64_t *result)
+{
+    uint32_t index = qvirt_iommu_next_index(v);
+    uint32_t tail = qvirt_iommu_write_cmds(v, index, cmd, 1);
+    VirtIOMMUCmd le;
+
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_TAIL, tail);
     /* Commands run synchronously with the doorbell write. */
-    g_assert_cmpuint(qvirt_iommu_readl(v, VIRT_IOMMU_REG_CMDQ_HEAD), ==,
-                     (tail + 1) & mask);
-    qtest_memread(qts, slot, &le, sizeof(le));
+    g_assert_cmpuint(qvirt_iommu_readl(v, VIRT_IOMMU_REG_CMDQ_HEAD), ==, tail);
+    qvirt_iommu_read_slot(v, index, &le);
     if (result) {
         *result = le64_to_cpu(le.result);
     }
@@ -112,29 +154,56 @@ uint16_t qvirt_iommu_submit(QVirtIOMMU *v, const VirtIOMMUCmd *cmd,
 uint32_t qvirt_iommu_post(QVirtIOMMU *v, const VirtIOMMUCmd *cmds,
                           uint32_t n)
 {
-    QTestState *qts = v->dev->bus->qts;
-    uint32_t mask = (1u << v->cmdq_log2) - 1;
-    uint32_t tail = qvirt_iommu_readl(v, VIRT_IOMMU_REG_CMDQ_TAIL);
-    VirtIOMMUCmd le;
+    uint32_t index = qvirt_iommu_next_index(v);
 
-    g_assert_cmpuint(n, <=, mask);
-    for (uint32_t i = 0; i < n; i++) {
-        qvirt_iommu_cmd_to_le(&le, &cmds[i]);
-        qtest_memwrite(qts, v->cmdq + ((tail + i) & mask) * sizeof(le), &le,
-                       sizeof(le));
-    }
-    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_TAIL, (tail + n) & mask);
-    return tail;
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_TAIL,
+                       qvirt_iommu_write_cmds(v, index, cmds, n));
+    return index;
+}
+
+uint32_t qvirt_iommu_queue(QVirtIOMMU *v, const VirtIOMMUCmd *cmds,
+                           uint32_t n)
+{
+    uint32_t index;
+
+    g_assert_cmphex(v->tail_shadow, !=, 0);
+    index = qvirt_iommu_next_index(v);
+    qvirt_iommu_write_cmds(v, index, cmds, n);
+    return index;
+}
+
+void qvirt_iommu_write_tail_addr(QVirtIOMMU *v, uint64_t addr)
+{
+    uint32_t control = qvirt_iommu_readl(v, VIRT_IOMMU_REG_CONTROL);
+
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CONTROL,
+                       control & ~VIRT_IOMMU_CTRL_CMDQ_EN);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_TAIL_ADDR, addr);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CMDQ_TAIL_ADDR + 4, addr >> 32);
+    qvirt_iommu_writel(v, VIRT_IOMMU_REG_CONTROL, control);
+}
+
+void qvirt_iommu_use_tail_shadow(QVirtIOMMU *v, uint64_t gpa)
+{
+    qtest_writel(v->dev->bus->qts, gpa, 0);
+    v->tail_shadow = gpa;
+    qvirt_iommu_write_tail_addr(v, gpa);
 }
 
 uint16_t qvirt_iommu_slot_status(QVirtIOMMU *v, uint32_t index)
 {
-    uint32_t mask = (1u << v->cmdq_log2) - 1;
     VirtIOMMUCmd le;
 
-    qtest_memread(v->dev->bus->qts, v->cmdq + (index & mask) * sizeof(le),
-                  &le, sizeof(le));
+    qvirt_iommu_read_slot(v, index, &le);
     return le16_to_cpu(le.status);
+}
+
+uint64_t qvirt_iommu_slot_result(QVirtIOMMU *v, uint32_t index)
+{
+    VirtIOMMUCmd le;
+
+    qvirt_iommu_read_slot(v, index, &le);
+    return le64_to_cpu(le.result);
 }
 
 void qvirt_iommu_submit_batch(QVirtIOMMU *v, const VirtIOMMUCmd *cmds,

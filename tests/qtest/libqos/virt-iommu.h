@@ -23,6 +23,7 @@ typedef struct QVirtIOMMU {
     uint32_t cmdq_log2;
     uint32_t evtq_log2;
     uint64_t stats_buf;     /* where QUERY_STATS writes */
+    uint64_t tail_shadow;   /* guest-physical TAIL shadow (ABI 0.4); 0: none */
 } QVirtIOMMU;
 
 /*
@@ -46,14 +47,50 @@ void qvirt_iommu_start(QVirtIOMMU *v, QGuestAllocator *alloc,
                        uint32_t control);
 
 /*
+ * Writes CMDQ_TAIL_ADDR (the TAIL shadow's address; 0: none) as two
+ * 32-bit halves.  The register takes only while the command queue is
+ * off, so CMDQ_EN is cleared around the write if it was set.  Setting
+ * CMDQ_EN again resets HEAD and TAIL to 0 and has the device write
+ * COPYING at @addr + 4, or does not take (ERROR.CMDQ_CONFIG) if @addr is
+ * not a multiple of VIRT_IOMMU_TAIL_ADDR_ALIGN: the caller checks ERROR.
+ * The driver side neither reads nor writes the words at @addr.
+ */
+void qvirt_iommu_write_tail_addr(QVirtIOMMU *v, uint64_t addr);
+
+/*
+ * Makes the two 32-bit words at guest-physical @gpa (aligned to
+ * VIRT_IOMMU_TAIL_ADDR_ALIGN) the TAIL shadow and COPYING, and keeps the
+ * shadow as a driver that queues commands without a doorbell must (ABI
+ * 0.4): stores 0 there, points CMDQ_TAIL_ADDR at it (restarting the
+ * empty queue) and from then on keeps there the index after the last
+ * command written.  qvirt_iommu_submit() and qvirt_iommu_post() then
+ * write at the shadow's index, not at CMDQ_TAIL (which lags behind
+ * commands queued without a doorbell), and store the new index in the
+ * shadow before they ring.  COPYING is the device's to write.
+ */
+void qvirt_iommu_use_tail_shadow(QVirtIOMMU *v, uint64_t gpa);
+
+/*
+ * Writes @n commands after the last one written (at the shadow's index,
+ * wrapping) and moves the TAIL shadow past them without ringing the
+ * doorbell: the device runs them on an endpoint's translation miss, or
+ * at the next CMDQ_TAIL write.  (A driver must ring while COPYING is 1;
+ * this does not look.)  Needs qvirt_iommu_use_tail_shadow(); returns the
+ * ring index of the first.
+ */
+uint32_t qvirt_iommu_queue(QVirtIOMMU *v, const VirtIOMMUCmd *cmds,
+                           uint32_t n);
+
+/*
  * @cmd as the device reads it from the ring: little-endian, status
  * PENDING.  For tests that lay out batches of commands themselves.
  */
 void qvirt_iommu_cmd_to_le(VirtIOMMUCmd *le, const VirtIOMMUCmd *cmd);
 
 /*
- * Writes @cmd at the command queue's tail, rings the doorbell and waits
- * for HEAD to pass it.  Returns the status the device wrote back and
+ * Writes @cmd at the command queue's tail (the TAIL shadow's index if
+ * there is one: qvirt_iommu_use_tail_shadow()), rings the doorbell and
+ * waits for HEAD to pass it.  Returns the status the device wrote back and
  * stores the result in *@result if not NULL.
  */
 uint16_t qvirt_iommu_submit(QVirtIOMMU *v, const VirtIOMMUCmd *cmd,
@@ -68,6 +105,8 @@ uint32_t qvirt_iommu_post(QVirtIOMMU *v, const VirtIOMMUCmd *cmds,
 
 /* The status the device wrote into ring slot @index (PENDING: not yet). */
 uint16_t qvirt_iommu_slot_status(QVirtIOMMU *v, uint32_t index);
+/* The result in ring slot @index (meaningful once its status is not PENDING) */
+uint64_t qvirt_iommu_slot_result(QVirtIOMMU *v, uint32_t index);
 
 /*
  * Writes @n commands at TAIL (wrapping) and rings the doorbell once;
