@@ -847,6 +847,19 @@ def main():
           "ratios to their references (scripts/guest_io.py).\n")
         md.extend(guest_io.table(results, refs))
         w("")
+        lazy = guest_io.lazy_vs_ring(results, refs)
+        if lazy:
+            w("\"Doorbell per map\" is virt-iommu DMA-FQ with the driver's "
+              "lazy_map off: every iotlb_sync_map rings, as before ABI "
+              "0.4, where the default leaves the MAP_FIXEDs for the device "
+              "to run on the DMA's miss.  Each as its ratio to its own "
+              "reference, no doorbell per map over a doorbell per map "
+              "(> 1: faster without):\n")
+            w("| workload | ratio [95% interval] |")
+            w("|---|---:|")
+            for label, m, lo, hi in lazy:
+                w(f"| {label} | {m:.3f} [{lo:.3f}, {hi:.3f}] |")
+            w("")
         for name, m, lo, hi, goal in guest_io.targets(results, refs):
             targets.append(target(name, m, lo, hi, goal))
         phases = list(guest_io.PHASES)

@@ -61,6 +61,11 @@ CONFIGS = {
                  "iommu.strict=1", "DMA"),
     "virt-dma-fq": ("virt-iommu DMA-FQ (lazy)", ["-device", "virt-iommu"],
                     "iommu.strict=0", "DMA-FQ"),
+    # The driver as before ABI 0.4: a doorbell for every iotlb_sync_map
+    # instead of MAP_FIXEDs the device runs on a miss
+    "virt-dma-fq-ring": ("virt-iommu DMA-FQ, doorbell per map",
+                         ["-device", "virt-iommu"],
+                         "iommu.strict=0 virt_iommu.lazy_map=0", "DMA-FQ"),
     "intel-strict": ("intel-iommu strict",
                      ["-device", "intel-iommu,intremap=off"],
                      "intel_iommu=on iommu.strict=1", "DMA"),
@@ -377,6 +382,19 @@ def targets(results, refs):
     return out
 
 
+def lazy_vs_ring(results, refs):
+    """(label, median, lo, hi) per phase: virt-iommu DMA-FQ with MAP_FIXEDs
+    run on a miss (the driver's lazy_map, ABI 0.4) over the same with a
+    doorbell per map, each as its ratio to its own reference; > 1: faster
+    without the doorbell.  Empty unless both ran."""
+    if not {"virt-dma-fq", "virt-dma-fq-ring"} <= results.keys():
+        return []
+    return [(label,) + benchstats.paired_ratio_ci(
+                relative(results, refs, "virt-dma-fq", phase),
+                relative(results, refs, "virt-dma-fq-ring", phase))
+            for phase, (label, _) in PHASES.items()]
+
+
 def fmt(v, unit):
     return f"{v:,.0f}" if unit == "IOPS" else f"{v:,.1f}"
 
@@ -418,6 +436,9 @@ def main():
     for name, m, lo, hi, goal in targets(results, refs):
         print(f"{name}: {m:.3f} [{lo:.3f}, {hi:.3f}] "
               f"{benchstats.decide(lo, hi, goal)}")
+    for label, m, lo, hi in lazy_vs_ring(results, refs):
+        print(f"{label}: no doorbell per map / doorbell per map "
+              f"{m:.3f} [{lo:.3f}, {hi:.3f}]")
     print(f"load average {loads[0]:.1f} before, {loads[1]:.1f} after; "
           f"{time.monotonic() - t0:.0f} s")
     return 0

@@ -162,6 +162,23 @@ class Figures(unittest.TestCase):
             self.assertAlmostEqual(m, 1.5)
             self.assertEqual(goal, 1.0)
 
+    def test_lazy_vs_ring_is_a_ratio_of_ratios(self):
+        # lazy at 0.9 of its reference, a doorbell per map at 0.75 of a
+        # reference twice as fast: 1.2x, from the ratios, not the figures
+        results = {"virt-dma-fq": self.samples(90),
+                   "virt-dma-fq-ring": self.samples(150)}
+        refs = {"virt-dma-fq": self.samples(100),
+                "virt-dma-fq-ring": self.samples(200)}
+        out = guest_io.lazy_vs_ring(results, refs)
+        self.assertEqual([o[0] for o in out],
+                         [label for label, _ in guest_io.PHASES.values()])
+        for _, m, lo, hi in out:
+            self.assertAlmostEqual(m, 1.2)
+            self.assertAlmostEqual(lo, 1.2)
+            self.assertAlmostEqual(hi, 1.2)
+        del results["virt-dma-fq-ring"]
+        self.assertEqual(guest_io.lazy_vs_ring(results, refs), [])
+
 
 if __name__ == "__main__":
     unittest.main()

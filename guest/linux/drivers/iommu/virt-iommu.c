@@ -8,7 +8,9 @@
  * sends each map_pages()/unmap_pages() as one MAP_FIXED/UNMAP command for
  * the IOVA that dma-iommu chose: the MAP_FIXEDs of one iommu_map() or
  * iommu_map_sg() together from iotlb_sync_map(), each UNMAP posted to run
- * with the next batch (see viommu_post()).  Commands run synchronously when
+ * with the next batch (see viommu_post()).  Where the device runs queued
+ * commands on a translation miss (ABI 0.4), the MAP_FIXEDs are posted too,
+ * and a map rings no doorbell at all (lazy_map).  Commands run synchronously when
  * the tail doorbell is written, so the driver waits for HEAD to catch up
  * instead of sleeping, which keeps map/unmap usable in atomic context.  The
  * device's own ring accesses are not translated by itself, so the rings are
@@ -55,10 +57,28 @@ static_assert(sizeof(struct viommu_stats) == 256);
  */
 #define VIOMMU_MAX_BATCH	8
 /*
- * UNMAPs queued without a doorbell (see viommu_post()) before one is
- * rung for them; far below the ring's 255 usable slots.
+ * Commands queued without a doorbell (see viommu_post()) before one is
+ * rung for them; with a batch, far below the ring's 255 usable slots.
  */
 #define VIOMMU_MAX_POSTED	64
+
+/*
+ * The TAIL shadow (ABI 0.4) shares the SYNC word's page, in a cache line
+ * of its own: the device reads it on every miss, the CPUs write it per map.
+ */
+#define VIOMMU_TAIL_SHADOW_OFFSET	64
+
+/*
+ * Queue MAP_FIXEDs without a doorbell where the device runs them on a
+ * translation miss (CAP.CMDQ_LAZY): a map then costs no register write,
+ * no VM exit.  The price: a MAP_FIXED the device refuses fails the DMA
+ * it was for (a fault record) instead of the map, and is logged only at
+ * the next doorbell.  0 rings for every iotlb_sync_map, as before ABI 0.4.
+ */
+static bool lazy_map = true;
+module_param(lazy_map, bool, 0644);
+MODULE_PARM_DESC(lazy_map,
+		 "Queue MAP_FIXEDs for the device to run on a miss (default: on)");
 
 /* x86's MSI window: never translated by the device (see the spec) */
 #define VIOMMU_MSI_BASE		0xfee00000UL
@@ -75,6 +95,9 @@ struct viommu_dev {
 	dma_addr_t		cmdq_dma;
 	u32			cmdq_tail;	/* next free slot */
 	u32			cmdq_rung;	/* last TAIL written */
+	/* NULL: no CAP.CMDQ_LAZY; else the TAIL shadow, then COPYING */
+	__le32			*tail_shadow;
+	dma_addr_t		tail_shadow_dma;
 	u32			*sync_word;
 	dma_addr_t		sync_dma;
 	u32			sync_seq;
@@ -105,6 +128,7 @@ struct viommu_dev {
 	atomic64_t		posted;		/* of them, without a doorbell */
 	atomic64_t		doorbells;	/* TAIL writes */
 	atomic64_t		maps_batched;	/* MAP_FIXEDs with a shared doorbell */
+	atomic64_t		maps_posted;	/* MAP_FIXEDs without a doorbell */
 	atomic64_t		cmd_errors;
 	atomic64_t		invalidations;
 	atomic64_t		type_changes;
@@ -301,6 +325,18 @@ static int viommu_wait_head(struct viommu_dev *v, u32 tail, u32 *head)
 }
 
 /*
+ * Tell a device that runs commands on a miss where the ring ends: after
+ * the slots up to @tail are written and a dma_wmb(), before any TAIL
+ * write that covers them.  Never backwards (the device ignores a shadow
+ * behind TAIL).  Under cmd_lock.
+ */
+static void viommu_set_shadow(struct viommu_dev *v, u32 tail)
+{
+	if (v->tail_shadow)
+		WRITE_ONCE(*v->tail_shadow, cpu_to_le32(tail));
+}
+
+/*
  * The ring stopped at @head (ERROR.CMDQ_* set, or the device is gone):
  * resynchronise with where the device stopped and clear the sticky errors,
  * so that the next command gets a chance.  The commands it did not run are
@@ -310,6 +346,8 @@ static u32 viommu_cmdq_reset_tail(struct viommu_dev *v, u32 head)
 {
 	u32 err_bits = readl(v->regs + VIOMMU_REG_ERROR);
 
+	/* Before the ring runs again: a miss must not run the dropped ones */
+	viommu_set_shadow(v, head);
 	writel(err_bits & VIOMMU_ERR_CMDQ_MASK, v->regs + VIOMMU_REG_ERROR);
 	writel(head, v->regs + VIOMMU_REG_CMDQ_TAIL);
 	v->cmdq_tail = head;
@@ -400,8 +438,9 @@ static int viommu_run(struct viommu_dev *v, struct viommu_cmd *cmds, int n)
 		viommu_cmd_copy(&v->cmdq[tail], &cmds[i]);
 		tail = (tail + 1) & mask;
 	}
-	/* The slots must be visible before the doorbell */
+	/* The slots must be visible before the shadow and the doorbell */
 	dma_wmb();
+	viommu_set_shadow(v, tail);
 	writel(tail, v->regs + VIOMMU_REG_CMDQ_TAIL);
 	/*
 	 * The device runs the batch before the TAIL write completes and
@@ -511,38 +550,56 @@ static int viommu_run1(struct viommu_dev *v, struct viommu_cmd *cmd)
 }
 
 /*
- * Queue @cmd without ringing the doorbell: it runs with the next batch
- * that any CPU sends, which checks its status (a failure is counted and
- * logged; the caller has gone on).  Only for UNMAP: the IOMMU core follows
- * every unmap with an iotlb_sync (strict), or does not reuse the IOVA
- * before a flush_iotlb_all (flush queue), and both send a batch, so the
- * range is unmapped before the core relies on it.  Until then the device
- * may still translate it, as an IOTLB may.  This saves a doorbell, a VM
- * exit, per unmap: in a flush queue domain an unmap then costs none.
- * Runs the command at once when VIOMMU_MAX_POSTED are waiting, or while a
- * late SYNC holds the ring.  Callable in atomic context.
+ * Queue @n commands (n <= VIOMMU_MAX_BATCH) without ringing the doorbell:
+ * they run with the next batch that any CPU sends, which checks their
+ * status (a failure is counted and logged; the caller has gone on), or,
+ * with a TAIL shadow, when the device misses on an IOVA they map.
+ *
+ * For UNMAP: the IOMMU core follows every unmap with an iotlb_sync
+ * (strict), or does not reuse the IOVA before a flush_iotlb_all (flush
+ * queue), and both send a batch, so the range is unmapped before the core
+ * relies on it.  Until then the device may still translate it, as an
+ * IOTLB may.  In a flush queue domain an unmap then costs no doorbell.
+ * For MAP_FIXED only with the shadow (see lazy_map), @for_miss: the DMA
+ * that needs the mapping makes the device run it, unless an endpoint keeps
+ * its own copy of the translations (the device's COPYING word) and so
+ * never misses.
+ *
+ * Runs the commands at once, and returns viommu_run()'s result, when
+ * VIOMMU_MAX_POSTED are waiting, while a late SYNC holds the ring or, for
+ * a miss, while COPYING is set; else returns 0.  Reading COPYING under
+ * cmd_lock orders it after every batch before: after the ATTACH that made
+ * an endpoint copy.  Callable in atomic context.
  */
-static void viommu_post(struct viommu_dev *v, struct viommu_cmd *cmd)
+static int viommu_post(struct viommu_dev *v, struct viommu_cmd *cmds, int n,
+		       bool for_miss)
 {
 	u32 mask = (1U << VIOMMU_CMDQ_LOG2) - 1;
 	unsigned long flags;
 	bool now;
+	int i;
 
 	spin_lock_irqsave(&v->cmd_lock, flags);
 	now = v->late_seq ||
-	      ((v->cmdq_tail - v->cmdq_rung) & mask) >= VIOMMU_MAX_POSTED;
+	      ((v->cmdq_tail - v->cmdq_rung) & mask) + n > VIOMMU_MAX_POSTED ||
+	      (for_miss && READ_ONCE(v->tail_shadow[1]));
 	if (!now) {
-		cmd->status = cpu_to_le16(VIOMMU_S_PENDING);
-		viommu_cmd_copy(&v->cmdq[v->cmdq_tail], cmd);
-		v->cmdq_tail = (v->cmdq_tail + 1) & mask;
+		for (i = 0; i < n; i++) {
+			cmds[i].status = cpu_to_le16(VIOMMU_S_PENDING);
+			viommu_cmd_copy(&v->cmdq[v->cmdq_tail], &cmds[i]);
+			v->cmdq_tail = (v->cmdq_tail + 1) & mask;
+		}
+		dma_wmb();
+		viommu_set_shadow(v, v->cmdq_tail);
 	}
 	spin_unlock_irqrestore(&v->cmd_lock, flags);
-	if (now) {
-		viommu_run1(v, cmd);
-		return;
-	}
-	atomic64_inc(&v->commands);
-	atomic64_inc(&v->posted);
+	if (now)
+		return viommu_run(v, cmds, n);
+	atomic64_add(n, &v->commands);
+	atomic64_add(n, &v->posted);
+	if (for_miss)
+		atomic64_add(n, &v->maps_posted);
+	return 0;
 }
 
 /*
@@ -903,20 +960,24 @@ static void viommu_map_cmd(struct viommu_domain *vdom,
 
 /*
  * Send the MAP_FIXEDs that map_pages() left PENDING in [iova, iova + size),
- * VIOMMU_MAX_BATCH per doorbell: a 128 KiB request of 32 scattered pages
- * rings 4 times instead of 32.  The range is the caller's until this
- * returns, so no other CPU adds or removes mappings in it.  At the first
- * refusal it returns that error: the core then unmaps the whole range, and
- * unmap_pages() drops what was never sent or was refused without an UNMAP.
- * Callable in atomic context.
+ * VIOMMU_MAX_BATCH at a time: with lazy_map and a TAIL shadow posted for
+ * the device to run when the DMA misses (no doorbell; a refusal shows as
+ * a fault and in the log), else rung and waited for, so that a 128 KiB
+ * request of 32 scattered pages rings 4 times instead of 32.  The range
+ * is the caller's until this returns, so no other CPU adds or removes
+ * mappings in it.  At the first refusal it returns that error: the core
+ * then unmaps the whole range, and unmap_pages() drops what was never sent
+ * or was refused without an UNMAP.  Callable in atomic context.
  */
 static int viommu_iotlb_sync_map(struct iommu_domain *domain,
 				 unsigned long iova, size_t size)
 {
 	struct viommu_domain *vdom = to_viommu_domain(domain);
+	struct viommu_dev *v = vdom->viommu;
 	struct viommu_mapping *maps[VIOMMU_MAX_BATCH] __uninitialized;
 	struct viommu_cmd cmds[VIOMMU_MAX_BATCH] __uninitialized;
 	unsigned long last = iova + size - 1, flags;
+	bool lazy = v->tail_shadow && READ_ONCE(lazy_map);
 	struct viommu_mapping *m;
 	int i, n, ret;
 
@@ -937,8 +998,12 @@ static int viommu_iotlb_sync_map(struct iommu_domain *domain,
 		spin_unlock_irqrestore(&vdom->map_lock, flags);
 		if (!n)
 			return 0;
-		ret = viommu_run(vdom->viommu, cmds, n);
-		atomic64_add(n - 1, &vdom->viommu->maps_batched);
+		if (lazy) {
+			ret = viommu_post(v, cmds, n, true);
+		} else {
+			ret = viommu_run(v, cmds, n);
+			atomic64_add(n - 1, &v->maps_batched);
+		}
 		if (ret) {
 			/* A command that was not run left the status PENDING */
 			spin_lock_irqsave(&vdom->map_lock, flags);
@@ -1001,7 +1066,7 @@ static size_t viommu_unmap_pages(struct iommu_domain *domain,
 		viommu_cmd_init(&cmd, VIOMMU_CMD_UNMAP, vdom->id);
 		cmd.iova = cpu_to_le64(iova);
 		cmd.size = cpu_to_le64(size);
-		viommu_post(v, &cmd);
+		viommu_post(v, &cmd, 1, false);
 	}
 
 	iommu_iotlb_gather_add_range(gather, iova, size);
@@ -1257,6 +1322,7 @@ static int viommu_stats_show(struct seq_file *s, void *unused)
 	seq_printf(s, "commands_posted %lld\n", atomic64_read(&v->posted));
 	seq_printf(s, "doorbells %lld\n", atomic64_read(&v->doorbells));
 	seq_printf(s, "maps_batched %lld\n", atomic64_read(&v->maps_batched));
+	seq_printf(s, "maps_posted %lld\n", atomic64_read(&v->maps_posted));
 	seq_printf(s, "command_errors %lld\n", atomic64_read(&v->cmd_errors));
 	seq_printf(s, "invalidations %lld\n", atomic64_read(&v->invalidations));
 	seq_printf(s, "type_changes %lld\n", atomic64_read(&v->type_changes));
@@ -1360,7 +1426,11 @@ static void viommu_hw_disable(void *data)
 	writel(VIOMMU_CTRL_DEFAULT_BYPASS, v->regs + VIOMMU_REG_CONTROL);
 }
 
-static int viommu_setup_queues(struct viommu_dev *v)
+/*
+ * Allocate and start both rings; @lazy: the device runs queued commands
+ * on a miss (ABI 0.4), so give it the TAIL shadow.
+ */
+static int viommu_setup_queues(struct viommu_dev *v, bool lazy)
 {
 	struct device *dev = &v->pdev->dev;
 	u32 ctrl = VIOMMU_CTRL_DEFAULT_BYPASS | VIOMMU_CTRL_CMDQ_EN |
@@ -1389,6 +1459,17 @@ static int viommu_setup_queues(struct viommu_dev *v)
 	writel(VIOMMU_CMDQ_LOG2, v->regs + VIOMMU_REG_CMDQ_SIZE);
 	lo_hi_writeq(v->evtq_dma, v->regs + VIOMMU_REG_EVTQ_BASE);
 	writel(VIOMMU_EVTQ_LOG2, v->regs + VIOMMU_REG_EVTQ_SIZE);
+	/*
+	 * 0 without: a previous kernel's shadow is gone.  A device of ABI
+	 * 0.3 ignores the write.
+	 */
+	if (lazy) {
+		v->tail_shadow = (void *)v->sync_word + VIOMMU_TAIL_SHADOW_OFFSET;
+		v->tail_shadow_dma = v->sync_dma + VIOMMU_TAIL_SHADOW_OFFSET;
+		v->tail_shadow[0] = 0;
+		v->tail_shadow[1] = 0;
+	}
+	lo_hi_writeq(v->tail_shadow_dma, v->regs + VIOMMU_REG_CMDQ_TAIL_ADDR);
 	writel(ctrl, v->regs + VIOMMU_REG_CONTROL);
 	if ((readl(v->regs + VIOMMU_REG_STATUS) &
 	     (VIOMMU_STS_CMDQ_ON | VIOMMU_STS_EVTQ_ON)) !=
@@ -1476,7 +1557,8 @@ static int viommu_pci_probe(struct pci_dev *pdev,
 	}
 
 	pci_set_master(pdev);
-	ret = viommu_setup_queues(v);
+	ret = viommu_setup_queues(v, VIOMMU_VERSION_MINOR(version) >= 4 &&
+					(cap & VIOMMU_CAP_CMDQ_LAZY));
 	if (ret)
 		return ret;
 	ret = devm_add_action_or_reset(dev, viommu_hw_disable, v);

@@ -3,7 +3,7 @@
  * virt-iommu guest ABI, as the Linux driver sees it.
  *
  * The normative description is docs/specs/virt-iommu.rst in the virt-iommu
- * project (ABI 0.3).  Only what this driver uses is defined here, in kernel
+ * project (ABI 0.4).  Only what this driver uses is defined here, in kernel
  * types; the command and event layouts are little-endian.
  */
 #ifndef _VIRT_IOMMU_H
@@ -31,6 +31,7 @@
 #define VIOMMU_REG_CMDQ_SIZE		0x088
 #define VIOMMU_REG_CMDQ_HEAD		0x090
 #define VIOMMU_REG_CMDQ_TAIL		0x094
+#define VIOMMU_REG_CMDQ_TAIL_ADDR	0x098	/* ABI 0.4 */
 #define VIOMMU_REG_EVTQ_BASE		0x0a0
 #define VIOMMU_REG_EVTQ_SIZE		0x0a8
 #define VIOMMU_REG_EVTQ_HEAD		0x0b0
@@ -46,6 +47,8 @@
 #define VIOMMU_CAP_CMDQ			BIT_ULL(0)
 #define VIOMMU_CAP_EVTQ			BIT_ULL(1)
 #define VIOMMU_CAP_MSIX			BIT_ULL(2)
+/* ABI 0.4: a translation miss runs the mapping commands the shadow covers */
+#define VIOMMU_CAP_CMDQ_LAZY		BIT_ULL(3)
 
 #define VIOMMU_CTRL_ENABLE		BIT(0)
 #define VIOMMU_CTRL_DEFAULT_BYPASS	BIT(1)
