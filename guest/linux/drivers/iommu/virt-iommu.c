@@ -9,12 +9,12 @@
  * the IOVA that dma-iommu chose: the MAP_FIXEDs of one iommu_map() or
  * iommu_map_sg() together from iotlb_sync_map(), each UNMAP posted to run
  * with the next batch (see viommu_post()).  Where the device runs queued
- * commands on a translation miss (ABI 0.4), the MAP_FIXEDs are posted too,
- * and a map rings no doorbell at all (lazy_map).  Commands run synchronously when
- * the tail doorbell is written, so the driver waits for HEAD to catch up
- * instead of sleeping, which keeps map/unmap usable in atomic context.  The
- * device's own ring accesses are not translated by itself, so the rings are
- * coherent memory of the IOMMU's own PCI function.
+ * commands on a translation miss (ABI 0.4), the MAP_FIXEDs are posted
+ * too, and a map rings no doorbell at all (lazy_map).  Commands run
+ * synchronously when the tail doorbell is written, so the driver waits for
+ * HEAD to catch up instead of sleeping, which keeps map/unmap usable in
+ * atomic context.  The device's own ring accesses are not translated by
+ * itself, so the rings are coherent memory of the IOMMU's own PCI function.
  *
  * The driver keeps a shadow of each paging domain's mappings for
  * iova_to_phys() and for an exact account (debugfs "stats") that a test can
