@@ -53,6 +53,24 @@ static const uint8_t cmd_fields[] = {
     [VIRT_IOMMU_CMD_QUERY_STATS] = F_DOMAIN | F_ADDR,
 };
 
+/* Guest-physical address of command ring slot @index */
+static uint64_t virt_iommu_cmdq_slot(const VirtIOMMUQueue *q, uint32_t index)
+{
+    return q->base + (uint64_t)index * CMD_SIZE;
+}
+
+/*
+ * No command runs while the queue is off, stopped on a ring error, or
+ * held at a delayed SYNC: neither a doorbell's nor a miss's.
+ */
+static bool virt_iommu_cmdq_stopped(const VirtIOMMUState *s)
+{
+    uint32_t ring_errors = VIRT_IOMMU_ERR_CMDQ_TAIL | VIRT_IOMMU_ERR_CMDQ_FETCH;
+
+    return !(s->control & VIRT_IOMMU_CTRL_CMDQ_EN) ||
+           (s->error & ring_errors) || s->sync.pending;
+}
+
 /* One doorbell's commands */
 typedef struct VirtIOMMUBatch {
     VirtIOMMUState *s;
@@ -503,7 +521,7 @@ static void virt_iommu_cmdq_drain(VirtIOMMUBatch *b)
 
     /* Bounded: head only moves towards a tail that cannot change here. */
     while (q->head != q->tail) {
-        uint64_t slot = q->base + (uint64_t)q->head * CMD_SIZE;
+        uint64_t slot = virt_iommu_cmdq_slot(q, q->head);
         VirtIOMMUCmd cmd;
         uint64_t result = 0;
         uint16_t status;
@@ -541,7 +559,7 @@ void virt_iommu_sync_fire(void *opaque)
         .s = s,
         .dma_as = pci_get_address_space(PCI_DEVICE(s)),
     };
-    uint64_t slot = s->cmdq.base + (uint64_t)s->cmdq.head * CMD_SIZE;
+    uint64_t slot = virt_iommu_cmdq_slot(&s->cmdq, s->cmdq.head);
     uint16_t status;
     bool done;
 
@@ -568,9 +586,7 @@ void virt_iommu_cmdq_run(VirtIOMMUState *s)
         .dma_as = pci_get_address_space(PCI_DEVICE(s)),
     };
 
-    if (!(s->control & VIRT_IOMMU_CTRL_CMDQ_EN) ||
-        (s->error & (VIRT_IOMMU_ERR_CMDQ_TAIL | VIRT_IOMMU_ERR_CMDQ_FETCH)) ||
-        s->sync.pending) {
+    if (virt_iommu_cmdq_stopped(s)) {
         return;
     }
     s->cmdq_running = true;
@@ -615,9 +631,7 @@ bool virt_iommu_cmdq_run_on_miss(void *opaque)
     uint16_t first_status;
 
     if (!s->cmdq_tail_addr || s->cmdq_running || !bql_locked() ||
-        !(s->control & VIRT_IOMMU_CTRL_CMDQ_EN) ||
-        (s->error & (VIRT_IOMMU_ERR_CMDQ_TAIL | VIRT_IOMMU_ERR_CMDQ_FETCH)) ||
-        s->sync.pending) {
+        virt_iommu_cmdq_stopped(s)) {
         return false;
     }
     if (virt_iommu_ram_read(b.dma_as, s->cmdq_tail_addr, &shadow,
@@ -641,8 +655,8 @@ bool virt_iommu_cmdq_run_on_miss(void *opaque)
     ahead = (shadow - s->cmdq.tail) & mask;
     room = ((s->cmdq.head - s->cmdq.tail - 1) & mask) + 1;
     if (!ahead || ahead >= room ||
-        virt_iommu_ram_read(b.dma_as, s->cmdq.base +
-                            (uint64_t)s->cmdq.head * CMD_SIZE +
+        virt_iommu_ram_read(b.dma_as,
+                            virt_iommu_cmdq_slot(&s->cmdq, s->cmdq.head) +
                             offsetof(VirtIOMMUCmd, status), &first_status,
                             sizeof(first_status)) != MEMTX_OK ||
         le16_to_cpu(first_status) != VIRT_IOMMU_S_PENDING) {

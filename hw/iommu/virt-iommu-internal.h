@@ -93,6 +93,12 @@ struct VirtIOMMUState {
     bool strict_checks;         /* report driver mistakes as events */
 };
 
+/* True if @addr may be CMDQ_TAIL_ADDR (0: none; else 8-byte aligned). */
+static inline bool virt_iommu_tail_addr_ok(uint64_t addr)
+{
+    return !(addr & (VIRT_IOMMU_TAIL_ADDR_ALIGN - 1));
+}
+
 /* virt-iommu-cmd.c: the command queue, command decode and dispatch */
 
 /* Bitmap of the opcodes the device runs (VIRT_IOMMU_REG_COMMANDS). */

@@ -61,7 +61,7 @@ static int virt_iommu_post_load(void *opaque, int version_id)
         s->cmdq.head >> s->cmdq.log2size || s->cmdq.tail >> s->cmdq.log2size ||
         s->events.q.head >> s->events.q.log2size ||
         s->events.q.tail >> s->events.q.log2size ||
-        (s->cmdq_tail_addr & (VIRT_IOMMU_TAIL_ADDR_ALIGN - 1))) {
+        !virt_iommu_tail_addr_ok(s->cmdq_tail_addr)) {
         ret = -EINVAL;
     } else {
         ret = virt_iommu_domains_load(&s->domains, s->mig_domains,

@@ -127,7 +127,7 @@ static void virt_iommu_queues_control(VirtIOMMUState *s, uint32_t old_control)
     }
     if (on & VIRT_IOMMU_CTRL_CMDQ_EN) {
         if (!virt_iommu_queue_config_ok(&s->cmdq, sizeof(VirtIOMMUCmd)) ||
-            (s->cmdq_tail_addr & (VIRT_IOMMU_TAIL_ADDR_ALIGN - 1))) {
+            !virt_iommu_tail_addr_ok(s->cmdq_tail_addr)) {
             s->error |= VIRT_IOMMU_ERR_CMDQ_CONFIG;
             s->control &= ~VIRT_IOMMU_CTRL_CMDQ_EN;
         }
