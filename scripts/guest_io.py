@@ -346,6 +346,13 @@ def relative(results, refs, config, phase):
                                   series(refs, config, phase))]
 
 
+def versus(results, refs, config, other, phase):
+    """(median, lo, hi) of CONFIG against OTHER: each sample's ratio to
+    its own reference, paired (> 1: CONFIG is faster)."""
+    return benchstats.paired_ratio_ci(relative(results, refs, config, phase),
+                                      relative(results, refs, other, phase))
+
+
 def rows(results, refs):
     """Per phase and configuration: median, min, max and the median of the
     per-sample ratios to the reference (no IOMMU) with its interval."""
@@ -371,11 +378,10 @@ def targets(results, refs):
             series(refs, "virt-dma-fq", phase))
         out.append((f"{label}: virt-iommu DMA-FQ >= 90% of no IOMMU",
                     m, lo, hi, 0.90))
-        fq = relative(results, refs, "virt-dma-fq", phase)
         for other in ("intel-strict", "intel-lazy", "virtio"):
             if other in results:
-                m, lo, hi = benchstats.paired_ratio_ci(
-                    fq, relative(results, refs, other, phase))
+                m, lo, hi = versus(results, refs, "virt-dma-fq", other,
+                                   phase)
                 out.append((f"{label}: virt-iommu DMA-FQ ahead of "
                             f"{CONFIGS[other][0]} (ratio > 1)",
                             m, lo, hi, 1.0))
@@ -389,9 +395,8 @@ def lazy_vs_ring(results, refs):
     without the doorbell.  Empty unless both ran."""
     if not {"virt-dma-fq", "virt-dma-fq-ring"} <= results.keys():
         return []
-    return [(label,) + benchstats.paired_ratio_ci(
-                relative(results, refs, "virt-dma-fq", phase),
-                relative(results, refs, "virt-dma-fq-ring", phase))
+    return [(label,) + versus(results, refs, "virt-dma-fq",
+                              "virt-dma-fq-ring", phase)
             for phase, (label, _) in PHASES.items()]
 
 
